@@ -1,0 +1,149 @@
+#pragma once
+// The vstar plugin SDK: the only header a tool plugin includes (design.md §4).
+//
+// A plugin is a shared library exporting, through Boost.DLL aliases, `vstar_plugin_abi` (an int) and
+// `vstar_plugin_create` (a factory). Use VSTAR_PLUGIN(Class) at namespace scope in one .cpp file.
+// The types below are plain C++ (std::string, std::vector), so a plugin must be built with the same
+// compiler family and C++ standard library as the host; the ABI number changes whenever any type here
+// changes layout, and the host refuses a plugin built against another number.
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <boost/dll/alias.hpp>
+
+namespace vstar::plugin {
+
+inline constexpr int kAbiVersion = 1;
+
+enum class Kind { kDetect, kPose, kExplain, kDescribe };
+
+inline const char* KindName(Kind k) {
+  switch (k) {
+    case Kind::kDetect: return "detect";
+    case Kind::kPose: return "pose";
+    case Kind::kExplain: return "explain";
+    case Kind::kDescribe: return "describe";
+  }
+  return "?";
+}
+
+// A frame handed to a tool: 8-bit BGR, interleaved, rows `stride` bytes apart (OpenCV's layout).
+struct Image {
+  int width = 0;
+  int height = 0;
+  int stride = 0;
+  const std::uint8_t* data = nullptr;
+  std::string path;  // where the frame came from (for messages and for tools that read files)
+};
+
+struct Box {
+  float x1 = 0, y1 = 0, x2 = 0, y2 = 0;  // source-image pixels
+  float score = 0;
+  int cls = 0;        // class id in the model's label space
+  std::string label;  // class name when the model has names ("person")
+};
+
+struct Keypoint {
+  float x = 0, y = 0;  // source-image pixels
+  float conf = 0;
+};
+
+// A detected person with (for pose tools) 17 COCO keypoints in COCO order.
+struct Person {
+  Box box;
+  std::vector<Keypoint> keypoints;
+};
+
+// Text produced for one class name (explain) or one video (describe).
+struct Text {
+  std::string subject;  // the class name or the video id it answers
+  std::string text;     // empty when `found` is false
+  bool found = false;   // false = the tool honestly has no answer (never a made-up one)
+  std::string source;   // where the text came from (knowledge base entry, model name, file)
+};
+
+// Declared options a plugin understands; the host validates --plugin-opt keys against these.
+struct OptionSpec {
+  std::string name;
+  std::string help;
+  std::string default_value;
+};
+
+struct Info {
+  std::string name;
+  Kind kind = Kind::kDetect;
+  std::string version;
+  std::string description;
+  std::vector<OptionSpec> options;
+};
+
+// Configuration handed to the factory. `values` hold --plugin-opt key=value pairs.
+struct Config {
+  std::string model;   // --model path (may be empty when the plugin needs none)
+  std::string device;  // "cpu", "cuda", "cuda:1" (resolved by the host from --device)
+  std::map<std::string, std::string> values;
+  std::string share_dir;  // the host's share/vstar directory (knowledge bases, templates)
+
+  std::string get(const std::string& key, const std::string& fallback = "") const {
+    auto it = values.find(key);
+    return it == values.end() ? fallback : it->second;
+  }
+};
+
+// Plugins report bad input or configuration by throwing this (or any std::exception); the host turns
+// it into an error record for the affected video and carries on.
+struct Error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+class Tool {
+ public:
+  virtual ~Tool() = default;
+  virtual Info info() const = 0;
+};
+
+class Detector : public Tool {
+ public:
+  // One result list per frame, in frame order.
+  virtual std::vector<std::vector<Box>> Detect(const std::vector<Image>& frames) = 0;
+};
+
+class PoseEstimator : public Tool {
+ public:
+  // `boxes` (may be null) are person boxes per frame from a detector, for top-down models; single-stage
+  // models ignore them. One person list per frame, in frame order.
+  virtual std::vector<std::vector<Person>> Estimate(const std::vector<Image>& frames,
+                                                    const std::vector<std::vector<Box>>* boxes) = 0;
+};
+
+class Explainer : public Tool {
+ public:
+  // One Text per class name, in order.
+  virtual std::vector<Text> Explain(const std::vector<std::string>& class_names) = 0;
+};
+
+class Describer : public Tool {
+ public:
+  // A description of one video from some of its frames.
+  virtual Text Describe(const std::string& video_id, const std::vector<Image>& frames) = 0;
+};
+
+using Factory = std::unique_ptr<Tool> (*)(const Config&);
+
+}  // namespace vstar::plugin
+
+// Exports the ABI number and a factory for `Class` (constructible from const vstar::plugin::Config&).
+#define VSTAR_PLUGIN(Class)                                                                  \
+  namespace vstar_plugin_export {                                                            \
+  inline std::unique_ptr<::vstar::plugin::Tool> create(const ::vstar::plugin::Config& c) {   \
+    return std::make_unique<Class>(c);                                                       \
+  }                                                                                          \
+  inline const int abi = ::vstar::plugin::kAbiVersion;                                       \
+  inline const ::vstar::plugin::Factory factory = &create;                                   \
+  }                                                                                          \
+  BOOST_DLL_ALIAS(vstar_plugin_export::abi, vstar_plugin_abi)                                \
+  BOOST_DLL_ALIAS(vstar_plugin_export::factory, vstar_plugin_create)
