@@ -17,7 +17,7 @@
 
 namespace vstar::plugin {
 
-inline constexpr int kAbiVersion = 1;
+inline constexpr int kAbiVersion = 2;
 
 enum class Kind { kDetect, kPose, kExplain, kDescribe };
 
@@ -64,6 +64,9 @@ struct Text {
   std::string text;     // empty when `found` is false
   bool found = false;   // false = the tool honestly has no answer (never a made-up one)
   std::string source;   // where the text came from (knowledge base entry, model name, file)
+  // Non-empty when producing this text failed (network error, malformed answer): the host turns it into
+  // an error for the affected record only, so one failed item never costs the others (ABI 2).
+  std::string error;
 };
 
 // Declared options a plugin understands; the host validates --plugin-opt keys against these.
@@ -87,6 +90,9 @@ struct Config {
   std::string device;  // "cpu", "cuda", "cuda:1" (resolved by the host from --device)
   std::map<std::string, std::string> values;
   std::string share_dir;  // the host's share/vstar directory (knowledge bases, templates)
+  // The kind the host wants. A plugin serving several kinds (e.g. `openai`: explain and describe)
+  // returns the matching tool from a factory exported with VSTAR_PLUGIN_FACTORY (ABI 2).
+  Kind kind = Kind::kDetect;
 
   std::string get(const std::string& key, const std::string& fallback = "") const {
     auto it = values.find(key);
@@ -146,4 +152,14 @@ using Factory = std::unique_ptr<Tool> (*)(const Config&);
   inline const ::vstar::plugin::Factory factory = &create;                                   \
   }                                                                                          \
   BOOST_DLL_ALIAS(vstar_plugin_export::abi, vstar_plugin_abi)                                \
+  BOOST_DLL_ALIAS(vstar_plugin_export::factory, vstar_plugin_create)
+
+// Exports the ABI number and a custom factory `fn` (std::unique_ptr<Tool>(const Config&)), for plugins
+// that serve several kinds and pick the tool from `Config::kind`.
+#define VSTAR_PLUGIN_FACTORY(fn)                                         \
+  namespace vstar_plugin_export {                                        \
+  inline const int abi = ::vstar::plugin::kAbiVersion;                   \
+  inline const ::vstar::plugin::Factory factory = &(fn);                 \
+  }                                                                      \
+  BOOST_DLL_ALIAS(vstar_plugin_export::abi, vstar_plugin_abi)            \
   BOOST_DLL_ALIAS(vstar_plugin_export::factory, vstar_plugin_create)
