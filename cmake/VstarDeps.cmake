@@ -33,6 +33,9 @@ if(VSTAR_CUDA)
   set(CMAKE_CUDA_COMPILER /usr/local/cuda/bin/nvcc)
   # Kineto/NVTX probing in the torch config wants these; harmless when present.
   set(CAFFE2_USE_CUDNN OFF)
+  # An explicit arch list stops torch's config from test-running CUDA code to probe for GPUs (there
+  # is none here, and CMake 3.25 cannot build that probe with nvcc 13).
+  set(TORCH_CUDA_ARCH_LIST "8.0;8.6;8.9;9.0" CACHE STRING "CUDA architectures to compile for")
 endif()
 find_package(Torch REQUIRED)
 get_filename_component(VSTAR_TORCH_LIBDIR "${TORCH_LIBRARY}" DIRECTORY)
@@ -42,6 +45,15 @@ add_library(vstar_torch INTERFACE)
 target_include_directories(vstar_torch SYSTEM INTERFACE ${TORCH_INCLUDE_DIRS})
 if(VSTAR_CUDA)
   target_link_libraries(vstar_torch INTERFACE ${TORCH_LIBRARIES})
+  # The wheel's libtorch_cuda carries no RUNPATH (Python preloads its CUDA libraries), so point the
+  # linker and the loader at the wheel's own nvidia/* libraries rather than whatever CUDA the
+  # system has (/usr/local/cuda's NCCL/cuDNN are other versions).
+  file(GLOB _vstar_nvidia_libdirs "${VSTAR_TORCH_LIBDIR}/../../nvidia/*/lib")
+  foreach(dir IN LISTS _vstar_nvidia_libdirs)
+    get_filename_component(dir ${dir} ABSOLUTE)
+    target_link_options(vstar_torch INTERFACE "LINKER:-rpath-link,${dir}" "LINKER:-rpath,${dir}")
+    list(APPEND VSTAR_TORCH_RPATH ${dir})
+  endforeach()
   target_compile_definitions(vstar_torch INTERFACE VSTAR_WITH_CUDA=1)
 else()
   target_link_libraries(vstar_torch INTERFACE ${VSTAR_TORCH_LIBDIR}/libtorch_cpu.so

@@ -1,0 +1,293 @@
+#include "io/stream.hpp"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <future>
+#include <iostream>
+#include <memory>
+#include <unordered_set>
+
+#include <CLI/CLI.hpp>
+#include <simdjson.h>
+
+#include "io/log.hpp"
+#include "io/progress.hpp"
+
+namespace vstar::io {
+
+void StreamOptions::Register(CLI::App& app) {
+  app.add_option("-i,--input", inputs, "Input JSONL file(s); '-' or none reads stdin")
+      ->type_name("FILE");
+  app.add_option("-o,--output", output, "Output JSONL file; '-' is stdout")
+      ->type_name("FILE")
+      ->capture_default_str();
+  app.add_option("--threads", threads, "Records processed concurrently")
+      ->check(CLI::Range(1, 1024))
+      ->capture_default_str();
+  app.add_flag("--strict", strict, "Stop at the first record that fails (exit 1)");
+  std::map<std::string, Progress> progress_map{
+      {"auto", Progress::kAuto}, {"always", Progress::kAlways}, {"never", Progress::kNever}};
+  app.add_option("--progress", progress, "Progress bar on stderr: auto (TTY only), always, never")
+      ->transform(CLI::CheckedTransformer(progress_map, CLI::ignore_case))
+      ->type_name("auto|always|never");
+  app.add_option("--log-level", log_level, "debug, info, warn, error or quiet (stderr)")
+      ->check(CLI::IsMember({"debug", "info", "warn", "error", "quiet"}))
+      ->each([](const std::string& v) { log::SetLevel(log::ParseLevel(v)); })
+      ->capture_default_str();
+  app.add_option("--device", device, "Compute device for model stages: auto, cpu, cuda, cuda:N")
+      ->check([](const std::string& v) -> std::string {
+        if (v == "auto" || v == "cpu" || v == "cuda") return "";
+        if (v.rfind("cuda:", 0) == 0 && v.size() > 5 &&
+            v.find_first_not_of("0123456789", 5) == std::string::npos)
+          return "";
+        return "expected auto, cpu, cuda or cuda:N";
+      })
+      ->capture_default_str();
+}
+
+namespace {
+
+class Output {
+ public:
+  explicit Output(const std::string& path) {
+    if (path == "-" || path.empty()) {
+      f_ = stdout;
+    } else {
+      f_ = std::fopen(path.c_str(), "wb");
+      if (!f_) throw std::runtime_error("cannot open output " + path + ": " + std::strerror(errno));
+      owned_ = true;
+    }
+  }
+  ~Output() {
+    if (owned_) std::fclose(f_);
+  }
+  void Write(const std::string& text) {
+    // One write per record and a flush, so downstream stages in a pipe see records as they finish.
+    std::string line = text;
+    line += '\n';
+    if (std::fwrite(line.data(), 1, line.size(), f_) != line.size() || std::fflush(f_) != 0)
+      throw std::runtime_error(std::string("cannot write output: ") + std::strerror(errno));
+  }
+
+ private:
+  FILE* f_ = nullptr;
+  bool owned_ = false;
+};
+
+// Yields records from a sequence of JSONL sources (files or stdin), validating each line.
+class Reader {
+ public:
+  Reader(std::vector<std::string> inputs, std::string stage)
+      : inputs_(std::move(inputs)), stage_(std::move(stage)) {
+    if (inputs_.empty()) inputs_.push_back("-");
+  }
+
+  // Objects given directly (RunStreamOver).
+  Reader(std::vector<std::string> objects, std::string stage, bool)
+      : objects_(std::move(objects)), stage_(std::move(stage)), from_objects_(true) {}
+
+  // Total number of records when it can be known cheaply (regular files only).
+  std::optional<size_t> CountTotal() const {
+    if (from_objects_) return objects_.size();
+    size_t n = 0;
+    for (auto& in : inputs_) {
+      if (in == "-") return std::nullopt;
+      std::ifstream f(in, std::ios::binary);
+      if (!f) return std::nullopt;
+      std::string line;
+      while (std::getline(f, line))
+        if (line.find_first_not_of(" \t\r\n") != std::string::npos) ++n;
+    }
+    return n;
+  }
+
+  // False at the end of all input.
+  bool Next(Record& out) {
+    if (from_objects_) {
+      if (next_object_ >= objects_.size()) return false;
+      out = Make(std::move(objects_[next_object_]), "<args>", next_object_ + 1);
+      ++next_object_;
+      return true;
+    }
+    std::string line;
+    while (true) {
+      if (!stream_) {
+        if (next_input_ >= inputs_.size()) return false;
+        Open(inputs_[next_input_++]);
+      }
+      if (!std::getline(*stream_, line)) {
+        if (stream_->bad()) throw std::runtime_error("read error on " + source_);
+        stream_ = nullptr;
+        file_.reset();
+        continue;
+      }
+      ++line_no_;
+      if (line_no_ == 1 && line.rfind("\xEF\xBB\xBF", 0) == 0) line.erase(0, 3);
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      if (line.find_first_not_of(" \t") == std::string::npos) continue;
+      out = Make(std::move(line), source_, line_no_);
+      return true;
+    }
+  }
+
+ private:
+  void Open(const std::string& path) {
+    line_no_ = 0;
+    if (path == "-") {
+      source_ = "<stdin>";
+      stream_ = &std::cin;
+      return;
+    }
+    file_ = std::make_unique<std::ifstream>(path, std::ios::binary);
+    if (!*file_) throw std::runtime_error("cannot open input " + path + ": " + std::strerror(errno));
+    source_ = path;
+    stream_ = file_.get();
+  }
+
+  Record Make(std::string text, const std::string& source, size_t line) {
+    simdjson::padded_string padded(text);
+    simdjson::dom::element doc;
+    auto err = parser_.parse(padded).get(doc);
+    std::string where = source + ":" + std::to_string(line);
+    if (err || !doc.is_object()) {
+      std::string why = err ? simdjson::error_message(err) : "not a JSON object";
+      // Keep the bad line's start so the user can find it; the record itself cannot be kept.
+      Json rec = Json::object();
+      rec["error"] = {{"stage", stage_},
+                      {"message", where + ": invalid JSONL record: " + why},
+                      {"input", text.substr(0, 200)}};
+      return Record(Dump(rec), source, line);
+    }
+    Record r(std::move(text), source, line);
+    std::string id = r.id();
+    if (id.empty() && !r.has_error()) {
+      r.set_error(stage_, where + ": record has no \"id\" (string or number)");
+    } else if (!id.empty() && !seen_.insert(id).second) {
+      r.set_error(stage_, where + ": duplicate id \"" + id + "\" in this stream");
+    }
+    return r;
+  }
+
+  std::vector<std::string> inputs_;
+  std::vector<std::string> objects_;
+  std::string stage_;
+  bool from_objects_ = false;
+  size_t next_object_ = 0;
+  size_t next_input_ = 0;
+  std::unique_ptr<std::ifstream> file_;
+  std::istream* stream_ = nullptr;
+  std::string source_;
+  size_t line_no_ = 0;
+  simdjson::dom::parser parser_;
+  std::unordered_set<std::string> seen_;
+};
+
+void ProcessBatch(std::span<Record*> batch, std::string_view stage, const BatchFn& fn) {
+  try {
+    fn(batch);
+  } catch (const std::exception& e) {
+    for (Record* r : batch)
+      if (!r->has_error()) r->set_error(stage, e.what());
+  }
+}
+
+int Run(Reader& reader, const StreamOptions& opt, std::string_view stage, size_t batch_size,
+        const BatchFn& fn, StreamStats* stats_out) {
+  log::SetProgramName(std::string(stage));
+  StreamStats stats;
+  std::unique_ptr<Output> out;
+  try {
+    out = std::make_unique<Output>(opt.output);
+  } catch (const std::exception& e) {
+    log::Error(e.what());
+    return kExitFatal;
+  }
+  bool show = opt.progress == Progress::kAlways ||
+              (opt.progress == Progress::kAuto && isatty(STDERR_FILENO));
+  ProgressBar bar(std::string(stage), show ? reader.CountTotal() : std::nullopt, show);
+
+  batch_size = std::max<size_t>(1, batch_size);
+  const size_t threads = std::max(1, opt.threads);
+  const size_t chunk = batch_size * threads;
+  int rc = kExitOk;
+  try {
+    bool more = true;
+    while (more) {
+      std::vector<Record> records;
+      records.reserve(chunk);
+      Record r;
+      while (records.size() < chunk && (more = reader.Next(r))) records.push_back(std::move(r));
+      if (records.empty()) break;
+
+      std::vector<Record*> todo;
+      for (auto& rec : records)
+        if (!rec.has_error()) todo.push_back(&rec);
+      std::vector<std::span<Record*>> batches;
+      for (size_t i = 0; i < todo.size(); i += batch_size)
+        batches.emplace_back(todo.data() + i, std::min(batch_size, todo.size() - i));
+      if (threads == 1 || batches.size() <= 1) {
+        for (auto b : batches) ProcessBatch(b, stage, fn);
+      } else {
+        std::vector<std::future<void>> jobs;
+        for (auto b : batches)
+          jobs.push_back(std::async(std::launch::async, [&, b] { ProcessBatch(b, stage, fn); }));
+        for (auto& j : jobs) j.get();
+      }
+
+      for (auto& rec : records) {
+        out->Write(rec.text());
+        ++stats.records;
+        bar.Tick();
+        if (rec.has_error()) {
+          ++stats.errors;
+          auto err = rec.get("error");
+          std::string msg = err.is_object() && err.contains("message") && err["message"].is_string()
+                                ? err["message"].get<std::string>()
+                                : std::string("error");
+          std::string id = rec.id();
+          log::Warn(id.empty() ? rec.where() : id, ": ", msg);
+          if (opt.strict) {
+            bar.Finish();
+            log::Error("--strict: stopping at the first failed record (", rec.where(), ")");
+            if (stats_out) *stats_out = stats;
+            return kExitFatal;
+          }
+        }
+      }
+    }
+  } catch (const std::exception& e) {
+    bar.Finish();
+    log::Error(e.what());
+    if (stats_out) *stats_out = stats;
+    return kExitFatal;
+  }
+  bar.Finish();
+  if (stats.errors) {
+    log::Info(stats.records, " records, ", stats.errors, " with errors");
+    rc = kExitRecordErrors;
+  }
+  if (stats_out) *stats_out = stats;
+  return rc;
+}
+
+}  // namespace
+
+int RunStream(const StreamOptions& opt, std::string_view stage, size_t batch_size, const BatchFn& fn,
+              StreamStats* stats) {
+  Reader reader(opt.inputs, std::string(stage));
+  return Run(reader, opt, stage, batch_size, fn, stats);
+}
+
+int RunStreamOver(std::vector<std::string> objects, const StreamOptions& opt,
+                  std::string_view stage, size_t batch_size, const BatchFn& fn,
+                  StreamStats* stats) {
+  Reader reader(std::move(objects), std::string(stage), true);
+  return Run(reader, opt, stage, batch_size, fn, stats);
+}
+
+}  // namespace vstar::io
