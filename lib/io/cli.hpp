@@ -18,6 +18,11 @@ int ParseArgs(CLI::App& app, int argc, char** argv);
 // allowed values. This is what completions/ are generated from.
 std::string DescribeFlags(const CLI::App& app);
 
+// A completion script for `shell` (bash, zsh or fish) generated from the app's real flags, so the
+// committed completions/ cannot drift from the code (tests compare them). Printed by the hidden
+// `--completion SHELL` flag every binary has.
+std::string CompletionScript(const CLI::App& app, const std::string& shell);
+
 }  // namespace vstar::io
 
 // Standard main body: VSTAR_PARSE(app, argc, argv) returns from main on help/version/usage errors.

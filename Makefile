@@ -1,0 +1,50 @@
+# Convenience wrapper over CMake. `make setup` installs everything and runs the demo; `make check`
+# installs what is missing, builds with warnings as errors and runs the whole test suite.
+BUILD   ?= build
+PREFIX  ?= /usr/local
+JOBS    ?= $(shell nproc)
+CMAKE_FLAGS ?=
+export VSTAR_VENV ?= $(HOME)/.local/share/vstar/venv
+
+.PHONY: all build configure deps setup check test install bench demo completions clean
+
+all: build
+
+deps:
+	bash tools/deps.sh
+
+$(BUILD)/build.ninja:
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS)
+
+configure: $(BUILD)/build.ninja
+
+build: configure
+	cmake --build $(BUILD) -j$(JOBS)
+
+test: build
+	ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS)
+
+# README command 2 (and .ci/run): what a fresh machine needs, then every test.
+check: deps
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVSTAR_WERROR=ON $(CMAKE_FLAGS)
+	cmake --build $(BUILD) -j$(JOBS)
+	ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS)
+
+# README command 1: install, build, and run the main job on embedded defaults.
+setup: deps build demo
+
+demo: build
+	bash tools/demo.sh $(BUILD)
+
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
+
+bench: build
+	cmake --build $(BUILD) --target bench
+
+# Regenerates completions/ from the binaries' real flags (a test checks they are current).
+completions: build
+	bash tools/gen-completions.sh $(BUILD)/bin completions
+
+clean:
+	rm -rf $(BUILD)
