@@ -23,28 +23,19 @@ file(GLOB _vstar_torch_cmake "${VSTAR_VENV}/lib/python3*/site-packages/torch/sha
 if(_vstar_torch_cmake)
   list(APPEND CMAKE_PREFIX_PATH ${_vstar_torch_cmake})
 endif()
-if(NOT VSTAR_CUDA)
-  # The wheel is a CUDA build; without a toolkit we link only its CPU libraries (below).
-  set(CAFFE2_USE_CUDA OFF)
-  set(USE_CUDA OFF)
-endif()
 if(VSTAR_CUDA)
   set(CUDAToolkit_ROOT /usr/local/cuda)
   set(CMAKE_CUDA_COMPILER /usr/local/cuda/bin/nvcc)
-  # Kineto/NVTX probing in the torch config wants these; harmless when present.
   set(CAFFE2_USE_CUDNN OFF)
   # An explicit arch list stops torch's config from test-running CUDA code to probe for GPUs (there
   # is none here, and CMake 3.25 cannot build that probe with nvcc 13).
   set(TORCH_CUDA_ARCH_LIST "8.0;8.6;8.9;9.0" CACHE STRING "CUDA architectures to compile for")
-endif()
-find_package(Torch REQUIRED)
-get_filename_component(VSTAR_TORCH_LIBDIR "${TORCH_LIBRARY}" DIRECTORY)
-message(STATUS "vstar: LibTorch ${Torch_VERSION} from ${VSTAR_TORCH_LIBDIR} (CUDA ${VSTAR_CUDA})")
-
-add_library(vstar_torch INTERFACE)
-target_include_directories(vstar_torch SYSTEM INTERFACE ${TORCH_INCLUDE_DIRS})
-if(VSTAR_CUDA)
+  find_package(Torch REQUIRED)
+  get_filename_component(VSTAR_TORCH_LIBDIR "${TORCH_LIBRARY}" DIRECTORY)
+  add_library(vstar_torch INTERFACE)
+  target_include_directories(vstar_torch SYSTEM INTERFACE ${TORCH_INCLUDE_DIRS})
   target_link_libraries(vstar_torch INTERFACE ${TORCH_LIBRARIES})
+  target_compile_definitions(vstar_torch INTERFACE VSTAR_WITH_CUDA=1)
   # The wheel's libtorch_cuda carries no RUNPATH (Python preloads its CUDA libraries), so point the
   # linker and the loader at the wheel's own nvidia/* libraries rather than whatever CUDA the
   # system has (/usr/local/cuda's NCCL/cuDNN are other versions).
@@ -54,9 +45,20 @@ if(VSTAR_CUDA)
     target_link_options(vstar_torch INTERFACE "LINKER:-rpath-link,${dir}" "LINKER:-rpath,${dir}")
     list(APPEND VSTAR_TORCH_RPATH ${dir})
   endforeach()
-  target_compile_definitions(vstar_torch INTERFACE VSTAR_WITH_CUDA=1)
 else()
+  # CPU only. torch's own CMake config insists on a CUDA toolkit when the LibTorch it finds is a
+  # CUDA build (as the PyPI wheel is), so use the CPU libraries directly.
+  find_path(VSTAR_TORCH_CONFIG_DIR TorchConfig.cmake PATH_SUFFIXES Torch REQUIRED)
+  get_filename_component(_torch_root "${VSTAR_TORCH_CONFIG_DIR}/../../.." ABSOLUTE)
+  set(VSTAR_TORCH_LIBDIR ${_torch_root}/lib)
+  add_library(vstar_torch INTERFACE)
+  target_include_directories(vstar_torch SYSTEM INTERFACE ${_torch_root}/include
+                                                         ${_torch_root}/include/torch/csrc/api/include)
   target_link_libraries(vstar_torch INTERFACE ${VSTAR_TORCH_LIBDIR}/libtorch_cpu.so
                                               ${VSTAR_TORCH_LIBDIR}/libc10.so)
+  target_compile_definitions(vstar_torch INTERFACE _GLIBCXX_USE_CXX11_ABI=1)
+  file(READ "${VSTAR_TORCH_CONFIG_DIR}/TorchConfigVersion.cmake" _tv)
+  string(REGEX MATCH "PACKAGE_VERSION \"([0-9.]+)" _ "${_tv}")
+  set(Torch_VERSION ${CMAKE_MATCH_1})
 endif()
-target_compile_options(vstar_torch INTERFACE ${TORCH_CXX_FLAGS})
+message(STATUS "vstar: LibTorch ${Torch_VERSION} from ${VSTAR_TORCH_LIBDIR} (CUDA ${VSTAR_CUDA})")

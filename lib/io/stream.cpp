@@ -250,7 +250,10 @@ int Run(Reader& reader, const StreamOptions& opt, std::string_view stage, size_t
                                 ? err["message"].get<std::string>()
                                 : std::string("error");
           std::string id = rec.id();
-          log::Warn(id.empty() ? rec.where() : id, ": ", msg);
+          if (id.empty())
+            log::Warn(msg);  // input errors already name file and line
+          else
+            log::Warn(id, ": ", msg);
           if (opt.strict) {
             bar.Finish();
             log::Error("--strict: stopping at the first failed record (", rec.where(), ")");
