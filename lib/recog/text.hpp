@@ -1,0 +1,33 @@
+#pragma once
+// String rules shared by prompts, parsing, rewards and scoring. Each normaliser is named after the
+// code it reproduces, because the authors use three slightly different ones (official-video-star.md
+// §4.1, §5.5) and the published numbers depend on which.
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace vstar::recog {
+
+// Python str.strip() for the whitespace that occurs in model text (ASCII whitespace, NBSP, U+3000 and
+// the other Unicode spaces).
+std::string Strip(std::string_view s);
+// Python str.lower() (full Unicode simple lower-casing via utf8proc).
+std::string Lower(std::string_view s);
+// Removes every occurrence of each character in `chars`.
+std::string RemoveChars(std::string_view s, std::string_view chars);
+std::string ReplaceAll(std::string_view s, std::string_view from, std::string_view to);
+std::vector<std::string> SplitLines(std::string_view s);  // on '\n', keeps empty lines, no trailing '\r' removal
+
+// Training reward normaliser (§4.1): lower, delete ' ', '_', '\n'.
+std::string NormalizeTrain(std::string_view s);
+// AScripts/cresult/1.py (§5.5): lower, delete ' ', '_', '\n', '*'.
+std::string NormalizeScore(std::string_view s);
+// Our strict label key: lower-case and keep letters and digits only (spaces, '_', '-', punctuation and
+// markdown vanish), so "Ride bike", "ride_bike" and "**ride-bike.**" all map to "ridebike".
+std::string LabelKey(std::string_view s);
+
+// Word tokens for leak detection: lower-case runs of letters/digits; '_', '/', '-', '.', spaces and
+// every other character separate words ("kick_ball/x_kick_ball_f.avi" -> kick ball x kick ball f avi).
+std::vector<std::string> Words(std::string_view s);
+
+}  // namespace vstar::recog
