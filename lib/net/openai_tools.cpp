@@ -1,0 +1,181 @@
+#include "net/openai_tools.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <stdexcept>
+
+#include "net/image.hpp"
+
+namespace vstar::net {
+namespace {
+
+constexpr const char* kVersion = "1.0";
+
+std::string Trim(std::string s) {
+  auto not_space = [](unsigned char c) { return !std::isspace(c); };
+  s.erase(s.begin(), std::find_if(s.begin(), s.end(), not_space));
+  s.erase(std::find_if(s.rbegin(), s.rend(), not_space).base(), s.end());
+  return s;
+}
+
+double Number(const plugin::Config& c, const std::string& key, double fallback) {
+  std::string v = c.get(key);
+  if (v.empty()) return fallback;
+  try {
+    size_t used = 0;
+    double d = std::stod(v, &used);
+    if (used == v.size()) return d;
+  } catch (const std::exception&) {
+  }
+  throw plugin::Error("option " + key + ": not a number: '" + v + "'");
+}
+
+std::unique_ptr<Client> MakeClient(const plugin::Config& config) {
+  try {
+    return std::make_unique<Client>(ClientOptions::FromValues(config.values, config.model));
+  } catch (const std::invalid_argument& e) {
+    throw plugin::Error(std::string("openai: ") + e.what());
+  }
+}
+
+}  // namespace
+
+std::pair<std::string, std::string> SplitClassEntry(const std::string& entry) {
+  auto colon = entry.find(':');
+  if (colon == std::string::npos) return {Trim(entry), ""};
+  return {Trim(entry.substr(0, colon)), Trim(entry.substr(colon + 1))};
+}
+
+Json ExplainRequest(const std::string& name, const std::string& description, int max_tokens,
+                    double temperature) {
+  std::string ask =
+      "Define the action \"" + name + "\" only by how the body moves while doing it." +
+      (description.empty() ? "" : " Context: " + description + ".") +
+      " Name two to four moving body parts, each picked from: head, shoulders, arms, hands, torso, hips, "
+      "legs, feet. Write one line of the form 'Part: movement, Part: movement', at most five words per "
+      "movement and no other text.";
+  return Json{{"messages",
+               Json::array({Json{{"role", "system"},
+                                 {"content", "You write short, literal definitions of human actions "
+                                             "for a video action recogniser."}},
+                            Json{{"role", "user"}, {"content", ask}}})},
+              {"max_tokens", max_tokens},
+              {"temperature", temperature}};
+}
+
+Json DescribeRequest(const std::vector<std::string>& frame_urls, int max_tokens, double temperature) {
+  Json content = Json::array();
+  for (const auto& url : frame_urls) content.push_back({{"type", "image_url"}, {"image_url", {{"url", url}}}});
+  content.push_back(
+      {{"type", "text"},
+       {"text", "The images are " + std::to_string(frame_urls.size()) +
+                    " frames spread evenly over one video clip, in time order. In at most three sentences, "
+                    "say what the person does: which body parts move, in which direction, how far and how "
+                    "fast; how the pose and position change from the first frame to the last; and the "
+                    "setting. Answer with the description only."}});
+  return Json{{"messages", Json::array({Json{{"role", "user"}, {"content", content}}})},
+              {"max_tokens", max_tokens},
+              {"temperature", temperature}};
+}
+
+std::string CleanAnswer(const std::string& text) {
+  std::string s;
+  for (char c : text) s += (c == '\n' || c == '\r' || c == '\t') ? ' ' : c;
+  std::string folded;
+  for (char c : s)
+    if (!(c == ' ' && !folded.empty() && folded.back() == ' ')) folded += c;
+  folded = Trim(folded);
+  if (folded.size() >= 2 && ((folded.front() == '"' && folded.back() == '"') ||
+                             (folded.front() == '\'' && folded.back() == '\'')))
+    folded = Trim(folded.substr(1, folded.size() - 2));
+  return folded;
+}
+
+std::vector<plugin::OptionSpec> OpenAIOptionSpecs() {
+  ClientOptions d;
+  std::vector<plugin::OptionSpec> specs;
+  for (const auto& [k, v] : d.ToValues()) specs.push_back({k, "client setting (see vs-explain(1))", v});
+  specs.push_back({"max_tokens", "longest answer in tokens", "200 (explain) / 300 (describe)"});
+  specs.push_back({"temperature", "sampling temperature", "0"});
+  specs.push_back({"max_side", "describe: longer frame side sent, pixels", "768"});
+  specs.push_back({"jpeg_quality", "describe: JPEG quality of frames sent", "85"});
+  return specs;
+}
+
+OpenAIExplainer::OpenAIExplainer(const plugin::Config& config)
+    : client_(MakeClient(config)),
+      max_tokens_(static_cast<int>(Number(config, "max_tokens", 200))),
+      temperature_(Number(config, "temperature", 0)) {}
+
+plugin::Info OpenAIExplainer::info() const {
+  return {"openai", plugin::Kind::kExplain, kVersion,
+          "class explanations in body-part form from an OpenAI-compatible chat endpoint",
+          OpenAIOptionSpecs()};
+}
+
+std::vector<plugin::Text> OpenAIExplainer::Explain(const std::vector<std::string>& class_names) {
+  std::vector<Json> bodies;
+  std::vector<plugin::Text> out(class_names.size());
+  for (size_t i = 0; i < class_names.size(); ++i) {
+    auto [name, description] = SplitClassEntry(class_names[i]);
+    out[i].subject = name;
+    bodies.push_back(ExplainRequest(name, description, max_tokens_, temperature_));
+  }
+  auto outcomes = client_->Complete(bodies);
+  for (size_t i = 0; i < outcomes.size(); ++i) {
+    const Outcome& o = outcomes[i];
+    if (!o.ok) {
+      out[i].error = o.error;
+      continue;
+    }
+    out[i].text = CleanAnswer(o.content);
+    out[i].found = !out[i].text.empty();
+    if (!out[i].found) out[i].error = "the endpoint answered with empty text";
+    out[i].source = "openai:" + o.response.value("model", client_->options().model) + (o.cached ? " (cached)" : "");
+  }
+  return out;
+}
+
+OpenAIDescriber::OpenAIDescriber(const plugin::Config& config)
+    : client_(MakeClient(config)),
+      max_tokens_(static_cast<int>(Number(config, "max_tokens", 300))),
+      temperature_(Number(config, "temperature", 0)),
+      max_side_(static_cast<int>(Number(config, "max_side", 768))),
+      quality_(static_cast<int>(Number(config, "jpeg_quality", 85))) {}
+
+plugin::Info OpenAIDescriber::info() const {
+  return {"openai", plugin::Kind::kDescribe, kVersion,
+          "video descriptions from frames through an OpenAI-compatible vision chat endpoint",
+          OpenAIOptionSpecs()};
+}
+
+plugin::Text OpenAIDescriber::Describe(const std::string& video_id, const std::vector<plugin::Image>& frames) {
+  if (frames.empty()) throw plugin::Error("openai: no frames to describe for " + video_id);
+  std::vector<std::string> urls;
+  for (const auto& f : frames) urls.push_back(JpegDataUrl(f, max_side_, quality_));
+  auto outcome = client_->Complete({DescribeRequest(urls, max_tokens_, temperature_)}).at(0);
+  plugin::Text t;
+  t.subject = video_id;
+  if (!outcome.ok) {
+    t.error = outcome.error;
+    return t;
+  }
+  t.text = CleanAnswer(outcome.content);
+  t.found = !t.text.empty();
+  if (!t.found) t.error = "the endpoint answered with empty text";
+  t.source = "openai:" + outcome.response.value("model", client_->options().model) +
+             (outcome.cached ? " (cached)" : "");
+  return t;
+}
+
+std::unique_ptr<plugin::Tool> CreateOpenAITool(const plugin::Config& config) {
+  switch (config.kind) {
+    case plugin::Kind::kExplain: return std::make_unique<OpenAIExplainer>(config);
+    case plugin::Kind::kDescribe: return std::make_unique<OpenAIDescriber>(config);
+    default:
+      throw plugin::Error(std::string("openai: serves explain and describe, not ") +
+                          plugin::KindName(config.kind));
+  }
+}
+
+}  // namespace vstar::net

@@ -1,0 +1,6 @@
+// `local`: the offline default explainer over vstar's own knowledge base (share/vstar/kb/).
+#include <vstar/plugin.h>
+
+#include "net/kb.hpp"
+
+VSTAR_PLUGIN(vstar::net::LocalExplainer)
