@@ -207,7 +207,9 @@ class Source {
     if (!sws_) throw DecodeError(std::string("cannot convert pixel format ") + (av_get_pix_fmt_name(fmt) ? av_get_pix_fmt_name(fmt) : "?"));
     // The frame's colour matrix and range, as libavfilter's scale filter applies them.
     const AVPixFmtDescriptor* desc = av_pix_fmt_desc_get(fmt);
-    if (desc && !(desc->flags & AV_PIX_FMT_FLAG_RGB)) {
+    // Like vf_scale, leave swscale's defaults alone when the frame specifies neither.
+    const bool specified = f->colorspace != AVCOL_SPC_UNSPECIFIED || f->color_range != AVCOL_RANGE_UNSPECIFIED;
+    if (desc && !(desc->flags & AV_PIX_FMT_FLAG_RGB) && specified) {
       int in_full = f->color_range == AVCOL_RANGE_JPEG || fmt == AV_PIX_FMT_YUVJ420P ||
                     fmt == AV_PIX_FMT_YUVJ422P || fmt == AV_PIX_FMT_YUVJ444P || fmt == AV_PIX_FMT_YUVJ440P;
       int cs = f->colorspace;
@@ -220,8 +222,10 @@ class Source {
     rgb.width = f->width;
     rgb.height = f->height;
     rgb.channels = 3;
-    // swscale's SIMD paths write past the end of a row: convert into aligned, padded scratch rows.
-    const int stride = FFALIGN(f->width * 3, 64);
+    // swscale's SIMD paths work on blocks of 8+ pixels and write past the end of a row; its x86
+    // yuv2rgb converter even skips the last block when the stride has no room for it. Convert
+    // into aligned scratch rows with a spare block at the end.
+    const int stride = FFALIGN((f->width + 32) * 3, 64);
     scratch_.resize(static_cast<size_t>(stride) * static_cast<size_t>(f->height) + 256);
     uint8_t* dst[4] = {scratch_.data(), nullptr, nullptr, nullptr};
     int dst_stride[4] = {stride, 0, 0, 0};

@@ -36,6 +36,8 @@ void DecodeOptions::Register(CLI::App& app) {
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   app.add_flag("--no-cache", no_cache, "Decode even when the frame cache already holds the result");
+  app.add_flag("--no-seek", no_seek,
+               "Never seek: decode every clip sequentially (the reference path; same frames, slower)");
 }
 
 DecodeStage::DecodeStage(const DecodeOptions& opt, int clip_threads)
@@ -44,6 +46,7 @@ DecodeStage::DecodeStage(const DecodeOptions& opt, int clip_threads)
     throw std::invalid_argument("--resize " + opt.resize + ": expected none or qwen");
   resize_qwen_ = opt.resize == "qwen";
   reader_.timeout_s = opt.timeout_s;
+  reader_.allow_seek = !opt.no_seek;
   int threads = opt.decode_threads;
   if (threads <= 0) {
     const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));

@@ -25,6 +25,7 @@ struct DecodeOptions {
   double timeout_s = 120;       // --timeout, seconds per clip (0 = none)
   int decode_threads = 0;       // --decode-threads, libavcodec threads per clip (0 = auto)
   bool no_cache = false;        // --no-cache: decode even when the cache has the frames
+  bool no_seek = false;         // --no-seek: always decode sequentially (the reference path)
 
   void Register(CLI::App& app);
 };
