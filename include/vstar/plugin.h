@@ -17,7 +17,7 @@
 
 namespace vstar::plugin {
 
-inline constexpr int kAbiVersion = 2;
+inline constexpr int kAbiVersion = 3;
 
 enum class Kind { kDetect, kPose, kExplain, kDescribe };
 
@@ -82,6 +82,9 @@ struct Info {
   std::string version;
   std::string description;
   std::vector<OptionSpec> options;
+  // Pose tools: true for top-down models, which need person boxes per frame from a detector; the host
+  // then passes the record's `detect` boxes or runs a detect plugin first (ABI 3).
+  bool top_down = false;
 };
 
 // Configuration handed to the factory. `values` hold --plugin-opt key=value pairs.
