@@ -1,0 +1,69 @@
+#pragma once
+// Top-1 accuracy two ways, per-class accuracy, confusion matrices, base/novel harmonic mean and
+// mean ± std over split files (official-video-star.md §5.5; design.md §1).
+//  - authors: AScripts/cresult/1.py — first <answer> tag (case-insensitive) of the prediction or the
+//    whole text, lower-cased without ' ', '_', '\n', '*', equal to the same of the ground truth; every
+//    record counts in the denominator (errors and missing answers are wrong).
+//  - strict: the answer (our last-block rule) mapped onto the candidate list by normalised exact match;
+//    correct iff it maps to the ground truth's candidate; unmapped/ambiguous answers are wrong and counted.
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "recog/classlist.hpp"
+#include "recog/parse.hpp"
+
+namespace vstar::eval {
+
+using Json = nlohmann::ordered_json;
+
+struct Prediction {
+  std::string id;
+  std::string label;        // ground truth
+  std::string text;         // the policy's turn-2 text (or the authors' "predict")
+  bool failed = false;      // the record carries "error": counted wrong
+  std::vector<std::string> candidates;  // from the record, when it has them
+};
+
+// Reads JSONL records or a JSON array (the authors' result files). Label: "label", else the
+// "solution" tag. Prediction text: "predict", "policy".answer_text / "policy".turn2.text / "policy".turn2,
+// "second_turn_output", "prediction" (first present). Throws std::runtime_error on malformed input.
+std::vector<Prediction> LoadPredictions(const std::filesystem::path& file);
+std::vector<Prediction> ParsePredictions(const std::string& text, const std::string& where);
+
+struct ClassScore {
+  std::string name;
+  size_t total = 0, correct = 0;
+  double accuracy() const { return total ? static_cast<double>(correct) / static_cast<double>(total) : 0.0; }
+};
+
+struct FileScore {
+  std::string name;   // file or group name
+  std::string group;  // base | novel | split | file
+  size_t total = 0;
+  size_t correct_authors = 0, correct_strict = 0;
+  size_t unmapped = 0, ambiguous = 0, empty = 0, failed = 0;
+  bool has_candidates = false;  // strict metrics need a candidate list
+  std::vector<ClassScore> per_class;          // strict, by ground-truth candidate
+  std::vector<std::string> classes;           // confusion axes (candidate order)
+  std::vector<std::vector<size_t>> confusion; // [gt][pred], last column = unmapped/ambiguous/empty
+  double acc_authors() const { return total ? static_cast<double>(correct_authors) / static_cast<double>(total) : 0; }
+  double acc_strict() const { return total ? static_cast<double>(correct_strict) / static_cast<double>(total) : 0; }
+  Json ToJson() const;
+};
+
+// `classes` may be null: then the record's own "candidates" are used, and if it has none only the
+// authors' metric is computed (strict needs a list; it is never inferred from the predictions).
+FileScore Score(const std::vector<Prediction>& preds, const recog::ClassList* classes, const std::string& name,
+                const std::string& group, recog::AnswerRule strict_rule = recog::AnswerRule::kClean);
+
+double HarmonicMean(double base, double novel);  // 2BN/(B+N), 0 when both are 0
+struct MeanStd {
+  double mean = 0, std = 0;
+};
+MeanStd MeanAndStd(const std::vector<double>& xs, bool sample);  // sample: n-1 denominator
+
+}  // namespace vstar::eval

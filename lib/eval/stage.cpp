@@ -1,0 +1,101 @@
+#include "eval/stage.hpp"
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <sstream>
+
+#include "eval/report.hpp"
+#include "io/cache.hpp"
+#include "io/log.hpp"
+#include "io/stream.hpp"
+
+namespace vstar::eval {
+namespace fs = std::filesystem;
+
+void EvalOptions::Register(CLI::App& app) {
+  app.add_option("files", files, "Prediction files (JSONL records or the authors' JSON arrays), scored one by one");
+  app.add_option("--base", base, "Base-half prediction file(s) of a base-to-novel evaluation");
+  app.add_option("--novel", novel, "Novel-half prediction file(s) of a base-to-novel evaluation");
+  app.add_option("--split", splits, "Split files (e.g. three cross-dataset splits): mean ± std");
+  app.add_option("--classes", classes, "Candidate list for every file without its own (--base-/--novel-classes)");
+  app.add_option("--base-classes", base_classes, "Candidate list of the base half");
+  app.add_option("--novel-classes", novel_classes, "Candidate list of the novel half");
+  app.add_option("--name", name, "Run name in the tables (default: run)");
+  app.add_option("--json", json_out, "Write the JSON report here");
+  app.add_option("--markdown", markdown_out, "Write the markdown report here ('-' = stdout, the default)");
+  app.add_option("--confusion", confusion, "Write confusion matrices as PREFIX[-N].png and .svg");
+  app.add_option("--merge", merge, "Earlier JSON reports to merge with this run into one ablation table");
+  app.add_option("--std", std_kind, "Standard deviation over splits: sample (n-1, default) or population")
+      ->check(CLI::IsMember({"sample", "population"}));
+  app.add_option("--answer-rule", answer_rule, "Answer extraction for the strict metric: clean (default) or "
+                                               "train|eval|score")
+      ->check(CLI::IsMember({"clean", "train", "eval", "score"}));
+  app.add_flag("!--no-per-class", per_class, "Leave the per-class tables out of the markdown");
+}
+
+namespace {
+
+void WriteText(const std::string& path, const std::string& text) {
+  if (path == "-") {
+    std::cout << text << std::flush;
+    return;
+  }
+  io::WriteFileAtomic(path, text);
+}
+
+}  // namespace
+
+int RunEval(const EvalOptions& opt) {
+  try {
+    auto rule = recog::ParseAnswerRule(opt.answer_rule);
+    auto load = [](const std::string& p) -> std::unique_ptr<recog::ClassList> {
+      if (p.empty()) return nullptr;
+      return std::make_unique<recog::ClassList>(recog::LoadClassList(p));
+    };
+    auto common = load(opt.classes);
+    auto base_cl = load(opt.base_classes.empty() ? opt.classes : opt.base_classes);
+    auto novel_cl = load(opt.novel_classes.empty() ? opt.classes : opt.novel_classes);
+    Run run;
+    run.name = opt.name;
+    auto add = [&](const std::vector<std::string>& list, const std::string& group, const recog::ClassList* cl) {
+      for (const auto& f : list) run.files.push_back(Score(LoadPredictions(f), cl, f, group, rule));
+    };
+    add(opt.base, "base", base_cl.get());
+    add(opt.novel, "novel", novel_cl.get());
+    add(opt.splits, "split", common.get());
+    add(opt.files, "file", common.get());
+    std::vector<Json> reports;
+    for (const auto& m : opt.merge) {
+      std::ifstream in(m, std::ios::binary);
+      if (!in) throw std::runtime_error("cannot open report " + m);
+      std::stringstream ss;
+      ss << in.rdbuf();
+      reports.push_back(Json::parse(ss.str()));
+    }
+    if (!run.files.empty()) reports.push_back(RunJson(run, opt.std_kind == "sample"));
+    if (reports.empty()) throw std::invalid_argument("nothing to evaluate: give prediction files or --merge reports");
+    Json report = MergeReports(reports);
+    if (!opt.json_out.empty()) WriteText(opt.json_out, report.dump(1) + "\n");
+    if (!opt.confusion.empty()) {
+      size_t k = 0;
+      for (const auto& f : run.files) {
+        if (!f.has_candidates) continue;
+        std::string stem = opt.confusion + (run.files.size() > 1 ? "-" + std::to_string(++k) : "");
+        WriteConfusionPng(f, stem + ".png");
+        io::WriteFileAtomic(stem + ".svg", ConfusionSvg(f));
+      }
+    }
+    if (!opt.markdown_out.empty()) WriteText(opt.markdown_out, Markdown(report, opt.per_class));
+    return io::kExitOk;
+  } catch (const std::invalid_argument& e) {
+    log::Error(e.what());
+    return io::kExitUsage;
+  } catch (const std::exception& e) {
+    log::Error(e.what());
+    return io::kExitFatal;
+  }
+}
+
+}  // namespace vstar::eval

@@ -1,0 +1,27 @@
+#pragma once
+// vs-eval's options and driver (man vs-eval).
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+namespace vstar::eval {
+
+struct EvalOptions {
+  std::vector<std::string> files;           // positional: scored one by one (group "file")
+  std::vector<std::string> base, novel;     // --base / --novel: base-to-novel halves (HM)
+  std::vector<std::string> splits;          // --split: split files (mean ± std)
+  std::string classes, base_classes, novel_classes;
+  std::string name = "run";
+  std::string json_out, markdown_out = "-", confusion;
+  std::vector<std::string> merge;           // --merge: earlier JSON reports, merged into one table
+  std::string std_kind = "sample";
+  std::string answer_rule = "clean";
+  bool per_class = true;
+  void Register(CLI::App& app);
+};
+
+// Returns the process exit code (0, or 1 on a fatal error, with the message logged).
+int RunEval(const EvalOptions& opt);
+
+}  // namespace vstar::eval
