@@ -364,6 +364,7 @@ void Client::RunTransfers(std::vector<Transfer>& transfers) {
     ++stats_.requests;
     if (t.outcome.attempts > 1) ++stats_.retries;
     ++in_flight;
+    log::Debug("request ", t.index + 1, ": attempt ", t.outcome.attempts, " sent");
   };
 
   auto finish_fail = [&](Transfer& t, std::string why) {
@@ -410,6 +411,10 @@ void Client::RunTransfers(std::vector<Transfer>& transfers) {
     long status = 0;
     curl_easy_getinfo(t.easy, CURLINFO_RESPONSE_CODE, &status);
     t.outcome.http_status = status;
+    double took = 0;
+    curl_easy_getinfo(t.easy, CURLINFO_TOTAL_TIME, &took);
+    log::Debug("request ", t.index + 1, ": attempt ", t.outcome.attempts, " ended after ", FormatSeconds(took),
+               " (HTTP ", status, ", ", curl_easy_strerror(code), ")");
     if (code != CURLE_OK) {
       std::string why = std::string("POST ") + url_ + ": " + curl_easy_strerror(code);
       if (code == CURLE_OPERATION_TIMEDOUT) why = "POST " + url_ + ": timed out after " +
@@ -485,18 +490,15 @@ void Client::RunTransfers(std::vector<Transfer>& transfers) {
     while (remaining > 0) {
       // Start what may start now, up to --jobs in flight, keeping the rest in order.
       auto now = Clock::now();
-      Clock::time_point next_due = Clock::time_point::max();
       for (size_t n = waiting.size(); n > 0 && in_flight < options_.jobs; --n) {
         size_t i = waiting.front();
         waiting.pop_front();
         if (transfers[i].not_before <= now) {
           start(i);
         } else {
-          next_due = std::min(next_due, transfers[i].not_before);
           waiting.push_back(i);
         }
       }
-      for (size_t i : waiting) next_due = std::min(next_due, transfers[i].not_before);
 
       int running = 0;
       CURLMcode mc = curl_multi_perform(multi, &running);
@@ -511,6 +513,11 @@ void Client::RunTransfers(std::vector<Transfer>& transfers) {
         if (transfers[i].done) --remaining;
       }
       if (remaining == 0) break;
+      // Computed after completions, which may just have scheduled retries.
+      Clock::time_point next_due = Clock::time_point::max();
+      // With every slot busy only a transfer's end matters (poll wakes for it); never spin.
+      if (in_flight < options_.jobs)
+        for (size_t i : waiting) next_due = std::min(next_due, transfers[i].not_before);
       int wait_ms = 1000;
       if (next_due != Clock::time_point::max()) {
         auto until = std::chrono::duration_cast<std::chrono::milliseconds>(next_due - Clock::now()).count();

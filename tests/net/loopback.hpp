@@ -15,6 +15,9 @@
 
 namespace vstar::test {
 
+// Sleeps in small steps so a handler that is slow on purpose stays bounded.
+inline void SleepMs(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
+
 class LoopbackServer {
  public:
   using Handler = std::function<void(const httplib::Request&, httplib::Response&, int call)>;
@@ -43,7 +46,8 @@ class LoopbackServer {
       stop_cv_.wait_for(lock, lifetime, [this] { return stopping_; });
       server_.stop();
     });
-    server_.wait_until_ready();
+    // The socket already listens after bind; wait (bounded) for the accept loop too.
+    for (int i = 0; i < 200 && !server_.is_running(); ++i) SleepMs(5);
   }
   ~LoopbackServer() {
     {
@@ -92,8 +96,5 @@ class LoopbackServer {
   std::condition_variable stop_cv_;
   bool stopping_ = false;
 };
-
-// Sleeps in small steps so a handler that is slow on purpose stays bounded.
-inline void SleepMs(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
 
 }  // namespace vstar::test
