@@ -1,0 +1,124 @@
+#include "recog/dataset.hpp"
+
+#include <algorithm>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <stdexcept>
+
+#include "recog/parse.hpp"
+#include "recog/profile.hpp"
+#include "recog/text.hpp"
+
+namespace vstar::recog {
+namespace fs = std::filesystem;
+using Json = nlohmann::ordered_json;
+
+namespace {
+
+std::string ReadAll(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot open " + p.string());
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+}  // namespace
+
+ImportResult ImportAuthors(const AuthorsImport& opt) {
+  Json arr;
+  try {
+    arr = Json::parse(ReadAll(opt.questions));
+  } catch (const nlohmann::json::exception& e) {
+    throw std::runtime_error(opt.questions + ": not valid JSON: " + e.what());
+  }
+  if (!arr.is_array()) throw std::runtime_error(opt.questions + ": expected a JSON array of questions");
+  ImportResult r;
+  if (!opt.class_dict.empty()) r.classes = LoadClassList(opt.class_dict);
+  if (opt.label_from == "folder" && r.classes.items.empty())
+    throw std::runtime_error("--label-from folder needs --classes (the folder is mapped onto a class name)");
+  std::string split = opt.split.empty() ? fs::path(opt.questions).stem().string() : opt.split;
+  std::string stem = fs::path(opt.questions).stem().string();
+  std::vector<std::string> seen;  // labels in order, when no class dict is given
+  for (size_t i = 0; i < arr.size(); ++i) {
+    const Json& q = arr[i];
+    std::string where = opt.questions + " record " + std::to_string(i + 1);
+    if (!q.is_object() || !q.contains("path") || !q["path"].is_string() || !q.contains("solution") ||
+        !q["solution"].is_string())
+      throw std::runtime_error(where + ": needs string \"path\" and \"solution\"");
+    std::string path = q["path"], label = SolutionLabel(q["solution"].get<std::string>());
+    if (opt.label_from == "folder") {
+      size_t slash = path.find('/');
+      if (slash == std::string::npos) throw std::runtime_error(where + ": path has no class folder: " + path);
+      auto hit = r.classes.Find(path.substr(0, slash));
+      if (!hit) throw std::runtime_error(where + ": folder '" + path.substr(0, slash) + "' is no class of the list");
+      label = r.classes.items[*hit].name;
+    } else if (!r.classes.items.empty()) {
+      if (auto hit = r.classes.Find(label)) label = r.classes.items[*hit].name;
+    }
+    Json rec;
+    std::string pid = q.contains("problem_id") ? q["problem_id"].dump() : std::to_string(i + 1);
+    rec["id"] = stem + ":" + pid;
+    rec["video"] = PathJoin(opt.root, path);
+    rec["label"] = label;
+    rec["split"] = split;
+    rec["path"] = path;  // kept for the official profile and for vs-audit; never shown by clean
+    if (q.contains("problem_id")) rec["problem_id"] = q["problem_id"];
+    if (q.contains("problem_type")) rec["problem_type"] = q["problem_type"];
+    r.records.push_back(std::move(rec));
+    if (std::find(seen.begin(), seen.end(), label) == seen.end()) seen.push_back(label);
+  }
+  if (r.classes.items.empty())
+    for (const auto& l : seen) r.classes.items.push_back({l, "", ""});
+  return r;
+}
+
+ImportResult ImportFolders(const FolderImport& opt) {
+  fs::path dir = opt.dir;
+  if (!fs::is_directory(dir)) throw std::runtime_error("not a directory: " + opt.dir);
+  std::map<std::string, std::string> display;
+  if (!opt.names.empty()) {
+    for (const auto& line : SplitLines(ReadAll(opt.names))) {
+      size_t tab = line.find('\t');
+      if (tab == std::string::npos) continue;
+      display[line.substr(0, tab)] = Strip(line.substr(tab + 1));
+    }
+  }
+  std::vector<fs::path> classes;
+  for (const auto& e : fs::directory_iterator(dir))
+    if (e.is_directory()) classes.push_back(e.path());
+  std::sort(classes.begin(), classes.end());
+  ImportResult r;
+  for (const auto& cdir : classes) {
+    std::string folder = cdir.filename().string();
+    std::string label = display.count(folder) ? display[folder] : folder;
+    if (!opt.names.empty() && !display.count(folder))
+      throw std::runtime_error("folder '" + folder + "' is not in " + opt.names);
+    std::vector<fs::path> clips;
+    for (const auto& e : fs::directory_iterator(cdir)) {
+      if (!e.is_regular_file()) continue;
+      std::string ext = Lower(e.path().extension().string());
+      if (!ext.empty()) ext.erase(0, 1);
+      if (std::find(opt.exts.begin(), opt.exts.end(), ext) != opt.exts.end()) clips.push_back(e.path());
+    }
+    if (clips.empty()) continue;
+    std::sort(clips.begin(), clips.end());
+    r.classes.items.push_back({label, "", ""});
+    for (const auto& clip : clips) {
+      Json rec;
+      fs::path rel = fs::relative(clip, dir);
+      rec["id"] = (rel.parent_path() / rel.stem()).string();
+      fs::path abs = fs::absolute(clip).lexically_normal();
+      rec["video"] = opt.root.empty() ? abs.string() : fs::relative(abs, fs::absolute(opt.root)).string();
+      rec["label"] = label;
+      rec["split"] = opt.split;
+      rec["path"] = rel.string();
+      r.records.push_back(std::move(rec));
+    }
+  }
+  if (r.records.empty()) throw std::runtime_error("no clips under " + opt.dir + " (class/clip.ext)");
+  return r;
+}
+
+}  // namespace vstar::recog

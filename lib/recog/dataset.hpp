@@ -1,0 +1,44 @@
+#pragma once
+// Turning datasets into manifests (one JSON object per video: "id", "video", "label", "split", ...)
+// plus a class-list file (vs-import, man vs-import).
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "recog/classlist.hpp"
+
+namespace vstar::recog {
+
+struct ManifestEntry {
+  nlohmann::ordered_json record;
+};
+
+struct ImportResult {
+  std::vector<nlohmann::ordered_json> records;
+  ClassList classes;
+};
+
+struct AuthorsImport {
+  std::string questions;   // the authors' question file (JSON array)
+  std::string class_dict;  // optional: their class dict; candidates written in its order
+  std::string root;        // where the videos live: "video" = PathJoin(root, path)
+  std::string split;       // "split" value (default: the question file's stem)
+  std::string label_from = "solution";  // solution | folder (the folder mapped onto the class list)
+};
+// Throws std::runtime_error on malformed files, or when --label-from folder meets a folder that is no
+// class of the list.
+ImportResult ImportAuthors(const AuthorsImport& opt);
+
+struct FolderImport {
+  std::string dir;                 // <dir>/<class>/<clip>.<ext>
+  std::vector<std::string> exts = {"avi", "mp4", "mkv", "webm", "mov"};
+  std::string split = "all";
+  std::string names;               // optional folders.tsv: folder TAB display name
+  std::string root;                // optional: write "video" relative to this root instead of absolute
+};
+ImportResult ImportFolders(const FolderImport& opt);
+
+}  // namespace vstar::recog
