@@ -36,7 +36,11 @@ std::unique_ptr<T> Load(const ExplainOptions& opt, const std::string& name, plug
   auto user_opts = tools::ParseOptionPairs(opt.plugin_opts);
   auto tool = tools::LoadAs<T>(name, tools::PluginDirs(opt.plugin_paths), MakeConfig(opt, kind, user_opts));
   auto info = tool->info();
-  auto effective = tools::EffectiveOptions(info, user_opts);  // rejects undeclared --plugin-opt keys
+  try {
+    tools::EffectiveOptions(info, user_opts);  // rejects undeclared --plugin-opt keys
+  } catch (const tools::PluginError& e) {
+    throw std::invalid_argument(e.what());  // a usage error
+  }
   *report = {{"plugin", info.name}, {"version", info.version}};
   log::Info("plugin ", info.name, " ", info.version, ": ", info.description);
   return tool;
