@@ -59,7 +59,7 @@ struct ErrorSink {
 void LogCallback(void* avcl, int level, const char* fmt, va_list args) {
   if (level > AV_LOG_WARNING) return;
   char line[1024];
-  int prefix = 1;
+  int prefix = 0;  // no "[name @ 0xADDRESS]": messages go into records and must be reproducible
   va_list copy;
   va_copy(copy, args);
   av_log_format_line(avcl, level, fmt, copy, line, sizeof line, &prefix);

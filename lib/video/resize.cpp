@@ -7,12 +7,21 @@
 namespace vstar::video {
 namespace {
 
-// Keys cubic convolution with a = -0.5, evaluated in float as ATen's aa_filter<float>.
+// Keys cubic convolution with a = -0.5, evaluated in float as ATen's aa_filter<float>. PyTorch's
+// CPU kernels are built with FMA enabled and the compiler contracts a*b+c, so the polynomial is
+// evaluated with fused multiply-adds; without them about 9 in 10 weights differ in the last bit.
 float AaCubic(float x) {
   constexpr float a = -0.5f;
   x = std::fabs(x);
-  if (x < 1.0f) return ((a + 2.0f) * x - (a + 3.0f)) * x * x + 1.0f;
-  if (x < 2.0f) return ((a * x - 5.0f * a) * x + 8.0f * a) * x - 4.0f * a;
+  if (x < 1.0f) {
+    const float t = std::fma(a + 2.0f, x, -(a + 3.0f)) * x;
+    return std::fma(t, x, 1.0f);
+  }
+  if (x < 2.0f) {
+    float t = std::fma(a, x, -(5.0f * a));
+    t = std::fma(t, x, 8.0f * a);
+    return std::fma(t, x, -(4.0f * a));
+  }
   return 0.0f;
 }
 
@@ -89,8 +98,13 @@ Image ResizeBicubicAntialias(const Image& in, int out_height, int out_width) {
         const int x0 = ax.first[static_cast<size_t>(x)], n = ax.count[static_cast<size_t>(x)];
         const float* w = &ax.weights[static_cast<size_t>(x) * static_cast<size_t>(ax.taps)];
         for (int ch = 0; ch < c; ++ch) {
+          // The horizontal pass accumulates with separate multiply and add (measured: fusing
+          // them here disagrees with torch, while the vertical pass below is fused).
           float acc = row[static_cast<size_t>(x0) * c + ch] * w[0];
-          for (int j = 1; j < n; ++j) acc += row[static_cast<size_t>(x0 + j) * c + ch] * w[j];
+          for (int j = 1; j < n; ++j) {
+            const float prod = row[static_cast<size_t>(x0 + j) * c + ch] * w[j];
+            acc += prod;
+          }
           dst[static_cast<size_t>(x) * c + ch] = acc;
         }
       }
@@ -111,7 +125,7 @@ Image ResizeBicubicAntialias(const Image& in, int out_height, int out_width) {
       for (int j = 1; j < n; ++j) {
         const float* src = &cur[static_cast<size_t>(y0 + j) * stride];
         const float wj = w[j];
-        for (size_t i = 0; i < stride; ++i) dst[i] += src[i] * wj;
+        for (size_t i = 0; i < stride; ++i) dst[i] = std::fma(src[i], wj, dst[i]);
       }
     }
     cur.swap(tmp);

@@ -1,15 +1,16 @@
 #pragma once
-// Antialiased bicubic resampling equal (up to float rounding, see below) to torchvision's
+// Antialiased bicubic resampling equal to torchvision's
 // `transforms.functional.resize(uint8 tensor, size, BICUBIC, antialias=True)`, which qwen-vl-utils
 // applies to video frames. torchvision casts the uint8 image to float32, runs ATen's separable
 // antialiased bicubic (Keys cubic with a = -0.5 as PIL uses, support widened by the scale when
 // downscaling, weights normalised per output sample; the width pass first, then the height pass,
 // an axis of unchanged size skipped), clamps to [0, 255] and rounds half to even.
 //
-// Measured against torchvision 0.29.2 / torch 2.14.1 (tools/golden/video_resize.py): every pixel
-// within ±1, and about 2 in 100,000 values differ by 1 (float32 accumulation order of ATen's
-// kernel is not reproduced bit for bit; an output that lands within 1e-4 of .5 can round the other
-// way). tests/video/test_resize.cpp holds us to that bound.
+// ATen's CPU kernels are compiled with FMA contraction: the filter polynomial and the vertical
+// pass's accumulation are fused multiply-adds (the horizontal pass's is not; found by matching
+// torch's impulse responses and outputs), reproduced with std::fma; with that the output is bit-exact
+// against torchvision 0.29.2 / torch 2.14.1 on the golden cases (tools/golden/video_resize.py,
+// tests/video/test_resize.cpp).
 #include <cstdint>
 #include <vector>
 

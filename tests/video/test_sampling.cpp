@@ -9,7 +9,7 @@
 using namespace vstar::video;
 
 namespace {
-nlohmann::json Golden() {
+const nlohmann::json& Golden() {
   static const nlohmann::json j =
       nlohmann::json::parse(vstar::test::ReadFile(vstar::test::FixtureDir() / "video" / "sampling.json"));
   return j;
