@@ -204,7 +204,9 @@ struct Tokenizer::Impl {
     id_token[id] = std::string(token);
   }
 
-  void AddMerge(std::string_view a, std::string_view b, size_t rank, const fs::path& file) {
+  // `where` names the merge in errors ("line 12" of merges.txt, or "merge 11" of tokenizer.json).
+  void AddMerge(std::string_view a, std::string_view b, size_t rank, const fs::path& file,
+                const std::string& where) {
     auto ia = vocab.find(std::string(a));
     auto ib = vocab.find(std::string(b));
     std::string joined;
@@ -212,7 +214,7 @@ struct Tokenizer::Impl {
     joined.append(a).append(b);
     auto im = vocab.find(joined);
     if (ia == vocab.end() || ib == vocab.end() || im == vocab.end())
-      Fail(file, "merge " + std::to_string(rank) + " '" + std::string(a) + " " + std::string(b) +
+      Fail(file, where + ": merge '" + std::string(a) + " " + std::string(b) +
                      "' uses a token that is not in the vocabulary");
     uint64_t key = (static_cast<uint64_t>(static_cast<uint32_t>(ia->second)) << 32) |
                    static_cast<uint32_t>(ib->second);
@@ -479,12 +481,12 @@ void LoadTokenizerJson(Impl& t, const fs::path& file, std::string* pattern) {
       size_t sp = s.find(' ');
       if (sp == std::string_view::npos || s.find(' ', sp + 1) != std::string_view::npos)
         Fail(file, "merge " + std::to_string(rank) + " '" + std::string(s) + "' is not two tokens");
-      t.AddMerge(s.substr(0, sp), s.substr(sp + 1), rank, file);
+      t.AddMerge(s.substr(0, sp), s.substr(sp + 1), rank, file, "merge " + std::to_string(rank));
     } else if (m.get(pair) == simdjson::SUCCESS && pair.size() == 2) {  // ["a", "b"]
       simdjson::dom::element ea, eb;
       if (pair.at(0).get(ea) || pair.at(1).get(eb)) Fail(file, "merge " + std::to_string(rank) + " is malformed");
       std::string a = ElementString(ea), b = ElementString(eb);
-      t.AddMerge(a, b, rank, file);
+      t.AddMerge(a, b, rank, file, "merge " + std::to_string(rank));
     } else {
       Fail(file, "merge " + std::to_string(rank) + " is neither \"a b\" nor [\"a\",\"b\"]");
     }
@@ -539,7 +541,8 @@ void LoadVocabMerges(Impl& t, const fs::path& vocab_file, const fs::path& merges
     size_t sp = line.find(' ');
     if (sp == std::string_view::npos || line.find(' ', sp + 1) != std::string_view::npos)
       Fail(merges_file, "line " + std::to_string(line_no) + " is not two tokens separated by a space");
-    t.AddMerge(line.substr(0, sp), line.substr(sp + 1), rank++, merges_file);
+    t.AddMerge(line.substr(0, sp), line.substr(sp + 1), rank++, merges_file,
+               "line " + std::to_string(line_no));
   }
 }
 

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Tokenizer: vstar (lib/model/tokenizer) vs HF `tokenizers` (via transformers' Qwen2TokenizerFast) on the
+# real Qwen2.5-VL files: load time and single-thread encode throughput on the same text.
+# Needs ../shared/assets/qwen2.5-vl, a built test-model (VSTAR_BUILD_DIR, default build) and the venv.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(dirname "$here")"
+build="${VSTAR_BUILD_DIR:-$root/build}"
+assets="${VSTAR_SHARED:-$root/../shared}/assets/qwen2.5-vl"
+py="${VSTAR_VENV:-$HOME/.local/share/vstar/venv}/bin/python"
+[ -d "$assets" ] || { echo "SKIPPED: $assets is absent" >&2; exit 0; }
+text="$(mktemp)"; trap 'rm -f "$text"' EXIT
+# The same text for both: the golden corpus repeated to 4 MiB.
+"$py" - "$root/tests/fixtures/model/tokenizer/cases.json" "$text" <<'PY'
+import json, sys
+s = "".join(c["text"] + "\n" for c in json.load(open(sys.argv[1]))["encode"])
+while len(s.encode()) < 4 << 20: s += s
+open(sys.argv[2], "w", encoding="utf-8").write(s)
+PY
+echo "vstar:" >&2
+VSTAR_BENCH_TEXT="$text" "$build/tests/test-model" "tokenizer: load time and encode throughput" | grep '^{'
+echo "HF tokenizers $("$py" -c 'import tokenizers; print(tokenizers.__version__)'):" >&2
+RAYON_NUM_THREADS=1 TOKENIZERS_PARALLELISM=false "$py" - "$assets" "$text" <<'PY'
+import json, sys, tempfile, time
+import tokenizers
+from transformers import AutoTokenizer
+t0 = time.perf_counter()
+tok = AutoTokenizer.from_pretrained(sys.argv[1])  # converts vocab.json + merges.txt (slow path)
+load = time.perf_counter() - t0
+with tempfile.TemporaryDirectory() as d:
+    tok.backend_tokenizer.save(d + "/tokenizer.json")
+    t0 = time.perf_counter()
+    raw = tokenizers.Tokenizer.from_file(d + "/tokenizer.json")  # native load of the same tokenizer
+    load_json = time.perf_counter() - t0
+text = open(sys.argv[2], encoding="utf-8").read()
+n = len(text.encode())
+t1 = time.perf_counter(); ids = raw.encode(text, add_special_tokens=False).ids; cold = time.perf_counter() - t1
+t2 = time.perf_counter(); raw.encode(text, add_special_tokens=False); warm = time.perf_counter() - t2
+print(json.dumps({"load_s": round(load, 4), "load_tokenizer_json_s": round(load_json, 4), "bytes": n, "tokens": len(ids),
+                  "encode_cold_MBps": round(n / cold / 1e6, 2), "encode_warm_MBps": round(n / warm / 1e6, 2)}))
+PY
