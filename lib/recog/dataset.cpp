@@ -93,8 +93,6 @@ ImportResult ImportFolders(const FolderImport& opt) {
   for (const auto& cdir : classes) {
     std::string folder = cdir.filename().string();
     std::string label = display.count(folder) ? display[folder] : folder;
-    if (!opt.names.empty() && !display.count(folder))
-      throw std::runtime_error("folder '" + folder + "' is not in " + opt.names);
     std::vector<fs::path> clips;
     for (const auto& e : fs::directory_iterator(cdir)) {
       if (!e.is_regular_file()) continue;
@@ -102,7 +100,9 @@ ImportResult ImportFolders(const FolderImport& opt) {
       if (!ext.empty()) ext.erase(0, 1);
       if (std::find(opt.exts.begin(), opt.exts.end(), ext) != opt.exts.end()) clips.push_back(e.path());
     }
-    if (clips.empty()) continue;
+    if (clips.empty()) continue;  // not a class folder
+    if (!opt.names.empty() && !display.count(folder))
+      throw std::runtime_error("folder '" + folder + "' is not in " + opt.names);
     std::sort(clips.begin(), clips.end());
     r.classes.items.push_back({label, "", ""});
     for (const auto& clip : clips) {

@@ -1,0 +1,65 @@
+// vs-import: plain class folders and the authors' question files.
+#include <catch2/catch.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include "support.hpp"
+
+using nlohmann::json;
+
+TEST_CASE("vs-import folders: class/clip.ext -> manifest + class list") {
+  auto dir = vstar::test::TempDir("import");
+  auto ds = dir / "hmdb";
+  for (const char* p : {"brush_hair/b.avi", "brush_hair/a.AVI", "kick_ball/k.avi", "kick_ball/readme.txt", "empty/x.md"}) {
+    std::filesystem::create_directories((ds / p).parent_path());
+    vstar::test::WriteFile(ds / p, "x");
+  }
+  auto r = vstar::test::Run({"vs-import", "--classes-out", (dir / "classes.json").string(), "folders", ds.string(),
+                             "--names", (vstar::test::SourceDir() / "share/vstar/datasets/hmdb51/folders.tsv").string(),
+                             "--split", "test"});
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  auto lines = vstar::test::Lines(r.out);
+  REQUIRE(lines.size() == 3);
+  auto a = json::parse(lines[0]);
+  CHECK(a["id"] == "brush_hair/a");
+  CHECK(a["label"] == "Brush hair");
+  CHECK(a["split"] == "test");
+  CHECK(a["video"] == (std::filesystem::absolute(ds) / "brush_hair/a.AVI").lexically_normal().string());
+  CHECK(json::parse(lines[2])["label"] == "Kick ball");
+  auto cl = json::parse(vstar::test::ReadFile(dir / "classes.json"));
+  CHECK(cl == json::parse(R"([{"name":"Brush hair","explanation":""},{"name":"Kick ball","explanation":""}])"));
+  // A folder missing from the names file is an error, not a silent label.
+  vstar::test::WriteFile(dir / "names.tsv", "brush_hair\tBrush hair\n");
+  auto bad = vstar::test::Run({"vs-import", "folders", ds.string(), "--names", (dir / "names.tsv").string()});
+  CHECK(bad.status == 1);
+  CHECK(bad.err.find("kick_ball") != std::string::npos);
+  CHECK(vstar::test::Run({"vs-import", "folders", (dir / "nothing").string()}).status == 1);
+  CHECK(vstar::test::Run({"vs-import"}).status == 2);
+}
+
+TEST_CASE("vs-import authors: question file + class dict, labels from solution or folder") {
+  VSTAR_REQUIRE_SHARED("reference/official/data/json/hmdb51/test.json");
+  auto ref = vstar::test::SharedDir() / "reference/official/data/json/hmdb51";
+  auto dir = vstar::test::TempDir("import-authors");
+  auto run = [&](const std::string& from) {
+    return vstar::test::Run({"vs-import", "--classes-out", (dir / "c.json").string(), "authors",
+                             (ref / "test.json").string(), "--classes", (ref / "test_rephrased.json").string(),
+                             "--root", "/data/hmdb51", "--label-from", from});
+  };
+  auto r = run("solution"), f = run("folder");
+  REQUIRE(r.status == 0);
+  REQUIRE(f.status == 0);
+  auto a = vstar::test::Lines(r.out), b = vstar::test::Lines(f.out);
+  REQUIRE(a.size() == 750);
+  REQUIRE(b.size() == 750);
+  auto first = json::parse(a[0]);
+  CHECK(first["id"] == "test:1");
+  CHECK(first["split"] == "test");
+  CHECK(first["video"].get<std::string>().rfind("/data/hmdb51/brush_hair/", 0) == 0);
+  CHECK_FALSE(first.contains("explain"));  // the ground-truth class explanation is not carried over
+  size_t differ = 0;
+  for (size_t i = 0; i < a.size(); ++i) differ += json::parse(a[i])["label"] != json::parse(b[i])["label"];
+  CHECK(differ == 60);  // the swapped kick / kick_ball labels, fixed by --label-from folder
+  CHECK(json::parse(vstar::test::ReadFile(dir / "c.json")).size() == 25);
+}
