@@ -18,7 +18,8 @@ using io::Json;
 
 namespace {
 
-double Round(double v, double unit) { return std::round(v / unit) * unit; }
+// Rounds to `per_unit` steps per unit (100 = 0.01); dividing last keeps the shortest decimal form.
+double Round(double v, double per_unit) { return std::round(v * per_unit) / per_unit; }
 
 struct Frames {
   std::vector<std::string> paths;
@@ -36,6 +37,8 @@ Frames LoadFrames(const io::Record& record) {
   for (const auto& p : frames["paths"]) {
     if (!p.is_string()) throw std::runtime_error("`frames.paths` holds a non-string entry");
     std::string path = p.get<std::string>();
+    std::error_code ec;
+    if (!fs::is_regular_file(path, ec)) throw std::runtime_error("frame file not found: " + path);
     cv::Mat m = cv::imread(path, cv::IMREAD_COLOR);
     if (m.empty()) throw std::runtime_error("cannot read frame " + path);
     out.paths.push_back(path);
@@ -134,8 +137,8 @@ std::vector<std::vector<int>> MaybeTrack(bool track, const std::vector<std::vect
 
 Json BoxJson(const plugin::Box& b, int track_id) {
   Json j = Json::object();
-  j["xyxy"] = {Round(b.x1, 0.01), Round(b.y1, 0.01), Round(b.x2, 0.01), Round(b.y2, 0.01)};
-  j["score"] = Round(b.score, 1e-4);
+  j["xyxy"] = {Round(b.x1, 100), Round(b.y1, 100), Round(b.x2, 100), Round(b.y2, 100)};
+  j["score"] = Round(b.score, 1e4);
   j["class"] = b.cls;
   j["label"] = b.label;
   if (track_id > 0) j["id"] = track_id;
@@ -145,7 +148,7 @@ Json BoxJson(const plugin::Box& b, int track_id) {
 Json PersonJson(const plugin::Person& p, int track_id) {
   Json j = BoxJson(p.box, track_id);
   Json k = Json::array();
-  for (const auto& kp : p.keypoints) k.push_back({Round(kp.x, 0.01), Round(kp.y, 0.01), Round(kp.conf, 1e-4)});
+  for (const auto& kp : p.keypoints) k.push_back({Round(kp.x, 100), Round(kp.y, 100), Round(kp.conf, 1e4)});
   j["keypoints"] = k;
   return j;
 }
