@@ -78,7 +78,7 @@ std::vector<Overlay> VisualOptions::OverlayList() const {
 
 void PoseStageOptions::Register(CLI::App& app) {
   visual.Register(app, true);
-  detector.Register(app, "detector", "hog", "person detector for top-down pose");
+  detector.Register(app, "detector", "hog", "person detector (top-down pose)");
   app.add_flag("--redetect", redetect,
                "run --detector even when the record already carries `detect` boxes (top-down pose only)");
 }
