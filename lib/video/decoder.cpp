@@ -539,12 +539,14 @@ void DecodeAll(Reader& r, Source& src, ClipInfo& info, const std::set<int64_t>& 
   const AVStream* st = src.stream();
   const double tb = av_q2d(st->time_base);
   std::vector<int64_t> pts;
+  bool all_pts = true;
   int64_t index = 0;
   r.sink.Reset();
   DecodeLoop(
       src,
       [&](AVFrame* f) {
-        pts.push_back(FrameTimestamp(f));
+        all_pts = all_pts && f->pts != AV_NOPTS_VALUE;
+        pts.push_back(f->pts);
         if (keep.count(index)) frames.push_back({index, 0.0, src.ConvertFrame(info.rotation)});
         ++index;
         return true;
@@ -561,12 +563,15 @@ void DecodeAll(Reader& r, Source& src, ClipInfo& info, const std::set<int64_t>& 
         break;
       }
   }
-  // Frames without any timestamp get the nominal spacing from the previous one.
+  // Containers without presentation timestamps (AVI with B-frames: only dts, shifted by the
+  // decoder delay, and none for the last frame) carry no timing beyond the frame rate: there a
+  // frame's time is index / fps.
   info.timestamps.assign(pts.size(), 0.0);
-  const double step = info.fps > 0 ? 1.0 / info.fps : 0.0;
-  for (size_t i = 0; i < pts.size(); ++i) {
-    if (pts[i] != AV_NOPTS_VALUE) info.timestamps[i] = static_cast<double>(pts[i] - origin) * tb;
-    else info.timestamps[i] = i ? info.timestamps[i - 1] + step : 0.0;
+  if (!all_pts && info.fps > 0) {
+    for (size_t i = 0; i < pts.size(); ++i) info.timestamps[i] = static_cast<double>(i) / info.fps;
+  } else {
+    for (size_t i = 0; i < pts.size(); ++i)
+      if (pts[i] != AV_NOPTS_VALUE) info.timestamps[i] = static_cast<double>(pts[i] - origin) * tb;
   }
   if (info.fps <= 0 && pts.size() > 1 && info.timestamps.back() > 0)
     info.fps = static_cast<double>(pts.size() - 1) / info.timestamps.back();
