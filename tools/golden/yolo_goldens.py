@@ -87,6 +87,7 @@ def build(task: str, tmp: Path, shared: Path):
     exported = Path(model.export(format="torchscript", imgsz=640, device="cpu", verbose=False))
     dst = OUT / f"{name}.torchscript"
     shutil.copyfile(exported, dst)
+    exported.unlink()  # the exporter writes into the working directory
     pred_model = YOLO(str(dst), task=task)
     # Greedy NMS never lets a lower score suppress a higher one, so a low-confidence run tells which
     # threshold (per image) leaves at most MAX_PER_IMAGE detections.

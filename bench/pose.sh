@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Pose: vs-pose (yolo plugin, LibTorch) vs ultralytics `predict`, same TorchScript, same frames, CPU.
+# The model is a full-size yolo11n-pose built from the ultralytics YAML (random weights, no download)
+# and exported with ultralytics' TorchScript exporter into a temp dir. Frames: 32 frames of a real clip.
+# Throughput excludes start-up: vs-pose is timed on 1 and on 1+N frames and the difference is used;
+# ultralytics is timed in-process after a warm-up image. Prints images/s for both and the ratio.
+# Needs a build (VSTAR_BUILD_DIR, default build) with vs-pose and the yolo plugin, ../shared and the venv.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(dirname "$here")"
+build="${VSTAR_BUILD_DIR:-$root/build}"
+clip="${VSTAR_SHARED:-$root/../shared}/assets/videos/kinetics/clean_and_jerk.mp4"
+py="${VSTAR_VENV:-$HOME/.local/share/vstar/venv}/bin/python"
+n="${VSTAR_BENCH_FRAMES:-32}"
+[ -f "$clip" ] || { echo "SKIPPED: $clip is absent" >&2; exit 0; }
+[ -x "$build/bin/vs-pose" ] || { echo "SKIPPED: $build/bin/vs-pose not built" >&2; exit 0; }
+tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
+ffmpeg -v error -i "$clip" -vf fps=4 -frames:v $((n + 1)) "$tmp/%03d.png"
+(cd "$tmp" && "$py" - > /dev/null 2>&1 <<'PY'
+import torch, yaml, ultralytics
+from pathlib import Path
+from ultralytics import YOLO
+cfg = yaml.safe_load((Path(ultralytics.__file__).parent / "cfg/models/11/yolo11-pose.yaml").read_text())
+cfg["nc"] = 1  # one class, person, as the released yolo11n-pose
+Path("yolo11n-pose.yaml").write_text(yaml.safe_dump(cfg))
+torch.manual_seed(0)
+m = YOLO("yolo11n-pose.yaml", task="pose")
+m.model.names = {0: "person"}
+m.export(format="torchscript", imgsz=640, device="cpu", verbose=False)
+PY
+)
+model="$tmp/yolo11n-pose.torchscript"
+record() { "$py" -c 'import json,sys; print(json.dumps({"id":"b","frames":{"paths":sys.argv[1:]}}))' "$@"; }
+frames=("$tmp"/[0-9]*.png)
+record "${frames[0]}" > "$tmp/one.jsonl"
+record "${frames[@]}" > "$tmp/all.jsonl"
+timeit() { local t0 t1; t0=$(date +%s.%N); "$@" > /dev/null; t1=$(date +%s.%N); echo "$t1 - $t0" | bc -l; }
+for batch in 1 8; do
+  args=(--plugin yolo --model "$model" --device cpu --log-level error --plugin-opt batch=$batch)
+  t1=$(timeit "$build/bin/vs-pose" "${args[@]}" -i "$tmp/one.jsonl")
+  tn=$(timeit "$build/bin/vs-pose" "${args[@]}" -i "$tmp/all.jsonl")
+  "$build/bin/vs-pose" "${args[@]}" -i "$tmp/one.jsonl" > /dev/null || { echo "vs-pose failed" >&2; exit 1; }
+  ips=$(echo "$n / ($tn - $t1)" | bc -l)
+  printf '{"impl":"vs-pose","batch":%d,"frames":%d,"images_per_s":%.2f}\n' "$batch" "$n" "$ips"
+  eval "vs_$batch=$ips"
+done
+ul=$("$py" - "$model" "${frames[@]}" <<'PY' 2>/dev/null
+import sys, time, json, ultralytics
+from ultralytics import YOLO
+m = YOLO(sys.argv[1], task="pose")
+m.predict(sys.argv[2], device="cpu", verbose=False)  # warm-up: load + first image
+t0 = time.perf_counter()
+for f in sys.argv[3:]:
+    m.predict(f, device="cpu", verbose=False)
+dt = time.perf_counter() - t0
+print(len(sys.argv[3:]) / dt)
+PY
+)
+ul=$(echo "$ul" | tail -n 1)
+printf '{"impl":"ultralytics %s predict","batch":1,"frames":%d,"images_per_s":%.2f}\n' \
+  "$("$py" -c 'import ultralytics; print(ultralytics.__version__)')" "$n" "$ul"
+printf '{"ratio_batch1":%.2f,"ratio_batch8":%.2f,"target":1.3}\n' "$(echo "$vs_1 / $ul" | bc -l)" "$(echo "$vs_8 / $ul" | bc -l)"
