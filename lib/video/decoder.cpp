@@ -357,7 +357,9 @@ bool OnePacketPerFrame(const AVCodecParameters* par, const std::string& containe
     case AV_CODEC_ID_MJPEG:
       return true;
     case AV_CODEC_ID_MPEG4:
-      return container != "avi";  // DivX/Xvid packed bitstream lives in AVI
+      // DivX/Xvid "packed bitstream" (a P and a B frame in one AVI packet, then a placeholder)
+      // needs B-frames; an AVI stream without them maps packets to frames one to one.
+      return container != "avi" || par->video_delay == 0;
     default:
       return false;
   }
@@ -474,6 +476,12 @@ ClipFrames ReadSeek(Reader& r, const ScanResult& scan, const FrameSelector& sele
     throw Unreliable("no keyframe before frame " + std::to_string(index));
   };
 
+  // Packets of frames nobody wants are sent with skip_frame = AVDISCARD_NONREF: the decoder then
+  // skips them if no other frame references them (B-frames), which never changes other frames.
+  const bool can_skip = st->codecpar->codec_id == AV_CODEC_ID_H264 || st->codecpar->codec_id == AV_CODEC_ID_HEVC;
+  const std::set<int64_t> wanted_set(wanted.begin(), wanted.end());
+  std::set<int64_t> skippable;  // ranks whose packets were sent with AVDISCARD_NONREF
+
   r.sink.Reset();
   size_t next = 0;              // next wanted index to collect
   int64_t sent_pos = -1;        // decode position of the last packet sent
@@ -497,9 +505,13 @@ ClipFrames ReadSeek(Reader& r, const ScanResult& scan, const FrameSelector& sele
           const int64_t ts = FrameTimestamp(f);
           if (ts != AV_NOPTS_VALUE && ts < start_pts) return true;  // leading frames of an open GOP
           auto it = rank.find(ts);
-          if (ts == AV_NOPTS_VALUE || it == rank.end() || it->second != expect)
+          if (ts == AV_NOPTS_VALUE || it == rank.end() || it->second < expect)
             throw Unreliable("decoded frame does not match the packet scan");
-          ++expect;
+          // Frames between the previous one and this one must be frames the decoder was allowed
+          // to skip; anything else means the scan does not describe the decode.
+          for (int64_t missing = expect; missing < it->second; ++missing)
+            if (!skippable.count(missing)) throw Unreliable("decoded frames do not match the packet scan");
+          expect = it->second + 1;
           if (it->second == wanted[next]) {
             out.frames.push_back({it->second, out.info.timestamps[static_cast<size_t>(it->second)],
                                   src->ConvertFrame(out.info.rotation)});
@@ -519,9 +531,15 @@ ClipFrames ReadSeek(Reader& r, const ScanResult& scan, const FrameSelector& sele
                 k->second > key)
               throw Unreliable("seek landed on an unexpected packet");
             sent_pos = k->second;
-            return;
+          } else {
+            ++sent_pos;
           }
-          ++sent_pos;
+          if (can_skip) {
+            auto pr = rank.find(p->pts);
+            const bool skip = pr != rank.end() && !wanted_set.count(pr->second) && !(p->flags & AV_PKT_FLAG_KEY);
+            if (skip) skippable.insert(pr->second);
+            src->dec()->skip_frame = skip ? AVDISCARD_NONREF : AVDISCARD_DEFAULT;
+          }
         });
     if (r.sink.Count() > 0) throw Unreliable("decoder errors after a seek");
     if (!stopped && next < wanted.size())
