@@ -90,7 +90,7 @@ struct Info {
 // Configuration handed to the factory. `values` hold --plugin-opt key=value pairs.
 struct Config {
   std::string model;   // --model path (may be empty when the plugin needs none)
-  std::string device;  // "cpu", "cuda", "cuda:1" (resolved by the host from --device)
+  std::string device;  // --device as given: "auto" (plugin picks CUDA when available), "cpu", "cuda", "cuda:1"
   std::map<std::string, std::string> values;
   std::string share_dir;  // the host's share/vstar directory (knowledge bases, templates)
   // The kind the host wants. A plugin serving several kinds (e.g. `openai`: explain and describe)

@@ -100,7 +100,7 @@ TEST_CASE("vs-plugins lists every built plugin with kind and options") {
   CHECK(dirs[1] == "/b");
 }
 
-TEST_CASE("records without frames or with unreadable frames fail alone; the stream goes on") {
+TEST_CASE("records without frames or with unreadable frames fail alone, and the stream goes on") {
   fs::path dir = TempDir("bad-frames");
   WritePpm(dir / "ok.ppm", 32, 32, 4, 4, 20, 20);
   std::string in = FramesRecord("a", {dir / "missing.png"}) + "{\"id\":\"b\"}\n" + FramesRecord("c", {dir / "ok.ppm"});

@@ -132,7 +132,7 @@ TEST_CASE("yolo filters classes by name or id before NMS, and keeps people by de
   CHECK(bad.out.find("not among the model's names") != std::string::npos);
 }
 
-TEST_CASE("missing model and wrong task become error records; the stream goes on") {
+TEST_CASE("missing model and wrong task become error records, and the stream goes on") {
   VSTAR_REQUIRE_SHARED("assets/images/bus.jpg");
   fs::path img = SharedDir() / "assets" / "images" / "zidane.jpg";
   std::string two = FramesRecord("a", {img}) + FramesRecord("b", {img});
