@@ -1,0 +1,104 @@
+#pragma once
+// The policy engine as vs-policy (and later the two-turn tool-augmented policy) uses it: a Qwen2.5-VL
+// checkpoint, its tokenizer and chat template, the processor and the generator, behind one call that
+// turns conversations (chat messages + videos) into responses. Prompt plumbing lives here; the
+// network lives in lib/model.
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "io/record.hpp"
+#include "model/chat_template.hpp"
+#include "model/generate.hpp"
+#include "model/processor.hpp"
+#include "model/qwen_vl.hpp"
+#include "model/tokenizer.hpp"
+#include "policy/prompt.hpp"
+
+namespace CLI {
+class App;
+}
+
+namespace vstar::policy {
+
+struct PolicyOptions {
+  std::string model_dir;       // --model: HF layout (config.json, safetensors, tokenizer files)
+  std::string template_file;   // --template
+  int64_t max_new_tokens = 256;
+  double temperature = 0.0;    // 0 = greedy
+  double top_p = 1.0;
+  int64_t top_k = 0;
+  double repetition_penalty = 1.0;
+  uint64_t seed = 0;
+  size_t batch = 1;
+  std::string dtype = "bf16";  // fp32 | bf16
+  std::string temporal_index_mode = "float_then_trunc";
+  double default_fps = 2.0;    // when a record's frames carry no sample_fps
+  int64_t video_max_pixels = 768 * 28 * 28;
+
+  void Register(CLI::App& app);
+  model::SamplingOptions Sampling() const;
+};
+
+// Resolves --device: "auto" picks CUDA when available.
+torch::Device ResolveDevice(const std::string& device);
+
+// One conversation to answer: chat messages whose video items are filled, in order, by `videos`.
+struct Conversation {
+  std::vector<model::ChatMessage> messages;
+  std::vector<model::VisionInput> videos;
+};
+
+struct Response {
+  std::string text;  // decoded, special tokens skipped, the stop token removed
+  std::vector<int64_t> tokens;
+  std::vector<float> logprobs;
+  std::string finish_reason;
+  int64_t prompt_tokens = 0;  // unpadded
+};
+
+struct BatchTiming {
+  double prefill_seconds = 0, decode_seconds = 0;
+  int64_t batch = 0, decode_steps = 0;
+};
+
+class PolicyEngine {
+ public:
+  // Throws with a clear message when the directory lacks config/weights/tokenizer.
+  static std::unique_ptr<PolicyEngine> Load(const PolicyOptions& options, const torch::Device& device);
+
+  // Answers the conversations together (one left-padded batch).
+  std::vector<Response> Respond(const std::vector<Conversation>& conversations, BatchTiming* timing = nullptr) const;
+
+  // Frames of a record's "frames" field (vs-decode), processed as one video.
+  model::VisionInput VideoFromFrames(const io::Json& frames) const;
+
+  const model::QwenVL& model() const { return *model_; }
+  const model::Tokenizer& tokenizer() const { return *tokenizer_; }
+  const PolicyOptions& options() const { return opt_; }
+
+ private:
+  PolicyOptions opt_;
+  std::unique_ptr<model::QwenVL> model_;
+  std::unique_ptr<model::Tokenizer> tokenizer_;
+  model::ProcessorOptions proc_;
+  std::vector<int64_t> stop_ids_;
+  int64_t pad_id_ = 0;
+};
+
+// vs-policy's per-batch step: renders each record's prompt, answers the batch and sets "policy".
+// Records that cannot be prepared (no frames, missing template field, unreadable frame) get an error.
+class TemplatePolicy {
+ public:
+  TemplatePolicy(const PolicyEngine& engine, PromptTemplate prompt) : engine_(engine), prompt_(std::move(prompt)) {}
+  void Run(std::span<io::Record*> batch) const;
+
+ private:
+  const PolicyEngine& engine_;
+  PromptTemplate prompt_;
+};
+
+}  // namespace vstar::policy
