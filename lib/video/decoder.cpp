@@ -432,8 +432,8 @@ ScanResult ScanPackets(Source& src, const std::string& container) {
   return scan;
 }
 
-ClipFrames ReadSeek(Reader& r, const ScanResult& scan, const FrameSelector& select) {
-  auto src = r.Open();
+// `src` is the source the packet scan read to the end; seek mode seeks it (no second open).
+ClipFrames ReadSeek(Reader& r, const ScanResult& scan, const FrameSelector& select, std::unique_ptr<Source> src) {
   ClipFrames out;
   FillInfo(*src, out.info);
   out.info.mode = "seek";
@@ -550,10 +550,15 @@ ClipFrames ReadSeek(Reader& r, const ScanResult& scan, const FrameSelector& sele
 
 // ---- sequential mode -------------------------------------------------------------------------
 
-// Decodes the whole clip once, counting frames and keeping those in `keep` (or all when
-// keep_all). Fills info.total_frames/timestamps.
+struct HeldFrame {
+  int64_t index = 0;
+  std::unique_ptr<AVFrame, FrameDeleter> frame;  // a reference to the decoder's buffers, no copy
+};
+
+// Decodes the whole clip once, counting frames and keeping references to those in `keep`.
+// Fills info.total_frames/timestamps.
 void DecodeAll(Reader& r, Source& src, ClipInfo& info, const std::set<int64_t>& keep,
-               std::vector<DecodedFrame>& frames) {
+               std::vector<HeldFrame>& frames) {
   const AVStream* st = src.stream();
   const double tb = av_q2d(st->time_base);
   std::vector<int64_t> pts;
@@ -565,7 +570,11 @@ void DecodeAll(Reader& r, Source& src, ClipInfo& info, const std::set<int64_t>& 
       [&](AVFrame* f) {
         all_pts = all_pts && f->pts != AV_NOPTS_VALUE;
         pts.push_back(f->pts);
-        if (keep.count(index)) frames.push_back({index, 0.0, src.ConvertFrame(info.rotation)});
+        if (keep.count(index)) {
+          HeldFrame h{index, std::unique_ptr<AVFrame, FrameDeleter>(av_frame_clone(f))};
+          if (!h.frame) throw DecodeError("out of memory");
+          frames.push_back(std::move(h));
+        }
         ++index;
         return true;
       },
@@ -593,7 +602,6 @@ void DecodeAll(Reader& r, Source& src, ClipInfo& info, const std::set<int64_t>& 
   }
   if (info.fps <= 0 && pts.size() > 1 && info.timestamps.back() > 0)
     info.fps = static_cast<double>(pts.size() - 1) / info.timestamps.back();
-  for (auto& fr : frames) fr.timestamp = info.timestamps[static_cast<size_t>(fr.index)];
 }
 
 ClipFrames ReadSequential(Reader& r, const FrameSelector& select, int64_t estimated_total,
@@ -615,7 +623,7 @@ ClipFrames ReadSequential(Reader& r, const FrameSelector& select, int64_t estima
     } catch (const SamplingError&) {
     }
   }
-  std::vector<DecodedFrame> held;
+  std::vector<HeldFrame> held;
   DecodeAll(r, *src, out.info, keep, held);
   if (out.info.total_frames == 0) throw DecodeError("no decodable frames");
   out.indices = select(TimingOf(out.info));
@@ -631,8 +639,13 @@ ClipFrames ReadSequential(Reader& r, const FrameSelector& select, int64_t estima
     if (again.total_frames != out.info.total_frames)
       throw DecodeError("the frame count changed between two decodes");
   }
-  for (auto& f : held)
-    if (std::binary_search(wanted.begin(), wanted.end(), f.index)) out.frames.push_back(std::move(f));
+  for (auto& h : held) {
+    if (!std::binary_search(wanted.begin(), wanted.end(), h.index)) continue;
+    av_frame_unref(src->frame());
+    av_frame_move_ref(src->frame(), h.frame.get());
+    out.frames.push_back({h.index, out.info.timestamps[static_cast<size_t>(h.index)],
+                          src->ConvertFrame(out.info.rotation)});
+  }
   return out;
 }
 
@@ -653,8 +666,8 @@ ClipFrames ReadClip(const std::filesystem::path& file, const FrameSelector& sele
   Reader r{file, opt, Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(opt.timeout_s)), {}};
   ScanResult scan;
   std::vector<double> estimated_ts;
+  std::unique_ptr<Source> src = r.Open();
   {
-    auto src = r.Open();
     r.ThrowIfErrors("cannot open");
     scan = ScanPackets(*src, src->fmt()->iformat->name);
     r.ThrowIfErrors("demuxing failed");
@@ -671,7 +684,7 @@ ClipFrames ReadClip(const std::filesystem::path& file, const FrameSelector& sele
   if (scan.packets.empty()) throw DecodeError("the video stream has no packets");
   if (opt.allow_seek && scan.seekable) {
     try {
-      return ReadSeek(r, scan, select);
+      return ReadSeek(r, scan, select, std::move(src));
     } catch (const Unreliable& e) {
       vstar::log::Debug(file.string(), ": seek mode abandoned (", e.what(), "); decoding sequentially");
     }
@@ -679,6 +692,7 @@ ClipFrames ReadClip(const std::filesystem::path& file, const FrameSelector& sele
     vstar::log::Debug(file.string(), ": sequential decode (",
                       opt.allow_seek ? scan.why_not : std::string("seeking disabled"), ")");
   }
+  src.reset();
   return ReadSequential(r, select, static_cast<int64_t>(scan.packets.size()), estimated_ts);
 }
 
