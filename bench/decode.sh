@@ -60,9 +60,9 @@ SH
 measure bash "$tmp/cli.sh" ""
 read -r cli_s cli_c < "$tmp/t"
 report "ffmpeg CLI $(ffmpeg -version | head -1 | cut -d' ' -f3) (png defaults)" "$cli_s" "$cli_c"
-measure bash "$tmp/cli.sh" "-compression_level 1"
+measure bash "$tmp/cli.sh" "-compression_level 1 -pred up"
 read -r cli1_s cli1_c < "$tmp/t"
-report "ffmpeg CLI (png -compression_level 1, as vs-decode)" "$cli1_s" "$cli1_c"
+report "ffmpeg CLI (png -compression_level 1 -pred up, as vs-decode)" "$cli1_s" "$cli1_c"
 
 # PyAV: sequential decode in-process, PIL PNG at zlib level 1.
 mkdir -p "$tmp/pyav"

@@ -1,5 +1,6 @@
 #pragma once
-// Frame files: PNG (lossless, the default) or JPEG at a given quality, via OpenCV imgcodecs.
+// Frame files: PNG (lossless, the default; libavcodec's encoder) or JPEG at a given quality (OpenCV
+// imgcodecs). Reading uses OpenCV.
 #include <filesystem>
 #include <string>
 #include <string_view>
@@ -18,7 +19,7 @@ struct ImageFormat {
 // Parses png | jpg | jpg:Q (Q in 1..100). Throws std::invalid_argument.
 ImageFormat ParseImageFormat(std::string_view text);
 
-// Encodes an RGB image. PNG uses zlib level 1: lossless either way, and fast to write.
+// Encodes an RGB image. PNG uses zlib level 1 and the "up" filter: lossless, and fast to write.
 std::string EncodeImage(const Image& rgb, const ImageFormat& format);
 // Reads an image file as 8-bit RGB; throws std::runtime_error when it cannot be read.
 Image ReadImageRgb(const std::filesystem::path& file);
