@@ -17,13 +17,16 @@ int main(int argc, char** argv) {
   vstar::io::SetupApp(app, "vs-import");
   app.require_subcommand(1);
   app.fallthrough();
-  std::string out = "-", classes_out;
-  app.add_option("-o,--output", out, "Manifest output ('-' = stdout)");
+  vstar::io::StreamOptions stream;  // -o for the manifest; -i adds question files to `authors`
+  stream.Register(app);
+  std::string classes_out;
   app.add_option("--classes-out", classes_out, "Write the class list here (JSON array of {name, explanation})");
 
   vstar::recog::AuthorsImport a;
   auto* authors = app.add_subcommand("authors", "The authors' question file (+ class dict)");
-  authors->add_option("questions", a.questions, "Question file (JSON array)")->required()->check(CLI::ExistingFile);
+  std::vector<std::string> questions;
+  authors->add_option("questions", questions, "Question file(s) (JSON arrays); -i adds more")
+      ->check(CLI::ExistingFile);
   authors->add_option("--classes", a.class_dict, "Class dict {\"0\": \"Name: description\", ...}")
       ->check(CLI::ExistingFile);
   authors->add_option("--root", a.root, "Dataset root the paths are relative to");
@@ -40,10 +43,27 @@ int main(int argc, char** argv) {
       ->check(CLI::ExistingFile);
   folders->add_option("--root", f.root, "Write \"video\" relative to this root (default: absolute)");
   VSTAR_PARSE(app, argc, argv);
+  vstar::log::SetLevel(vstar::log::ParseLevel(stream.log_level));
+  const std::string& out = stream.output;
 
   try {
-    vstar::recog::ImportResult r =
-        authors->parsed() ? vstar::recog::ImportAuthors(a) : vstar::recog::ImportFolders(f);
+    vstar::recog::ImportResult r;
+    if (authors->parsed()) {
+      questions.insert(questions.end(), stream.inputs.begin(), stream.inputs.end());
+      if (questions.empty()) {
+        vstar::log::Error("authors: give at least one question file");
+        return vstar::io::kExitUsage;
+      }
+      for (const auto& q : questions) {
+        a.questions = q;
+        auto one = vstar::recog::ImportAuthors(a);
+        r.records.insert(r.records.end(), one.records.begin(), one.records.end());
+        for (const auto& c : one.classes.items)
+          if (!r.classes.Find(c.name)) r.classes.items.push_back(c);
+      }
+    } else {
+      r = vstar::recog::ImportFolders(f);
+    }
     std::string text;
     for (const auto& rec : r.records) text += vstar::io::Dump(rec) + "\n";
     if (out == "-") std::cout << text << std::flush;

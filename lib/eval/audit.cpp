@@ -100,7 +100,14 @@ bool Mentions(const std::vector<std::string>& w, const std::string& name) {
 AuditFile LoadAuditFile(const std::string& path) {
   AuditFile f;
   f.name = path;
-  std::string text = ReadAll(path);
+  std::string text;
+  if (path == "-") {
+    std::stringstream ss;
+    ss << std::cin.rdbuf();
+    text = ss.str();
+  } else {
+    text = ReadAll(path);
+  }
   size_t first = text.find_first_not_of(" \t\r\n");
   if (first != std::string::npos && text[first] == '[') {
     Json arr = Json::parse(text);
@@ -330,7 +337,9 @@ int RunAudit(const AuditOptions& opt) {
       in.train.push_back(LoadAuditFile(t));
       if (!opt.classes.empty()) in.train.back().classes = recog::LoadClassList(opt.classes);
     }
-    for (const auto& t : opt.test) {
+    std::vector<std::string> tests = opt.test;
+    tests.insert(tests.end(), opt.inputs.begin(), opt.inputs.end());
+    for (const auto& t : tests) {
       in.test.push_back(LoadAuditFile(t));
       if (!opt.test_classes.empty()) in.test.back().classes = recog::LoadClassList(opt.test_classes);
     }
@@ -354,7 +363,12 @@ int RunAudit(const AuditOptions& opt) {
       problems += f.problem;
     }
     report["problems"] = problems;
-    std::cout << report.dump(1) << "\n" << std::flush;
+    if (opt.output == "-") {
+      std::cout << report.dump(1) << "\n" << std::flush;
+    } else {
+      std::ofstream o(opt.output, std::ios::binary);
+      if (!(o << report.dump(1) << "\n")) throw std::runtime_error("cannot write " + opt.output);
+    }
     std::string md = Markdown(findings);
     if (!opt.markdown.empty()) {
       std::ofstream o(opt.markdown, std::ios::binary);

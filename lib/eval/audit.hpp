@@ -59,7 +59,9 @@ struct AuditOptions {
   std::vector<std::string> fields;
   bool render = false;        // --render: check the prompts of the profile below
   recog::ProfileOptions profile;
-  std::string markdown;       // --markdown FILE
+  std::vector<std::string> inputs;  // -i/--input: records the model saw, audited as test files
+  std::string output = "-";         // -o/--output: the JSON report
+  std::string markdown;             // --markdown FILE
   void Register(CLI::App& app);
 };
 // The authors' layout (official-video-star.md §1): training files with their candidate lists and the

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <iostream>
 #include <map>
 #include <sstream>
 #include <stdexcept>
@@ -79,6 +80,11 @@ std::vector<Prediction> ParsePredictions(const std::string& text, const std::str
 }
 
 std::vector<Prediction> LoadPredictions(const std::filesystem::path& file) {
+  if (file == "-") {
+    std::stringstream ss;
+    ss << std::cin.rdbuf();
+    return ParsePredictions(ss.str(), "<stdin>");
+  }
   std::ifstream in(file, std::ios::binary);
   if (!in) throw std::runtime_error("cannot open " + file.string());
   std::stringstream ss;

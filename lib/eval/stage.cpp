@@ -24,7 +24,6 @@ void EvalOptions::Register(CLI::App& app) {
   app.add_option("--novel-classes", novel_classes, "Candidate list of the novel half");
   app.add_option("--name", name, "Run name in the tables (default: run)");
   app.add_option("--json", json_out, "Write the JSON report here");
-  app.add_option("--markdown", markdown_out, "Write the markdown report here ('-' = stdout, the default)");
   app.add_option("--confusion", confusion, "Write confusion matrices as PREFIX[-N].png and .svg");
   app.add_option("--merge", merge, "Earlier JSON reports to merge with this run into one ablation table");
   app.add_option("--std", std_kind, "Standard deviation over splits: sample (n-1, default) or population")
@@ -60,12 +59,17 @@ int RunEval(const EvalOptions& opt) {
     Run run;
     run.name = opt.name;
     auto add = [&](const std::vector<std::string>& list, const std::string& group, const recog::ClassList* cl) {
-      for (const auto& f : list) run.files.push_back(Score(LoadPredictions(f), cl, f, group, rule));
+      for (const auto& f : list)
+        run.files.push_back(Score(LoadPredictions(f), cl, f == "-" ? "<stdin>" : f, group, rule));
     };
     add(opt.base, "base", base_cl.get());
     add(opt.novel, "novel", novel_cl.get());
     add(opt.splits, "split", common.get());
-    add(opt.files, "file", common.get());
+    std::vector<std::string> plain = opt.files;
+    plain.insert(plain.end(), opt.inputs.begin(), opt.inputs.end());
+    if (plain.empty() && opt.base.empty() && opt.novel.empty() && opt.splits.empty() && opt.merge.empty())
+      plain.push_back("-");  // a pipeline: records on stdin
+    add(plain, "file", common.get());
     std::vector<Json> reports;
     for (const auto& m : opt.merge) {
       std::ifstream in(m, std::ios::binary);
@@ -87,7 +91,7 @@ int RunEval(const EvalOptions& opt) {
         io::WriteFileAtomic(stem + ".svg", ConfusionSvg(f));
       }
     }
-    if (!opt.markdown_out.empty()) WriteText(opt.markdown_out, Markdown(report, opt.per_class));
+    if (!opt.markdown_out.empty() && opt.markdown_out != "/dev/null") WriteText(opt.markdown_out, Markdown(report, opt.per_class));
     return io::kExitOk;
   } catch (const std::invalid_argument& e) {
     log::Error(e.what());

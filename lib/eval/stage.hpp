@@ -13,7 +13,8 @@ struct EvalOptions {
   std::vector<std::string> splits;          // --split: split files (mean ± std)
   std::string classes, base_classes, novel_classes;
   std::string name = "run";
-  std::string json_out, markdown_out = "-", confusion;
+  std::vector<std::string> inputs;          // -i/--input (StreamOptions): scored like positional files
+  std::string json_out, markdown_out = "-", confusion;  // markdown_out = -o/--output
   std::vector<std::string> merge;           // --merge: earlier JSON reports, merged into one table
   std::string std_kind = "sample";
   std::string answer_rule = "clean";

@@ -102,7 +102,11 @@ TEST_CASE("vs-eval: reports, base/novel, splits, confusion files, merge") {
   CHECK(r2.out.find("| A | authors |") != std::string::npos);
   CHECK(r2.out.find("| B | authors | – | – | – | – | 50.00 |") != std::string::npos);
 
-  CHECK(vstar::test::Run({"vs-eval"}).status == 2);
+  // Records on standard input (a pipeline); none at all is a report over zero records.
+  auto piped = vstar::test::Run({"vs-eval", "--classes", (dir / "classes.txt").string()}, kRecords);
+  CHECK(piped.status == 0);
+  CHECK(piped.out.find("| <stdin> | file | 8 | 37.50 | 62.50 | 1 | 0 | 1 | 1 |") != std::string::npos);
+  CHECK(vstar::test::Run({"vs-eval", "--std", "median"}).status == 2);
   CHECK(vstar::test::Run({"vs-eval", (dir / "missing.jsonl").string()}).status == 1);
   vstar::test::WriteFile(dir / "bad.jsonl", "{\"id\":1}\n");
   auto rb = vstar::test::Run({"vs-eval", (dir / "bad.jsonl").string()});
@@ -129,7 +133,7 @@ TEST_CASE("authors' rule on the reference files: the copy-the-folder ceiling of 
   auto r = vstar::test::Run({"vs-eval", "--name", "folder-copy", "--base", (dir / "val.json").string(), "--novel",
                              (dir / "test.json").string(), "--base-classes", (ref / "hmdb51/train_rephrased.json").string(),
                              "--novel-classes", (ref / "hmdb51/test_rephrased.json").string(), "--json",
-                             (dir / "r.json").string(), "--markdown", ""});
+                             (dir / "r.json").string(), "-o", "/dev/null"});
   INFO(r.err);
   REQUIRE(r.status == 0);
   auto rep = json::parse(vstar::test::ReadFile(dir / "r.json"));
@@ -144,7 +148,7 @@ TEST_CASE("authors' rule on the reference files: the copy-the-folder ceiling of 
         Approx(2 * (720.0 / 780) * (690.0 / 750) / (720.0 / 780 + 690.0 / 750)));
   auto r2 = vstar::test::Run({"vs-eval", (dir / "ucf_val.json").string(), "--classes",
                               (ref / "ucf101/train_rephrased.json").string(), "--json", (dir / "u.json").string(),
-                              "--markdown", ""});
+                              "-o", "/dev/null"});
   auto u = json::parse(vstar::test::ReadFile(dir / "u.json"));
   // UCF folders are CamelCase ("ApplyEyeMakeup"): 1.py only drops spaces, so it matches "Apply Eye Makeup".
   CHECK(u["runs"][0]["files"][0]["correct_authors"] == 2088);
@@ -154,6 +158,6 @@ TEST_CASE("authors' rule on the reference files: the copy-the-folder ceiling of 
   for (auto& x : arr) x["predict"] = x["solution"];
   vstar::test::WriteFile(dir / "oracle.json", arr.dump());
   auto r3 = vstar::test::Run({"vs-eval", (dir / "oracle.json").string(), "--json", (dir / "o.json").string(),
-                              "--markdown", ""});
+                              "-o", "/dev/null"});
   CHECK(json::parse(vstar::test::ReadFile(dir / "o.json"))["runs"][0]["files"][0]["correct_authors"] == 780);
 }
