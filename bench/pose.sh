@@ -35,17 +35,20 @@ frames=("$tmp"/[0-9]*.png)
 record "${frames[0]}" > "$tmp/one.jsonl"
 record "${frames[@]}" > "$tmp/all.jsonl"
 timeit() { local t0 t1; t0=$(date +%s.%N); "$@" > /dev/null; t1=$(date +%s.%N); echo "$t1 - $t0" | bc -l; }
+# Both sides use ultralytics' CPU thread count (min(8, cores - 1)): on a loaded machine the thread count
+# matters more than anything else, so it must be equal.
+threads=$("$py" -c 'from ultralytics.utils import NUM_THREADS; print(NUM_THREADS)' 2>/dev/null)
 for batch in 1 8; do
-  args=(--plugin yolo --model "$model" --device cpu --log-level error --plugin-opt batch=$batch)
+  args=(--plugin yolo --model "$model" --device cpu --log-level error --plugin-opt batch=$batch --plugin-opt threads=$threads)
   t1=$(timeit "$build/bin/vs-pose" "${args[@]}" -i "$tmp/one.jsonl")
   tn=$(timeit "$build/bin/vs-pose" "${args[@]}" -i "$tmp/all.jsonl")
   "$build/bin/vs-pose" "${args[@]}" -i "$tmp/one.jsonl" > /dev/null || { echo "vs-pose failed" >&2; exit 1; }
   ips=$(echo "$n / ($tn - $t1)" | bc -l)
-  printf '{"impl":"vs-pose","batch":%d,"frames":%d,"images_per_s":%.2f}\n' "$batch" "$n" "$ips"
+  printf '{"impl":"vs-pose","batch":%d,"threads":%d,"frames":%d,"images_per_s":%.2f}\n' "$batch" "$threads" "$n" "$ips"
   eval "vs_$batch=$ips"
 done
 ul=$("$py" - "$model" "${frames[@]}" <<'PY' 2>/dev/null
-import sys, time, json, ultralytics
+import sys, time, ultralytics
 from ultralytics import YOLO
 m = YOLO(sys.argv[1], task="pose")
 m.predict(sys.argv[2], device="cpu", verbose=False)  # warm-up: load + first image
@@ -57,6 +60,6 @@ print(len(sys.argv[3:]) / dt)
 PY
 )
 ul=$(echo "$ul" | tail -n 1)
-printf '{"impl":"ultralytics %s predict","batch":1,"frames":%d,"images_per_s":%.2f}\n' \
-  "$("$py" -c 'import ultralytics; print(ultralytics.__version__)')" "$n" "$ul"
+printf '{"impl":"ultralytics %s predict","batch":1,"threads":%d,"frames":%d,"images_per_s":%.2f}\n' \
+  "$("$py" -c 'import ultralytics; print(ultralytics.__version__)')" "$threads" "$n" "$ul"
 printf '{"ratio_batch1":%.2f,"ratio_batch8":%.2f,"target":1.3}\n' "$(echo "$vs_1 / $ul" | bc -l)" "$(echo "$vs_8 / $ul" | bc -l)"

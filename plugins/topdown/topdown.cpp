@@ -12,6 +12,7 @@
 
 #include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
+#include <ATen/Parallel.h>
 #include <torch/cuda.h>
 #include <torch/headeronly/version.h>
 #include <torch/script.h>
@@ -43,11 +44,12 @@ class TopDown : public vp::PoseEstimator {
     in_w_ = static_cast<int>(Number(c, "width", "192"));
     in_h_ = static_cast<int>(Number(c, "height", "256"));
     batch_ = static_cast<int>(Number(c, "batch", "16"));
+    threads_ = static_cast<int>(Number(c, "threads", "0"));
     min_score_ = Number(c, "min_box_score", "0");
     refine_ = c.get("refine", "quarter");
     if (refine_ != "quarter" && refine_ != "none") throw vp::Error("topdown: refine must be quarter or none");
     if (scale_ < 1 || scale_ > 3) throw vp::Error("topdown: scale must be in [1, 3]");
-    if (in_w_ <= 0 || in_h_ <= 0 || batch_ < 1) throw vp::Error("topdown: width, height, batch must be positive");
+    if (in_w_ <= 0 || in_h_ <= 0 || batch_ < 1 || threads_ < 0) throw vp::Error("topdown: width, height, batch must be positive, threads >= 0");
   }
 
   vp::Info info() const override {
@@ -59,6 +61,7 @@ class TopDown : public vp::PoseEstimator {
                 {"height", "model input height", "256"},
                 {"batch", "person crops per forward pass", "16"},
                 {"min_box_score", "ignore detector boxes scoring below this", "0"},
+                {"threads", "CPU threads for LibTorch (process-wide; 0 = LibTorch's default)", "0"},
                 {"refine", "sub-pixel refinement: quarter (quarter cell towards the higher neighbour) or none",
                  "quarter"}}};
     i.top_down = true;
@@ -113,6 +116,7 @@ class TopDown : public vp::PoseEstimator {
                               ? (torch::cuda::is_available() ? "cuda" : "cpu")
                               : device_name_;
         device_ = torch::Device(dev);
+        if (threads_ > 0) torch::set_num_threads(threads_);
         module_ = torch::jit::load(model_, device_);
         module_.eval();
       } catch (const c10::Error& e) {
@@ -175,7 +179,7 @@ class TopDown : public vp::PoseEstimator {
 
   std::string model_, device_name_, refine_;
   double scale_, min_score_;
-  int in_w_, in_h_, batch_;
+  int in_w_, in_h_, batch_, threads_;
   std::once_flag once_;
   std::string error_;
   torch::jit::Module module_;

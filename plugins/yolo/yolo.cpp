@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 #include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
+#include <ATen/Parallel.h>
 #include <torch/cuda.h>
 #include <torch/script.h>
 #include <torch/headeronly/version.h>
@@ -67,12 +68,14 @@ class Yolo : public vp::Detector, public vp::PoseEstimator {
     max_det_ = static_cast<long>(Number(c, "max_det", "300"));
     imgsz_ = static_cast<int>(Number(c, "imgsz", "0"));
     batch_ = static_cast<int>(Number(c, "batch", "8"));
+    threads_ = static_cast<int>(Number(c, "threads", "0"));
     agnostic_ = Flag(c, "agnostic", "false");
     classes_spec_ = c.get("classes", kind == vp::Kind::kDetect ? "person" : "all");
     if (conf_ < 0 || conf_ > 1) throw vp::Error("yolo: conf must be in [0, 1]");
     if (iou_ < 0 || iou_ > 1) throw vp::Error("yolo: iou must be in [0, 1]");
     if (max_det_ < 1) throw vp::Error("yolo: max_det must be >= 1");
     if (batch_ < 1) throw vp::Error("yolo: batch must be >= 1");
+    if (threads_ < 0) throw vp::Error("yolo: threads must be >= 0");
     if (imgsz_ < 0 || imgsz_ % 32) throw vp::Error("yolo: imgsz must be a multiple of 32 (0 = the export's)");
   }
 
@@ -87,7 +90,8 @@ class Yolo : public vp::Detector, public vp::PoseEstimator {
                  kind_ == vp::Kind::kDetect ? "person" : "all"},
                 {"agnostic", "class-agnostic NMS", "false"},
                 {"imgsz", "input size (0 = the export's imgsz)", "0"},
-                {"batch", "frames per forward pass", "8"}}};
+                {"batch", "frames per forward pass", "8"},
+                {"threads", "CPU threads for LibTorch (process-wide; 0 = LibTorch's default)", "0"}}};
     return i;
   }
 
@@ -118,6 +122,7 @@ class Yolo : public vp::Detector, public vp::PoseEstimator {
                             ? (torch::cuda::is_available() ? "cuda" : "cpu")
                             : device_name_;
       device_ = torch::Device(dev);
+      if (threads_ > 0) torch::set_num_threads(threads_);
       torch::jit::ExtraFilesMap extra{{"config.txt", ""}};
       try {
         module_ = torch::jit::load(model_path_, device_, extra);
@@ -360,7 +365,7 @@ class Yolo : public vp::Detector, public vp::PoseEstimator {
   std::string model_path_, device_name_;
   double conf_, iou_;
   long max_det_;
-  int imgsz_, batch_;
+  int imgsz_, batch_, threads_;
   bool agnostic_;
   std::string classes_spec_;
 
