@@ -111,6 +111,7 @@ std::map<std::string, std::string> ClientOptions::ToValues() const {
     return o.str();
   };
   return {{"endpoint", endpoint},
+          {"model", model},
           {"api_key_env", api_key_env},
           {"timeout", num(timeout_s)},
           {"connect_timeout", num(connect_timeout_s)},

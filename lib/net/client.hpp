@@ -46,8 +46,9 @@ struct ClientOptions {
   bool no_cache = false;       // --no-cache
 
   void Register(CLI::App& app);
-  // The same settings as string pairs (for plugin::Config::values) and back. The key itself is never
-  // part of these; only the variable name travels.
+  // The same settings as string pairs (for plugin::Config::values) and back; `model` given to
+  // FromValues (plugin::Config::model) wins over values["model"]. The key itself is never part of
+  // these; only the variable name travels.
   std::map<std::string, std::string> ToValues() const;
   static ClientOptions FromValues(const std::map<std::string, std::string>& values,
                                   const std::string& model);

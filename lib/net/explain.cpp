@@ -21,7 +21,7 @@ plugin::Config MakeConfig(const ExplainOptions& opt, plugin::Kind kind,
                           const std::map<std::string, std::string>& user_opts) {
   plugin::Config config;
   config.kind = kind;
-  config.model = opt.model.empty() ? opt.client.model : opt.model;
+  config.model = opt.model;  // the openai plugin falls back to --api-model (values["model"])
   config.device = "cpu";
   config.share_dir = io::ShareDir().string();
   // Client flags reach the plugins that declare them (openai); --plugin-opt wins over them.

@@ -1,0 +1,156 @@
+// vs-serve end to end (issue 5's proof): the real server binary with the tiny Qwen2.5-VL fixture on a
+// loopback port, vs-explain --what classes and --what video against it, a rerun that sends nothing
+// (cache), and a clean stop on SIGTERM.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "support.hpp"
+
+namespace fs = std::filesystem;
+using Json = nlohmann::json;
+
+namespace {
+
+// vs-serve in the background; its stderr goes to a file. Killed (SIGKILL) if still alive at the end.
+struct Server {
+  pid_t pid = -1;
+  fs::path log;
+  int port = 0;
+  Server(const std::vector<std::string>& argv, const fs::path& dir, const std::string& cache) {
+    log = dir / "serve.log";
+    fs::path port_file = dir / "port";
+    pid = fork();
+    if (pid == 0) {
+      FILE* err = freopen(log.c_str(), "w", stderr);
+      (void)err;
+      setenv("VSTAR_CACHE", cache.c_str(), 1);
+      std::vector<std::string> full = argv;
+      full.push_back("--port-file");
+      full.push_back(port_file.string());
+      std::vector<char*> args;
+      for (auto& a : full) args.push_back(a.data());
+      args.push_back(nullptr);
+      execv(args[0], args.data());
+      _exit(127);
+    }
+    // Loading the tiny model takes seconds; give up after two minutes.
+    for (int i = 0; i < 1200 && port == 0; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      std::ifstream in(port_file);
+      if (in >> port) break;
+      int status;
+      if (waitpid(pid, &status, WNOHANG) == pid) {
+        pid = -1;
+        break;
+      }
+    }
+  }
+  int Stop() {  // SIGTERM, then the exit status
+    if (pid <= 0) return -1;
+    kill(pid, SIGTERM);
+    int status = 0;
+    for (int i = 0; i < 600; ++i) {
+      if (waitpid(pid, &status, WNOHANG) == pid) {
+        pid = -1;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return -2;
+  }
+  ~Server() {
+    if (pid > 0) {
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+    }
+  }
+};
+
+std::vector<Json> Records(const std::string& out) {
+  std::vector<Json> r;
+  for (const auto& l : vstar::test::Lines(out))
+    if (!l.empty()) r.push_back(Json::parse(l));
+  return r;
+}
+
+void WritePpm(const fs::path& p, int w, int h, int seed) {
+  std::ofstream f(p, std::ios::binary);
+  f << "P6\n" << w << " " << h << "\n255\n";
+  for (int i = 0; i < w * h * 3; ++i) f.put(static_cast<char>((i * 7 + seed * 31) & 0xFF));
+}
+
+}  // namespace
+
+TEST_CASE("vs-serve: vs-explain against the tiny model, cached rerun, SIGTERM") {
+  fs::path serve = vstar::test::BinDir() / "vs-serve";
+  if (!fs::exists(serve)) {
+    WARN("SKIPPED: vs-serve is not built in this build tree (it needs the model and policy domains)");
+    return;
+  }
+  fs::path model = vstar::test::FixtureDir() / "model/tiny/model";
+  REQUIRE(fs::exists(model / "config.json"));
+  auto dir = vstar::test::TempDir("serve-e2e");
+  std::string cache = (dir / "cache").string();
+  Server server({serve.string(), "--model", model.string(), "--port", "0", "--device", "cpu", "--dtype", "fp32",
+                 "--max-new-tokens", "6", "--served-model-name", "tiny", "--max-batch", "2"},
+                dir, cache);
+  INFO(vstar::test::ReadFile(server.log));
+  REQUIRE(server.port > 0);
+  std::string endpoint = "http://127.0.0.1:" + std::to_string(server.port) + "/v1";
+  std::map<std::string, std::string> env = {{"VSTAR_CACHE", cache}};
+
+  vstar::test::WriteFile(dir / "classes.txt", "brush_hair\ncartwheel\nwave\n");
+  std::vector<std::string> classes = {"vs-explain", "--what", "classes", "--classes", (dir / "classes.txt").string(),
+                                      "--plugin", "openai", "--endpoint", endpoint, "--api-model", "tiny",
+                                      "--plugin-opt", "max_tokens=6"};
+  auto first = vstar::test::Run(classes, "", env);
+  INFO(first.err);
+  auto recs = Records(first.out);
+  REQUIRE(recs.size() == 3);
+  for (const auto& r : recs) {
+    // A random tiny model may answer only special tokens (empty text): then the record says so.
+    if (r.contains("error")) CHECK(r["error"]["message"].get<std::string>().find("empty text") != std::string::npos);
+    else CHECK(r["explain"]["source"] == "openai:tiny");
+  }
+
+  Json paths = Json::array();
+  for (int i = 0; i < 6; ++i) {
+    auto p = dir / ("f" + std::to_string(i) + ".ppm");
+    WritePpm(p, 64, 48, i);
+    paths.push_back(p.string());
+  }
+  std::string input = Json{{"id", "clip"}, {"frames", {{"paths", paths}}}}.dump() + "\n";
+  std::vector<std::string> video = {"vs-explain", "--what", "video", "--plugin", "openai", "--num-frames", "4",
+                                    "--endpoint", endpoint, "--api-model", "tiny", "--plugin-opt", "max_tokens=6"};
+  auto v = vstar::test::Run(video, input, env);
+  INFO(v.err);
+  auto vrecs = Records(v.out);
+  REQUIRE(vrecs.size() == 1);
+  if (!vrecs[0].contains("error")) {
+    CHECK(vrecs[0]["explain"]["video_frames"] == Json::array({0, 2, 3, 5}));
+  } else {
+    CHECK(vrecs[0]["error"]["message"].get<std::string>().find("empty text") != std::string::npos);
+  }
+
+  // Everything again: answered from the cache, so only the requests that failed reach the server.
+  size_t failed = 0;
+  for (const auto& r : recs) failed += r.contains("error");
+  failed += vrecs[0].contains("error");
+  auto again = vstar::test::Run(classes, "", env);
+  auto again_v = vstar::test::Run(video, input, env);
+  CHECK(Records(again.out).size() == 3);
+  CHECK(Records(again_v.out).size() == 1);
+
+  CHECK(server.Stop() == 0);
+  std::string log = vstar::test::ReadFile(server.log);
+  INFO(log);
+  CHECK(log.find("SIGTERM") != std::string::npos);
+  CHECK(log.find("stopped after " + std::to_string(4 + failed) + " requests") != std::string::npos);
+}
