@@ -15,10 +15,10 @@ text="$(mktemp)"; trap 'rm -f "$text"' EXIT
 import json, sys
 s = "".join(c["text"] + "\n" for c in json.load(open(sys.argv[1]))["encode"])
 while len(s.encode()) < 4 << 20: s += s
-open(sys.argv[2], "w", encoding="utf-8").write(s)
+open(sys.argv[2], "w", encoding="utf-8", newline="").write(s)
 PY
 echo "vstar:" >&2
-VSTAR_BENCH_TEXT="$text" "$build/tests/test-model" "tokenizer: load time and encode throughput" | grep '^{'
+VSTAR_BENCH_TEXT="$text" "$build/bin/test-model" "tokenizer: load time and encode throughput" | grep '^{'
 echo "HF tokenizers $("$py" -c 'import tokenizers; print(tokenizers.__version__)'):" >&2
 RAYON_NUM_THREADS=1 TOKENIZERS_PARALLELISM=false "$py" - "$assets" "$text" <<'PY'
 import json, sys, tempfile, time
@@ -32,10 +32,14 @@ with tempfile.TemporaryDirectory() as d:
     t0 = time.perf_counter()
     raw = tokenizers.Tokenizer.from_file(d + "/tokenizer.json")  # native load of the same tokenizer
     load_json = time.perf_counter() - t0
-text = open(sys.argv[2], encoding="utf-8").read()
+text = open(sys.argv[2], encoding="utf-8", newline="").read()
 n = len(text.encode())
 t1 = time.perf_counter(); ids = raw.encode(text, add_special_tokens=False).ids; cold = time.perf_counter() - t1
 t2 = time.perf_counter(); raw.encode(text, add_special_tokens=False); warm = time.perf_counter() - t2
+lines = text.split("\n")
+t3 = time.perf_counter(); enc = raw.encode_batch(lines, add_special_tokens=False); per_line = time.perf_counter() - t3
 print(json.dumps({"load_s": round(load, 4), "load_tokenizer_json_s": round(load_json, 4), "bytes": n, "tokens": len(ids),
-                  "encode_cold_MBps": round(n / cold / 1e6, 2), "encode_warm_MBps": round(n / warm / 1e6, 2)}))
+                  "encode_cold_MBps": round(n / cold / 1e6, 2), "encode_warm_MBps": round(n / warm / 1e6, 2),
+                  "lines": len(lines), "line_tokens": sum(len(e.ids) for e in enc),
+                  "encode_lines_MBps": round(n / per_line / 1e6, 2)}))
 PY

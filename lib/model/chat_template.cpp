@@ -8,7 +8,8 @@ constexpr const char* kVideoPad = "<|video_pad|>";
 
 }  // namespace
 
-std::string RenderChat(const std::vector<ChatMessage>& messages, const ChatTemplateOptions& options) {
+std::string RenderChat(const std::vector<ChatMessage>& messages,
+                       const ChatTemplateOptions& options) {
   std::string out;
   int64_t images = 0, videos = 0;
   for (size_t m = 0; m < messages.size(); ++m) {
@@ -76,7 +77,8 @@ std::vector<ChatMessage> ChatMessagesFromJson(const nlohmann::json& messages) {
       } else if (it.contains("text")) {
         const auto& text = it["text"];
         if (!text.is_string())
-          throw ChatTemplateError(where + ".content[" + std::to_string(k) + "].text: must be a string");
+          throw ChatTemplateError(where + ".content[" + std::to_string(k) +
+                                  "].text: must be a string");
         items.push_back(ChatItem::Text(text.get<std::string>()));
       }
       // Anything else renders as nothing, as in the template.
@@ -92,7 +94,8 @@ std::string ExpandVisionPads(const std::string& prompt, const std::vector<GridTH
   auto count = [&](const GridTHW& g, const char* what, size_t k) {
     for (int64_t v : g)
       if (v <= 0)
-        throw ChatTemplateError(std::string(what) + " grid " + std::to_string(k) + " has a non-positive size");
+        throw ChatTemplateError(std::string(what) + " grid " + std::to_string(k) +
+                                " has a non-positive size");
     int64_t n = g[0] * g[1] * g[2];
     if (n % unit != 0)
       throw ChatTemplateError(std::string(what) + " grid " + std::to_string(k) + " (" +
@@ -129,10 +132,12 @@ std::string ExpandVisionPads(const std::string& prompt, const std::vector<GridTH
   }
   out.append(prompt, pos, std::string::npos);
   if (images != image_grids.size())
-    throw ChatTemplateError("the prompt has " + std::to_string(images) + " <|image_pad|> placeholders but " +
+    throw ChatTemplateError("the prompt has " + std::to_string(images) +
+                            " <|image_pad|> placeholders but " +
                             std::to_string(image_grids.size()) + " image grids were given");
   if (videos != video_grids.size())
-    throw ChatTemplateError("the prompt has " + std::to_string(videos) + " <|video_pad|> placeholders but " +
+    throw ChatTemplateError("the prompt has " + std::to_string(videos) +
+                            " <|video_pad|> placeholders but " +
                             std::to_string(video_grids.size()) + " video grids were given");
   return out;
 }

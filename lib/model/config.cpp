@@ -71,7 +71,8 @@ class Reader {
   std::vector<int64_t> Ints(const json& v, const std::string& where) const {
     if (!v.is_array()) Fail(where, "expected an array of integers, got " + v.dump());
     std::vector<int64_t> out;
-    for (size_t i = 0; i < v.size(); ++i) out.push_back(Int(v[i], where + "[" + std::to_string(i) + "]"));
+    for (size_t i = 0; i < v.size(); ++i)
+      out.push_back(Int(v[i], where + "[" + std::to_string(i) + "]"));
     return out;
   }
 
@@ -111,7 +112,9 @@ void ReadRope(const Reader& r, QwenVLConfig& c) {
     rope = r.Text(key, &where);
     if (rope) break;
   }
-  if (!rope) r.Fail("rope_scaling", "missing: Qwen2.5-VL needs rope_scaling (or rope_parameters) with mrope_section");
+  if (!rope)
+    r.Fail("rope_scaling",
+           "missing: Qwen2.5-VL needs rope_scaling (or rope_parameters) with mrope_section");
   if (!rope->is_object()) r.Fail(where, "expected an object, got " + rope->dump());
 
   for (const char* key : {"rope_type", "type"}) {
@@ -135,8 +138,8 @@ void ReadRope(const Reader& r, QwenVLConfig& c) {
   if (has_inner) {
     double t = r.Num(*inner, where + ".rope_theta");
     if (outer && t != c.rope_theta)
-      r.Fail(where + ".rope_theta", "contradicts " + theta_where + " (" + inner->dump() + " vs " +
-                                        outer->dump() + ")");
+      r.Fail(where + ".rope_theta",
+             "contradicts " + theta_where + " (" + inner->dump() + " vs " + outer->dump() + ")");
     c.rope_theta = t;
   }
   if (!outer && !has_inner) c.rope_theta = 1000000.0;  // HF class default
@@ -173,12 +176,13 @@ void ReadVision(const Reader& r, QwenVLConfig& c) {
   if (has_ic) {
     int64_t n = r.Int(*ic, "vision_config.in_channels");
     if (has_ich && n != vc.in_channels)
-      r.Fail("vision_config.in_channels", "contradicts vision_config.in_chans (" + ic->dump() +
-                                              " vs " + ich->dump() + ")");
+      r.Fail("vision_config.in_channels",
+             "contradicts vision_config.in_chans (" + ic->dump() + " vs " + ich->dump() + ")");
     vc.in_channels = n;
   }
   auto sp = v.find("spatial_patch_size");
-  if (sp != v.end() && !sp->is_null() && r.Int(*sp, "vision_config.spatial_patch_size") != vc.patch_size)
+  if (sp != v.end() && !sp->is_null() &&
+      r.Int(*sp, "vision_config.spatial_patch_size") != vc.patch_size)
     r.Fail("vision_config.spatial_patch_size", "contradicts vision_config.patch_size");
 
   auto fa = v.find("fullatt_block_indexes");
@@ -190,10 +194,13 @@ void ReadVision(const Reader& r, QwenVLConfig& c) {
   vc.tokens_per_second =
       (tps != v.end() && !tps->is_null()) ? r.Num(*tps, "vision_config.tokens_per_second") : 4.0;
   auto act = v.find("hidden_act");
-  vc.hidden_act = (act != v.end() && !act->is_null()) ? r.Str(*act, "vision_config.hidden_act") : "silu";
+  vc.hidden_act =
+      (act != v.end() && !act->is_null()) ? r.Str(*act, "vision_config.hidden_act") : "silu";
 }
 
-std::string Where(const QwenVLConfig& c) { return c.source.empty() ? std::string("config") : c.source; }
+std::string Where(const QwenVLConfig& c) {
+  return c.source.empty() ? std::string("config") : c.source;
+}
 
 }  // namespace
 
@@ -254,8 +261,8 @@ void QwenVLConfig::Validate() const {
   if (v.hidden_size % v.num_heads != 0)
     fail("vision_config.num_heads", "does not divide vision_config.hidden_size");
   if (v.head_dim() % 4 != 0)
-    fail("vision_config.num_heads", "vision head_dim " + std::to_string(v.head_dim()) +
-                                        " must be divisible by 4 (2-D rope)");
+    fail("vision_config.num_heads",
+         "vision head_dim " + std::to_string(v.head_dim()) + " must be divisible by 4 (2-D rope)");
   if (v.out_hidden_size != hidden_size)
     fail("vision_config.out_hidden_size", std::to_string(v.out_hidden_size) +
                                               " contradicts the text hidden_size " +
@@ -320,7 +327,8 @@ QwenVLConfig ParseConfig(const nlohmann::json& j, const std::string& origin) {
   std::string where;
   if (const json* v = r.Text("hidden_act", &where)) c.hidden_act = r.Str(*v, where);
   if (const json* v = r.Text("attention_dropout", &where)) c.attention_dropout = r.Num(*v, where);
-  if (const json* v = r.Text("use_sliding_window", &where)) c.use_sliding_window = r.Bool(*v, where);
+  if (const json* v = r.Text("use_sliding_window", &where))
+    c.use_sliding_window = r.Bool(*v, where);
   // A null sliding_window in the nested copy must not hide the top-level value: Text() skips nulls.
   c.sliding_window = r.TextInt("sliding_window", 0);
   c.max_window_layers = r.TextInt("max_window_layers", 0);

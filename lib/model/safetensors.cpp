@@ -27,30 +27,42 @@ constexpr uint64_t kMaxHeader = 100ull << 20;  // the Python package's limit is 
 
 DType ParseDType(const std::string& s, const std::filesystem::path& file, const std::string& name) {
   static const std::pair<const char*, DType> kTable[] = {
-      {"BF16", DType::kBF16}, {"F16", DType::kF16}, {"F32", DType::kF32}, {"F64", DType::kF64},
-      {"I64", DType::kI64},   {"I32", DType::kI32}, {"I16", DType::kI16}, {"I8", DType::kI8},
+      {"BF16", DType::kBF16}, {"F16", DType::kF16},  {"F32", DType::kF32}, {"F64", DType::kF64},
+      {"I64", DType::kI64},   {"I32", DType::kI32},  {"I16", DType::kI16}, {"I8", DType::kI8},
       {"U8", DType::kU8},     {"BOOL", DType::kBool}};
   for (auto& [n, d] : kTable)
     if (s == n) return d;
   Fail(file, "tensor '" + name + "': unsupported dtype '" + s + "'");
 }
 
-bool StartsWith(const std::string& s, const char* p) { return s.rfind(p, 0) == 0; }
+bool StartsWith(const std::string& s, const char* p) {
+  return s.rfind(p, 0) == 0;
+}
 
 }  // namespace
 
 const char* DTypeName(DType d) {
   switch (d) {
-    case DType::kBF16: return "BF16";
-    case DType::kF16: return "F16";
-    case DType::kF32: return "F32";
-    case DType::kF64: return "F64";
-    case DType::kI64: return "I64";
-    case DType::kI32: return "I32";
-    case DType::kI16: return "I16";
-    case DType::kI8: return "I8";
-    case DType::kU8: return "U8";
-    case DType::kBool: return "BOOL";
+    case DType::kBF16:
+      return "BF16";
+    case DType::kF16:
+      return "F16";
+    case DType::kF32:
+      return "F32";
+    case DType::kF64:
+      return "F64";
+    case DType::kI64:
+      return "I64";
+    case DType::kI32:
+      return "I32";
+    case DType::kI16:
+      return "I16";
+    case DType::kI8:
+      return "I8";
+    case DType::kU8:
+      return "U8";
+    case DType::kBool:
+      return "BOOL";
   }
   return "?";
 }
@@ -58,48 +70,73 @@ const char* DTypeName(DType d) {
 size_t DTypeSize(DType d) {
   switch (d) {
     case DType::kF64:
-    case DType::kI64: return 8;
+    case DType::kI64:
+      return 8;
     case DType::kF32:
-    case DType::kI32: return 4;
+    case DType::kI32:
+      return 4;
     case DType::kBF16:
     case DType::kF16:
-    case DType::kI16: return 2;
+    case DType::kI16:
+      return 2;
     case DType::kI8:
     case DType::kU8:
-    case DType::kBool: return 1;
+    case DType::kBool:
+      return 1;
   }
   return 0;
 }
 
 c10::ScalarType ToScalarType(DType d) {
   switch (d) {
-    case DType::kBF16: return torch::kBFloat16;
-    case DType::kF16: return torch::kHalf;
-    case DType::kF32: return torch::kFloat;
-    case DType::kF64: return torch::kDouble;
-    case DType::kI64: return torch::kLong;
-    case DType::kI32: return torch::kInt;
-    case DType::kI16: return torch::kShort;
-    case DType::kI8: return torch::kChar;
-    case DType::kU8: return torch::kByte;
-    case DType::kBool: return torch::kBool;
+    case DType::kBF16:
+      return torch::kBFloat16;
+    case DType::kF16:
+      return torch::kHalf;
+    case DType::kF32:
+      return torch::kFloat;
+    case DType::kF64:
+      return torch::kDouble;
+    case DType::kI64:
+      return torch::kLong;
+    case DType::kI32:
+      return torch::kInt;
+    case DType::kI16:
+      return torch::kShort;
+    case DType::kI8:
+      return torch::kChar;
+    case DType::kU8:
+      return torch::kByte;
+    case DType::kBool:
+      return torch::kBool;
   }
   return torch::kFloat;
 }
 
 DType FromScalarType(c10::ScalarType t) {
   switch (t) {
-    case torch::kBFloat16: return DType::kBF16;
-    case torch::kHalf: return DType::kF16;
-    case torch::kFloat: return DType::kF32;
-    case torch::kDouble: return DType::kF64;
-    case torch::kLong: return DType::kI64;
-    case torch::kInt: return DType::kI32;
-    case torch::kShort: return DType::kI16;
-    case torch::kChar: return DType::kI8;
-    case torch::kByte: return DType::kU8;
-    case torch::kBool: return DType::kBool;
-    default: break;
+    case torch::kBFloat16:
+      return DType::kBF16;
+    case torch::kHalf:
+      return DType::kF16;
+    case torch::kFloat:
+      return DType::kF32;
+    case torch::kDouble:
+      return DType::kF64;
+    case torch::kLong:
+      return DType::kI64;
+    case torch::kInt:
+      return DType::kI32;
+    case torch::kShort:
+      return DType::kI16;
+    case torch::kChar:
+      return DType::kI8;
+    case torch::kByte:
+      return DType::kU8;
+    case torch::kBool:
+      return DType::kBool;
+    default:
+      break;
   }
   throw SafetensorsError(std::string("unsupported tensor dtype for safetensors: ") +
                          c10::toString(t));
@@ -150,7 +187,8 @@ std::shared_ptr<SafetensorsFile> SafetensorsFile::Open(const std::filesystem::pa
   const auto* base = static_cast<const unsigned char*>(f->map_->addr);
   uint64_t n = 0;
   for (int i = 7; i >= 0; --i) n = (n << 8) | base[i];
-  if (n > kMaxHeader) Fail(file, "bad header: header length " + std::to_string(n) + " is too large");
+  if (n > kMaxHeader)
+    Fail(file, "bad header: header length " + std::to_string(n) + " is too large");
   if (8 + n > size)
     Fail(file, "truncated: header length " + std::to_string(n) + " exceeds the file size " +
                    std::to_string(size));
@@ -175,7 +213,9 @@ std::shared_ptr<SafetensorsFile> SafetensorsFile::Open(const std::filesystem::pa
       }
       continue;
     }
-    auto bad = [&](const std::string& why) { Fail(file, "bad header: tensor '" + name + "': " + why); };
+    auto bad = [&](const std::string& why) {
+      Fail(file, "bad header: tensor '" + name + "': " + why);
+    };
     if (!entry.is_object()) bad("entry is not an object");
     auto dt = entry.find("dtype");
     auto sh = entry.find("shape");
@@ -199,8 +239,8 @@ std::shared_ptr<SafetensorsFile> SafetensorsFile::Open(const std::filesystem::pa
     if (info.end < info.begin) bad("data_offsets end < begin");
     uint64_t want = static_cast<uint64_t>(info.numel()) * DTypeSize(info.dtype);
     if (info.end - info.begin != want)
-      bad("data_offsets span " + std::to_string(info.end - info.begin) + " bytes but shape and dtype need " +
-          std::to_string(want));
+      bad("data_offsets span " + std::to_string(info.end - info.begin) +
+          " bytes but shape and dtype need " + std::to_string(want));
     if (info.end > data_size)
       Fail(file, "truncated: tensor '" + name + "' ends at data byte " + std::to_string(info.end) +
                      " but the file holds only " + std::to_string(data_size) + " data bytes");
@@ -213,7 +253,8 @@ std::shared_ptr<SafetensorsFile> SafetensorsFile::Open(const std::filesystem::pa
   for (auto& [b, e, name] : ranges) {
     if (b < at) Fail(file, "bad header: tensor '" + name + "' overlaps the previous tensor");
     if (b > at)
-      Fail(file, "bad header: hole of " + std::to_string(b - at) + " bytes before tensor '" + name + "'");
+      Fail(file,
+           "bad header: hole of " + std::to_string(b - at) + " bytes before tensor '" + name + "'");
     at = e;
   }
   if (at != data_size)
@@ -237,8 +278,10 @@ torch::Tensor SafetensorsFile::Get(const std::string& name) const {
     return t;
   }
   auto keep = map_;
-  // from_blob wants a mutable pointer; the pages are PROT_READ, so writes fault instead of corrupting.
-  return torch::from_blob(data, info.shape, [keep](void*) {}, opts);
+  // from_blob wants a mutable pointer; the pages are PROT_READ, so writes fault instead of
+  // corrupting.
+  return torch::from_blob(
+      data, info.shape, [keep](void*) {}, opts);
 }
 
 std::string CanonicalName(const std::string& stored) {
@@ -315,14 +358,14 @@ Checkpoint Checkpoint::Open(const std::filesystem::path& path) {
       auto it = c.where_.find(CanonicalName(name));
       size_t want = file_index[shard.get<std::string>()];
       if (it == c.where_.end() || it->second.first != want || it->second.second != name)
-        Fail(index, "tensor '" + name + "' is listed in weight_map under " + shard.get<std::string>() +
-                        " but that shard does not hold it");
+        Fail(index, "tensor '" + name + "' is listed in weight_map under " +
+                        shard.get<std::string>() + " but that shard does not hold it");
     }
     if (weight_map.size() != c.where_.size()) {
       for (auto& [canon, loc] : c.where_)
         if (!weight_map.contains(loc.second))
-          Fail(c.files_[loc.first]->path(), "tensor '" + loc.second + "' is missing from " +
-                                                index.filename().string());
+          Fail(c.files_[loc.first]->path(),
+               "tensor '" + loc.second + "' is missing from " + index.filename().string());
     }
   }
   return c;
@@ -372,7 +415,9 @@ void SaveSafetensors(const NamedTensors& tensors, const std::filesystem::path& f
     DType d = FromScalarType(t.scalar_type());
     torch::Tensor c = t.detach().to(torch::kCPU).contiguous();
     uint64_t bytes = static_cast<uint64_t>(c.numel()) * DTypeSize(d);
-    header[name] = {{"dtype", DTypeName(d)}, {"shape", c.sizes().vec()}, {"data_offsets", {offset, offset + bytes}}};
+    header[name] = {{"dtype", DTypeName(d)},
+                    {"shape", c.sizes().vec()},
+                    {"data_offsets", {offset, offset + bytes}}};
     offset += bytes;
     data.push_back(c);
   }
@@ -421,7 +466,8 @@ std::vector<std::filesystem::path> SaveCheckpoint(const NamedTensors& tensors,
   uint64_t cur = 0;
   for (auto& nt : renamed) {
     uint64_t bytes = static_cast<uint64_t>(nt.second.numel()) * nt.second.element_size();
-    if (options.max_shard_bytes && !shards.back().empty() && cur + bytes > options.max_shard_bytes) {
+    if (options.max_shard_bytes && !shards.back().empty() &&
+        cur + bytes > options.max_shard_bytes) {
       shards.emplace_back();
       cur = 0;
     }

@@ -61,19 +61,31 @@ void AppendUtf8(std::string& out, uint32_t cp) {
   }
 }
 
-// For a lead byte: the sequence length and the allowed range of the second byte (Unicode Table 3-7).
-// Returns 0 for bytes that cannot start a sequence.
+// For a lead byte: the sequence length and the allowed range of the second byte (Unicode Table
+// 3-7). Returns 0 for bytes that cannot start a sequence.
 int LeadInfo(unsigned char b, unsigned char* lo, unsigned char* hi) {
   *lo = 0x80;
   *hi = 0xBF;
   if (b >= 0xC2 && b <= 0xDF) return 2;
-  if (b == 0xE0) { *lo = 0xA0; return 3; }
+  if (b == 0xE0) {
+    *lo = 0xA0;
+    return 3;
+  }
   if (b >= 0xE1 && b <= 0xEC) return 3;
-  if (b == 0xED) { *hi = 0x9F; return 3; }
+  if (b == 0xED) {
+    *hi = 0x9F;
+    return 3;
+  }
   if (b >= 0xEE && b <= 0xEF) return 3;
-  if (b == 0xF0) { *lo = 0x90; return 4; }
+  if (b == 0xF0) {
+    *lo = 0x90;
+    return 4;
+  }
   if (b >= 0xF1 && b <= 0xF3) return 4;
-  if (b == 0xF4) { *hi = 0x8F; return 4; }
+  if (b == 0xF4) {
+    *hi = 0x8F;
+    return 4;
+  }
   return 0;
 }
 
@@ -140,13 +152,13 @@ size_t IncompleteTail(std::string_view s) {
 }
 
 std::string Nfc(std::string_view s) {
-  bool ascii = std::all_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; });
+  bool ascii =
+      std::all_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; });
   if (ascii || s.empty()) return std::string(s);
   utf8proc_uint8_t* dst = nullptr;
-  utf8proc_ssize_t n =
-      utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(s.data()),
-                   static_cast<utf8proc_ssize_t>(s.size()), &dst,
-                   static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_COMPOSE));
+  utf8proc_ssize_t n = utf8proc_map(
+      reinterpret_cast<const utf8proc_uint8_t*>(s.data()), static_cast<utf8proc_ssize_t>(s.size()),
+      &dst, static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_COMPOSE));
   if (n < 0) throw TokenizerError(std::string("NFC normalisation failed: ") + utf8proc_errmsg(n));
   std::string out(reinterpret_cast<const char*>(dst), static_cast<size_t>(n));
   std::free(dst);
@@ -164,6 +176,14 @@ std::array<uint32_t, 256> ByteToCodepoint() {
   return m;
 }
 
+// Hashing that lets unordered maps keyed by std::string be searched with a string_view (no copy).
+struct StringHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+template <class V>
+using StringMap = std::unordered_map<std::string, V, StringHash, std::equal_to<>>;
+
 struct Pcre2Code {
   pcre2_code* code = nullptr;
   bool jit = false;
@@ -176,16 +196,16 @@ struct Pcre2Code {
 
 struct Tokenizer::Impl {
   fs::path source;
-  std::unordered_map<std::string, int32_t> vocab;  // byte-level token string -> id
-  std::vector<std::string> id_bytes;               // id -> raw bytes (vocab and added tokens)
-  std::vector<std::string> id_token;               // id -> token string (byte-level or added content)
+  StringMap<int32_t> vocab;           // byte-level token string -> id
+  std::vector<std::string> id_bytes;  // id -> raw bytes (vocab and added tokens)
+  std::vector<std::string> id_token;  // id -> token string (byte-level or added content)
   std::vector<uint8_t> is_special, is_added;
   std::array<int32_t, 256> byte_id{};
   // (left id << 32 | right id) -> (rank, merged id)
   std::unordered_map<uint64_t, std::pair<uint32_t, int32_t>> merges;
   std::vector<AddedToken> added;
   std::array<std::vector<int32_t>, 256> added_by_first;  // indexes into `added`, longest first
-  std::unordered_map<std::string, int32_t> added_ids;
+  StringMap<int32_t> added_ids;
   size_t vocab_count = 0;
   std::optional<TokenId> eos, pad;
   std::string chat_template;
@@ -193,22 +213,23 @@ struct Tokenizer::Impl {
   Pcre2Code pattern;
 
   mutable std::shared_mutex cache_mu;
-  mutable std::unordered_map<std::string, std::vector<int32_t>> cache;
+  mutable StringMap<std::vector<int32_t>> cache;
 
   void AddVocab(std::string_view token, int64_t id, const fs::path& file) {
     if (id < 0 || id > 100000000) Fail(file, "token id " + std::to_string(id) + " out of range");
     auto [it, fresh] = vocab.emplace(std::string(token), static_cast<int32_t>(id));
     if (!fresh) Fail(file, "token '" + std::string(token) + "' appears twice in the vocabulary");
     if (static_cast<size_t>(id) >= id_token.size()) id_token.resize(id + 1);
-    if (!id_token[id].empty()) Fail(file, "id " + std::to_string(id) + " is used twice in the vocabulary");
+    if (!id_token[id].empty())
+      Fail(file, "id " + std::to_string(id) + " is used twice in the vocabulary");
     id_token[id] = std::string(token);
   }
 
   // `where` names the merge in errors ("line 12" of merges.txt, or "merge 11" of tokenizer.json).
   void AddMerge(std::string_view a, std::string_view b, size_t rank, const fs::path& file,
                 const std::string& where) {
-    auto ia = vocab.find(std::string(a));
-    auto ib = vocab.find(std::string(b));
+    auto ia = vocab.find(a);
+    auto ib = vocab.find(b);
     std::string joined;
     joined.reserve(a.size() + b.size());
     joined.append(a).append(b);
@@ -237,13 +258,15 @@ struct Tokenizer::Impl {
         Fail(file, "the vocabulary has no token with id " + std::to_string(i));
     // Inverse byte map for decoding.
     auto b2c = ByteToCodepoint();
-    std::unordered_map<uint32_t, uint8_t> c2b;
-    for (int b = 0; b < 256; ++b) c2b[b2c[b]] = static_cast<uint8_t>(b);
+    std::array<int16_t, 0x200> c2b;  // every mapped code point is below U+0200
+    c2b.fill(-1);
+    for (int b = 0; b < 256; ++b) c2b[b2c[b]] = static_cast<int16_t>(b);
     for (int b = 0; b < 256; ++b) {
       std::string ch;
       AppendUtf8(ch, b2c[b]);
       auto it = vocab.find(ch);
-      if (it == vocab.end()) Fail(file, "the vocabulary lacks the byte-level token for byte " + std::to_string(b));
+      if (it == vocab.end())
+        Fail(file, "the vocabulary lacks the byte-level token for byte " + std::to_string(b));
       byte_id[b] = it->second;
     }
     size_t n = id_token.size();
@@ -261,9 +284,8 @@ struct Tokenizer::Impl {
         auto u = std::string_view(t).substr(p, len);
         int32_t cp = 0;
         utf8proc_iterate(reinterpret_cast<const utf8proc_uint8_t*>(u.data()), len, &cp);
-        auto it = c2b.find(static_cast<uint32_t>(cp));
-        if (it != c2b.end())
-          out.push_back(static_cast<char>(it->second));
+        if (cp >= 0 && cp < 0x200 && c2b[cp] >= 0)
+          out.push_back(static_cast<char>(c2b[cp]));
         else
           out.append(u);  // not a byte-level character: keep it as text
         p += len;
@@ -283,7 +305,8 @@ struct Tokenizer::Impl {
       added_ids[a.content] = static_cast<int32_t>(a.id);
     }
     for (size_t i = 0; i < added.size(); ++i)
-      added_by_first[static_cast<unsigned char>(added[i].content[0])].push_back(static_cast<int32_t>(i));
+      added_by_first[static_cast<unsigned char>(added[i].content[0])].push_back(
+          static_cast<int32_t>(i));
     for (auto& list : added_by_first)
       std::stable_sort(list.begin(), list.end(), [&](int32_t x, int32_t y) {
         return added[x].content.size() > added[y].content.size();
@@ -311,8 +334,8 @@ struct Tokenizer::Impl {
     if (!md) throw TokenizerError("out of memory for regex match data");
     size_t pos = 0;
     while (pos < text.size()) {
-      int rc = pcre2_match(pattern.code, reinterpret_cast<PCRE2_SPTR>(text.data()), text.size(), pos,
-                           PCRE2_NO_UTF_CHECK, md, nullptr);
+      int rc = pcre2_match(pattern.code, reinterpret_cast<PCRE2_SPTR>(text.data()), text.size(),
+                           pos, PCRE2_NO_UTF_CHECK, md, nullptr);
       if (rc == PCRE2_ERROR_JIT_STACKLIMIT)
         rc = pcre2_match(pattern.code, reinterpret_cast<PCRE2_SPTR>(text.data()), text.size(), pos,
                          PCRE2_NO_UTF_CHECK | PCRE2_NO_JIT, md, nullptr);
@@ -329,7 +352,9 @@ struct Tokenizer::Impl {
       if (b > pos) piece(text.substr(pos, b - pos));
       if (e == b) {  // empty match: cannot happen with this pattern; step one character
         size_t step = 1;
-        while (b + step < text.size() && (static_cast<unsigned char>(text[b + step]) & 0xC0) == 0x80) ++step;
+        while (b + step < text.size() &&
+               (static_cast<unsigned char>(text[b + step]) & 0xC0) == 0x80)
+          ++step;
         piece(text.substr(b, step));
         pos = b + step;
         continue;
@@ -391,7 +416,7 @@ struct Tokenizer::Impl {
     bool cacheable = piece.size() <= kMaxCachedPiece;
     if (cacheable) {
       std::shared_lock lock(cache_mu);
-      auto it = cache.find(std::string(piece));
+      auto it = cache.find(piece);
       if (it != cache.end()) {
         out.insert(out.end(), it->second.begin(), it->second.end());
         return;
@@ -467,7 +492,8 @@ void LoadTokenizerJson(Impl& t, const fs::path& file, std::string* pattern) {
   t.vocab.reserve(vocab.size() * 2);
   for (auto field : vocab) {
     int64_t id;
-    if (field.value.get(id)) Fail(file, "model.vocab['" + std::string(field.key) + "'] is not an integer");
+    if (field.value.get(id))
+      Fail(file, "model.vocab['" + std::string(field.key) + "'] is not an integer");
     t.AddVocab(field.key, id, file);
   }
   simdjson::dom::array merges;
@@ -484,7 +510,8 @@ void LoadTokenizerJson(Impl& t, const fs::path& file, std::string* pattern) {
       t.AddMerge(s.substr(0, sp), s.substr(sp + 1), rank, file, "merge " + std::to_string(rank));
     } else if (m.get(pair) == simdjson::SUCCESS && pair.size() == 2) {  // ["a", "b"]
       simdjson::dom::element ea, eb;
-      if (pair.at(0).get(ea) || pair.at(1).get(eb)) Fail(file, "merge " + std::to_string(rank) + " is malformed");
+      if (pair.at(0).get(ea) || pair.at(1).get(eb))
+        Fail(file, "merge " + std::to_string(rank) + " is malformed");
       std::string a = ElementString(ea), b = ElementString(eb);
       t.AddMerge(a, b, rank, file, "merge " + std::to_string(rank));
     } else {
@@ -523,7 +550,8 @@ void LoadVocabMerges(Impl& t, const fs::path& vocab_file, const fs::path& merges
   t.vocab.reserve(vocab.size() * 2);
   for (auto field : vocab) {
     int64_t id;
-    if (field.value.get(id)) Fail(vocab_file, "entry '" + std::string(field.key) + "' is not an integer");
+    if (field.value.get(id))
+      Fail(vocab_file, "entry '" + std::string(field.key) + "' is not an integer");
     t.AddVocab(field.key, id, vocab_file);
   }
   std::string text = ReadAll(merges_file);
@@ -540,7 +568,8 @@ void LoadVocabMerges(Impl& t, const fs::path& vocab_file, const fs::path& merges
     if (line.empty() || (line_no == 1 && line.rfind("#version:", 0) == 0)) continue;
     size_t sp = line.find(' ');
     if (sp == std::string_view::npos || line.find(' ', sp + 1) != std::string_view::npos)
-      Fail(merges_file, "line " + std::to_string(line_no) + " is not two tokens separated by a space");
+      Fail(merges_file,
+           "line " + std::to_string(line_no) + " is not two tokens separated by a space");
     t.AddMerge(line.substr(0, sp), line.substr(sp + 1), rank++, merges_file,
                "line " + std::to_string(line_no));
   }
@@ -672,9 +701,9 @@ std::string Tokenizer::Decode(const std::vector<TokenId>& ids, bool skip_special
 }
 
 std::optional<TokenId> Tokenizer::TokenToId(std::string_view token) const {
-  auto a = impl_->added_ids.find(std::string(token));
+  auto a = impl_->added_ids.find(token);
   if (a != impl_->added_ids.end()) return a->second;
-  auto v = impl_->vocab.find(std::string(token));
+  auto v = impl_->vocab.find(token);
   if (v != impl_->vocab.end()) return v->second;
   return std::nullopt;
 }
@@ -690,17 +719,27 @@ bool Tokenizer::IsSpecial(TokenId id) const {
 bool Tokenizer::IsAdded(TokenId id) const {
   return id >= 0 && static_cast<size_t>(id) < impl_->is_added.size() && impl_->is_added[id];
 }
-const std::vector<AddedToken>& Tokenizer::added_tokens() const { return impl_->added; }
+const std::vector<AddedToken>& Tokenizer::added_tokens() const {
+  return impl_->added;
+}
 size_t Tokenizer::size() const {
   size_t n = impl_->vocab_count;
   for (auto& a : impl_->added)
     if (static_cast<size_t>(a.id) >= impl_->vocab_count) ++n;
   return n;
 }
-size_t Tokenizer::merges_size() const { return impl_->merges.size(); }
-std::optional<TokenId> Tokenizer::eos_token_id() const { return impl_->eos; }
-std::optional<TokenId> Tokenizer::pad_token_id() const { return impl_->pad; }
-const std::string& Tokenizer::chat_template() const { return impl_->chat_template; }
+size_t Tokenizer::merges_size() const {
+  return impl_->merges.size();
+}
+std::optional<TokenId> Tokenizer::eos_token_id() const {
+  return impl_->eos;
+}
+std::optional<TokenId> Tokenizer::pad_token_id() const {
+  return impl_->pad;
+}
+const std::string& Tokenizer::chat_template() const {
+  return impl_->chat_template;
+}
 
 StreamDecoder::StreamDecoder(const Tokenizer& tokenizer, bool skip_special_tokens)
     : tok_(&tokenizer), skip_special_(skip_special_tokens) {}

@@ -14,7 +14,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-Json ReadJson(const fs::path& p) { return Json::parse(vstar::test::ReadFile(p)); }
+Json ReadJson(const fs::path& p) {
+  return Json::parse(vstar::test::ReadFile(p));
+}
 
 // The 3B Hub config.json as published (text fields at the top level).
 Json Hub3B() {
@@ -181,7 +183,8 @@ TEST_CASE("config: 5.x rope_parameters and dtype", "[config]") {
   j.erase("rope_theta");
   j.erase("torch_dtype");
   j["dtype"] = "float32";
-  j["rope_parameters"] = {{"rope_type", "default"}, {"rope_theta", 1000000.0}, {"mrope_section", {16, 24, 24}}};
+  j["rope_parameters"] = {
+      {"rope_type", "default"}, {"rope_theta", 1000000.0}, {"mrope_section", {16, 24, 24}}};
   QwenVLConfig c = ParseConfig(j, "v5.json");
   Check3B(c);
   CHECK(c.torch_dtype == "float32");

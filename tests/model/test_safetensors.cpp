@@ -13,7 +13,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-fs::path Fixtures() { return vstar::test::FixtureDir() / "model/safetensors"; }
+fs::path Fixtures() {
+  return vstar::test::FixtureDir() / "model/safetensors";
+}
 
 void CheckAgainst(const torch::Tensor& t, const Json& e, const std::string& name) {
   INFO(name);
@@ -29,10 +31,12 @@ void CheckAgainst(const torch::Tensor& t, const Json& e, const std::string& name
   REQUIRE(static_cast<size_t>(flat.numel()) == values.size());
   if (t.is_floating_point()) {
     auto d = flat.to(torch::kDouble);
-    for (size_t i = 0; i < values.size(); ++i) CHECK(d[i].item<double>() == values[i].get<double>());
+    for (size_t i = 0; i < values.size(); ++i)
+      CHECK(d[i].item<double>() == values[i].get<double>());
   } else {
     auto d = flat.to(torch::kLong);
-    for (size_t i = 0; i < values.size(); ++i) CHECK(d[i].item<int64_t>() == values[i].get<int64_t>());
+    for (size_t i = 0; i < values.size(); ++i)
+      CHECK(d[i].item<int64_t>() == values[i].get<int64_t>());
   }
 }
 
@@ -51,7 +55,9 @@ void Contains(const std::string& msg, std::initializer_list<std::string> parts) 
   for (auto& p : parts) CHECK(msg.find(p) != std::string::npos);
 }
 
-std::string Slurp(const fs::path& p) { return vstar::test::ReadFile(p); }
+std::string Slurp(const fs::path& p) {
+  return vstar::test::ReadFile(p);
+}
 
 // Rewrites a file's header (keeps the data section).
 void WriteWithHeader(const fs::path& out, const std::string& header, const std::string& data) {
@@ -103,8 +109,10 @@ TEST_CASE("safetensors: sharded 4.52+ layout maps to canonical Hub names", "[saf
 }
 
 TEST_CASE("safetensors: key name mapping", "[safetensors]") {
-  CHECK(CanonicalName("model.language_model.layers.3.mlp.up_proj.weight") == "model.layers.3.mlp.up_proj.weight");
-  CHECK(CanonicalName("model.visual.blocks.0.attn.qkv.weight") == "visual.blocks.0.attn.qkv.weight");
+  CHECK(CanonicalName("model.language_model.layers.3.mlp.up_proj.weight") ==
+        "model.layers.3.mlp.up_proj.weight");
+  CHECK(CanonicalName("model.visual.blocks.0.attn.qkv.weight") ==
+        "visual.blocks.0.attn.qkv.weight");
   CHECK(CanonicalName("model.norm.weight") == "model.norm.weight");
   CHECK(CanonicalName("visual.patch_embed.proj.weight") == "visual.patch_embed.proj.weight");
   CHECK(CanonicalName("lm_head.weight") == "lm_head.weight");
@@ -113,7 +121,8 @@ TEST_CASE("safetensors: key name mapping", "[safetensors]") {
   CHECK(NewLayoutName("lm_head.weight") == "lm_head.weight");
 }
 
-TEST_CASE("safetensors: write then read is bit-exact; header matches the python package", "[safetensors]") {
+TEST_CASE("safetensors: write then read is bit-exact; header matches the python package",
+          "[safetensors]") {
   fs::path dir = vstar::test::TempDir("st-roundtrip");
   auto src = SafetensorsFile::Open(Fixtures() / "dtypes.safetensors");
   // Write the same tensors in the same (sorted) order with the same metadata: the python package
@@ -145,7 +154,7 @@ TEST_CASE("safetensors: sharded checkpoint writer with index, both layouts", "[s
   fs::path dir = vstar::test::TempDir("st-shards");
   torch::manual_seed(0);
   NamedTensors ts = {
-      {"model.language_model.embed_tokens.weight", torch::randn({64, 16})},      // 4096 bytes
+      {"model.language_model.embed_tokens.weight", torch::randn({64, 16})},  // 4096 bytes
       {"model.language_model.layers.0.input_layernorm.weight", torch::randn({16})},
       {"model.visual.blocks.0.attn.qkv.weight", torch::randn({48, 16}).to(torch::kBFloat16)},
       {"lm_head.weight", torch::randn({64, 16})},
@@ -159,7 +168,8 @@ TEST_CASE("safetensors: sharded checkpoint writer with index, both layouts", "[s
   Json index = Json::parse(Slurp(dir / "model.safetensors.index.json"));
   CHECK(index["metadata"]["total_size"] == 4096 + 64 + 48 * 16 * 2 + 4096);
   CHECK(index["weight_map"]["model.embed_tokens.weight"] == "model-00001-of-00003.safetensors");
-  CHECK(index["weight_map"]["visual.blocks.0.attn.qkv.weight"] == "model-00002-of-00003.safetensors");
+  CHECK(index["weight_map"]["visual.blocks.0.attn.qkv.weight"] ==
+        "model-00002-of-00003.safetensors");
   CHECK(index["weight_map"]["lm_head.weight"] == "model-00003-of-00003.safetensors");
   Checkpoint c = Checkpoint::Open(dir);
   CHECK_FALSE(c.new_layout());
@@ -177,7 +187,8 @@ TEST_CASE("safetensors: sharded checkpoint writer with index, both layouts", "[s
   CHECK(Checkpoint::Open(dir2).new_layout());
 }
 
-TEST_CASE("safetensors: truncated and malformed files give errors naming file and tensor", "[safetensors]") {
+TEST_CASE("safetensors: truncated and malformed files give errors naming file and tensor",
+          "[safetensors]") {
   fs::path dir = vstar::test::TempDir("st-bad");
   std::string good = Slurp(Fixtures() / "dtypes.safetensors");
   uint64_t n = 0;
@@ -225,7 +236,8 @@ TEST_CASE("safetensors: truncated and malformed files give errors naming file an
   Contains(ErrorOf([&] { SafetensorsFile::Open(b); }), {b.string(), "hole"});
   WriteWithHeader(b, header, data + "xx");  // trailing bytes
   Contains(ErrorOf([&] { SafetensorsFile::Open(b); }), {b.string(), "data bytes"});
-  Contains(ErrorOf([&] { SafetensorsFile::Open(dir / "absent.safetensors"); }), {"absent.safetensors", "cannot open"});
+  Contains(ErrorOf([&] { SafetensorsFile::Open(dir / "absent.safetensors"); }),
+           {"absent.safetensors", "cannot open"});
 }
 
 TEST_CASE("safetensors: an index that disagrees with its shards is rejected", "[safetensors]") {
@@ -235,10 +247,12 @@ TEST_CASE("safetensors: an index that disagrees with its shards is rejected", "[
   Json index = Json::parse(Slurp(dir / "model.safetensors.index.json"));
   index["weight_map"]["lm_head.weight"] = "model-00001-of-00002.safetensors";
   vstar::test::WriteFile(dir / "model.safetensors.index.json", index.dump());
-  Contains(ErrorOf([&] { Checkpoint::Open(dir); }), {"model.safetensors.index.json", "'lm_head.weight'"});
+  Contains(ErrorOf([&] { Checkpoint::Open(dir); }),
+           {"model.safetensors.index.json", "'lm_head.weight'"});
   index["weight_map"]["lm_head.weight"] = "model-00003-of-00002.safetensors";
   vstar::test::WriteFile(dir / "model.safetensors.index.json", index.dump());
-  Contains(ErrorOf([&] { Checkpoint::Open(dir); }), {"model-00003-of-00002.safetensors", "cannot open"});
+  Contains(ErrorOf([&] { Checkpoint::Open(dir); }),
+           {"model-00003-of-00002.safetensors", "cannot open"});
   index["weight_map"].erase("lm_head.weight");
   index["weight_map"]["lm_head.weight"] = "model-00002-of-00002.safetensors";
   index["weight_map"].erase("model.visual.merger.ln_q.weight");
@@ -275,7 +289,8 @@ NamedTensors RandomWeights(const QwenVLConfig& c) {
   if (!c.tie_word_embeddings) add("lm_head.weight", {c.vocab_size, H});
   const auto& v = c.vision;
   int64_t VH = v.hidden_size, VI = v.intermediate_size;
-  add("visual.patch_embed.proj.weight", {VH, v.in_channels, v.temporal_patch_size, v.patch_size, v.patch_size});
+  add("visual.patch_embed.proj.weight",
+      {VH, v.in_channels, v.temporal_patch_size, v.patch_size, v.patch_size});
   for (int64_t j = 0; j < v.depth; ++j) {
     std::string p = "visual.blocks." + std::to_string(j) + ".";
     add(p + "norm1.weight", {VH});
@@ -302,16 +317,19 @@ NamedTensors RandomWeights(const QwenVLConfig& c) {
 fs::path VenvPython() {
   const char* venv = std::getenv("VSTAR_VENV");
   fs::path root = venv && *venv ? fs::path(venv)
-                                 : fs::path(std::getenv("HOME") ? std::getenv("HOME") : "/") / ".local/share/vstar/venv";
+                                : fs::path(std::getenv("HOME") ? std::getenv("HOME") : "/") /
+                                      ".local/share/vstar/venv";
   return root / "bin/python";
 }
 
 }  // namespace
 
-TEST_CASE("safetensors: transformers loads a checkpoint we wrote (sharded, Hub layout)", "[safetensors][python]") {
+TEST_CASE("safetensors: transformers loads a checkpoint we wrote (sharded, Hub layout)",
+          "[safetensors][python]") {
   fs::path py = VenvPython();
   if (!fs::exists(py)) {
-    WARN("SKIPPED: no python virtualenv at " << py << " (set VSTAR_VENV); transformers check not run");
+    WARN("SKIPPED: no python virtualenv at " << py
+                                             << " (set VSTAR_VENV); transformers check not run");
     return;
   }
   fs::path cfgs = vstar::test::FixtureDir() / "model/config";
@@ -325,8 +343,9 @@ TEST_CASE("safetensors: transformers loads a checkpoint we wrote (sharded, Hub l
     opt.max_shard_bytes = 200 * 1000;
     SaveCheckpoint(w, dir, opt);
     SaveConfig(c, dir / "config.json");
-    auto r = vstar::test::Run({py.string(), (vstar::test::SourceDir() / "tools/golden/safetensors_check.py").string(),
-                               dir.string()});
+    auto r = vstar::test::Run(
+        {py.string(), (vstar::test::SourceDir() / "tools/golden/safetensors_check.py").string(),
+         dir.string()});
     INFO(r.err);
     REQUIRE(r.status == 0);
     Json report = Json::parse(r.out);
@@ -343,8 +362,10 @@ TEST_CASE("safetensors: transformers loads a checkpoint we wrote (sharded, Hub l
       INFO(n);
       REQUIRE(mine.count(n));
       CHECK(s["shape"].get<std::vector<int64_t>>() == mine[n].sizes().vec());
-      CHECK(s["sum"].get<double>() == Approx(mine[n].to(torch::kDouble).sum().item<double>()).epsilon(1e-12).margin(1e-12));
-      CHECK(s["abs_sum"].get<double>() == Approx(mine[n].to(torch::kDouble).abs().sum().item<double>()).epsilon(1e-12));
+      CHECK(s["sum"].get<double>() ==
+            Approx(mine[n].to(torch::kDouble).sum().item<double>()).epsilon(1e-12).margin(1e-12));
+      CHECK(s["abs_sum"].get<double>() ==
+            Approx(mine[n].to(torch::kDouble).abs().sum().item<double>()).epsilon(1e-12));
     }
   }
 }

@@ -16,8 +16,13 @@ namespace fs = std::filesystem;
 
 namespace {
 
-fs::path Assets() { return vstar::test::SharedDir() / "assets/qwen2.5-vl"; }
-Json Cases() { return Json::parse(vstar::test::ReadFile(vstar::test::FixtureDir() / "model/tokenizer/cases.json")); }
+fs::path Assets() {
+  return vstar::test::SharedDir() / "assets/qwen2.5-vl";
+}
+Json Cases() {
+  return Json::parse(
+      vstar::test::ReadFile(vstar::test::FixtureDir() / "model/tokenizer/cases.json"));
+}
 
 const Tokenizer& Real() {
   static Tokenizer tok = Tokenizer::Load(Assets());
@@ -65,14 +70,16 @@ std::string ByteChar(int b) {
 
 }  // namespace
 
-TEST_CASE("tokenizer: encode equals transformers on the tricky corpus (vocab.json + merges.txt)", "[tokenizer]") {
+TEST_CASE("tokenizer: encode equals transformers on the tricky corpus (vocab.json + merges.txt)",
+          "[tokenizer]") {
   VSTAR_REQUIRE_SHARED("assets/qwen2.5-vl/vocab.json");
   Json cases = Cases();
   REQUIRE(cases["encode"].size() >= 60);
   CheckEncodeCases(Real(), cases);
 }
 
-TEST_CASE("tokenizer: decode equals transformers, incl. skip_special_tokens and invalid UTF-8", "[tokenizer]") {
+TEST_CASE("tokenizer: decode equals transformers, incl. skip_special_tokens and invalid UTF-8",
+          "[tokenizer]") {
   VSTAR_REQUIRE_SHARED("assets/qwen2.5-vl/vocab.json");
   for (const auto& c : Cases()["decode"]) {
     auto ids = c["ids"].get<std::vector<TokenId>>();
@@ -100,7 +107,8 @@ TEST_CASE("tokenizer: added tokens, size and special flags", "[tokenizer]") {
   }
   CHECK(tok.eos_token_id() == 151645);
   CHECK(tok.pad_token_id() == 151643);
-  CHECK(tok.chat_template().find("<|vision_start|><|image_pad|><|vision_end|>") != std::string::npos);
+  CHECK(tok.chat_template().find("<|vision_start|><|image_pad|><|vision_end|>") !=
+        std::string::npos);
   CHECK(tok.TokenToId("Ġworld") == 1879);
   CHECK_THROWS_AS(tok.Decode({151665}), TokenizerError);
   CHECK_THROWS_AS(tok.Decode({-1}), TokenizerError);
@@ -132,21 +140,31 @@ TEST_CASE("tokenizer: tokenizer.json with [a,b] merges and \"a b\" merges", "[to
   }
   Json added = Json::array();
   for (auto& [id, a] : config["added_tokens_decoder"].items())
-    added.push_back({{"id", std::stoll(id)}, {"content", a["content"]}, {"single_word", false},
-                     {"lstrip", false}, {"rstrip", false}, {"normalized", false}, {"special", a["special"]}});
-  Json tj = {
-      {"version", "1.0"},
-      {"added_tokens", added},
-      {"normalizer", {{"type", "NFC"}}},
-      {"pre_tokenizer",
-       {{"type", "Sequence"},
-        {"pretokenizers",
-         {{{"type", "Split"},
-           {"pattern", {{"Regex", "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"}}},
-           {"behavior", "Isolated"},
-           {"invert", false}},
-          {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", false}, {"use_regex", false}}}}}},
-      {"model", {{"type", "BPE"}, {"vocab", vocab}, {"merges", pairs}}}};
+    added.push_back({{"id", std::stoll(id)},
+                     {"content", a["content"]},
+                     {"single_word", false},
+                     {"lstrip", false},
+                     {"rstrip", false},
+                     {"normalized", false},
+                     {"special", a["special"]}});
+  Json tj = {{"version", "1.0"},
+             {"added_tokens", added},
+             {"normalizer", {{"type", "NFC"}}},
+             {"pre_tokenizer",
+              {{"type", "Sequence"},
+               {"pretokenizers",
+                {{{"type", "Split"},
+                  {"pattern",
+                   {{"Regex",
+                     "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| "
+                     "?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"}}},
+                  {"behavior", "Isolated"},
+                  {"invert", false}},
+                 {{"type", "ByteLevel"},
+                  {"add_prefix_space", false},
+                  {"trim_offsets", false},
+                  {"use_regex", false}}}}}},
+             {"model", {{"type", "BPE"}, {"vocab", vocab}, {"merges", pairs}}}};
   Json cases = Cases();
   for (int form = 0; form < 2; ++form) {
     INFO((form == 0 ? "[a,b] merges" : "\"a b\" merges"));
@@ -191,16 +209,20 @@ TEST_CASE("tokenizer: streaming decode holds back incomplete UTF-8", "[tokenizer
   CHECK(dec.Finish() == "\xEF\xBF\xBD");
   // A byte that cannot continue the pending sequence flushes it as U+FFFD at once.
   CHECK(dec.Push(*b0).empty());
-  CHECK(dec.Push(*tok.TokenToId("a")) == "\xEF\xBF\xBD" "a");
+  CHECK(dec.Push(*tok.TokenToId("a")) ==
+        "\xEF\xBF\xBD"
+        "a");
 }
 
 TEST_CASE("tokenizer: byte-level round trip on random UTF-8; thread-safe cache", "[tokenizer]") {
   VSTAR_REQUIRE_SHARED("assets/qwen2.5-vl/vocab.json");
   const Tokenizer& tok = Real();
   std::mt19937 rng(7);
-  // Code points that are stable under NFC (no combining marks, no Hangul jamo, no compatibility forms).
-  std::vector<std::pair<uint32_t, uint32_t>> ranges = {{0x20, 0x7E}, {0xA1, 0xFF}, {0x3B1, 0x3C9}, {0x410, 0x44F},
-                                                       {0x4E00, 0x9FFF}, {0xAC00, 0xD7A3}, {0x1F600, 0x1F64F}};
+  // Code points that are stable under NFC (no combining marks, no Hangul jamo, no compatibility
+  // forms).
+  std::vector<std::pair<uint32_t, uint32_t>> ranges = {
+      {0x20, 0x7E},     {0xA1, 0xFF},     {0x3B1, 0x3C9},    {0x410, 0x44F},
+      {0x4E00, 0x9FFF}, {0xAC00, 0xD7A3}, {0x1F600, 0x1F64F}};
   std::vector<std::string> texts;
   for (int k = 0; k < 200; ++k) {
     std::string s;
@@ -209,10 +231,21 @@ TEST_CASE("tokenizer: byte-level round trip on random UTF-8; thread-safe cache",
       auto [lo, hi] = ranges[rng() % ranges.size()];
       uint32_t cp = lo + rng() % (hi - lo + 1);
       if (rng() % 5 == 0) cp = " \n\t\r"[rng() % 4];
-      if (cp < 0x80) s.push_back(static_cast<char>(cp));
-      else if (cp < 0x800) { s.push_back(0xC0 | (cp >> 6)); s.push_back(0x80 | (cp & 0x3F)); }
-      else if (cp < 0x10000) { s.push_back(0xE0 | (cp >> 12)); s.push_back(0x80 | ((cp >> 6) & 0x3F)); s.push_back(0x80 | (cp & 0x3F)); }
-      else { s.push_back(0xF0 | (cp >> 18)); s.push_back(0x80 | ((cp >> 12) & 0x3F)); s.push_back(0x80 | ((cp >> 6) & 0x3F)); s.push_back(0x80 | (cp & 0x3F)); }
+      if (cp < 0x80)
+        s.push_back(static_cast<char>(cp));
+      else if (cp < 0x800) {
+        s.push_back(0xC0 | (cp >> 6));
+        s.push_back(0x80 | (cp & 0x3F));
+      } else if (cp < 0x10000) {
+        s.push_back(0xE0 | (cp >> 12));
+        s.push_back(0x80 | ((cp >> 6) & 0x3F));
+        s.push_back(0x80 | (cp & 0x3F));
+      } else {
+        s.push_back(0xF0 | (cp >> 18));
+        s.push_back(0x80 | ((cp >> 12) & 0x3F));
+        s.push_back(0x80 | ((cp >> 6) & 0x3F));
+        s.push_back(0x80 | (cp & 0x3F));
+      }
     }
     texts.push_back(s);
   }
@@ -222,7 +255,10 @@ TEST_CASE("tokenizer: byte-level round trip on random UTF-8; thread-safe cache",
     CHECK(tok.Decode(first[i]) == texts[i]);
   }
   // Invalid UTF-8 input is read as with errors="replace" and never throws.
-  CHECK(tok.Decode(tok.Encode("a\xff" "b\xe4\xbd")) == "a\xEF\xBF\xBD" "b\xEF\xBF\xBD");
+  CHECK(tok.Decode(tok.Encode("a\xff"
+                              "b\xe4\xbd")) ==
+        "a\xEF\xBF\xBD"
+        "b\xEF\xBF\xBD");
   std::vector<int> bad(2, 0);
   std::vector<std::thread> threads;
   for (int t = 0; t < 2; ++t)
@@ -262,7 +298,8 @@ TEST_CASE("tokenizer: errors name the file", "[tokenizer]") {
   CHECK_THROWS_WITH(Tokenizer::Load(dir), Catch::Contains("line 1"));
 }
 
-TEST_CASE("tokenizer: hand-checked BPE, regex pieces and added-token split (synthetic vocab)", "[tokenizer]") {
+TEST_CASE("tokenizer: hand-checked BPE, regex pieces and added-token split (synthetic vocab)",
+          "[tokenizer]") {
   // Vocabulary: the 256 byte characters, then merged tokens. Ranks decide the order of merges.
   Json vocab;
   for (int b = 0; b < 256; ++b) vocab[ByteChar(b)] = b;
@@ -272,9 +309,10 @@ TEST_CASE("tokenizer: hand-checked BPE, regex pieces and added-token split (synt
     auto sp = m.find(' ');
     vocab[m.substr(0, sp) + m.substr(sp + 1)] = next++;
   }
-  Json tj = {{"added_tokens", {{{"id", 300}, {"content", "<x>"}, {"special", true}},
-                               {{"id", 301}, {"content", "<x>y"}, {"special", false}},
-                               {{"id", 302}, {"content", "x>"}, {"special", false}}}},
+  Json tj = {{"added_tokens",
+              {{{"id", 300}, {"content", "<x>"}, {"special", true}},
+               {{"id", 301}, {"content", "<x>y"}, {"special", false}},
+               {{"id", 302}, {"content", "x>"}, {"special", false}}}},
              {"normalizer", {{"type", "NFC"}}},
              {"model", {{"type", "BPE"}, {"vocab", vocab}, {"merges", merges}}}};
   fs::path dir = vstar::test::TempDir("tok-synthetic");
@@ -324,6 +362,21 @@ TEST_CASE("tokenizer: load time and encode throughput", "[.bench]") {
   auto t2 = Clock::now();
   tok.Encode(text);
   double warm = std::chrono::duration<double>(Clock::now() - t2).count();
-  std::printf("{\"load_s\": %.4f, \"bytes\": %zu, \"tokens\": %zu, \"encode_cold_MBps\": %.2f, \"encode_warm_MBps\": %.2f}\n",
-              load_s, text.size(), n, text.size() / cold / 1e6, text.size() / warm / 1e6);
+  // Line by line (prompt-sized strings), as in generation.
+  std::vector<std::string> lines;
+  for (size_t b = 0, e; b < text.size(); b = e + 1) {
+    e = text.find('\n', b);
+    if (e == std::string::npos) e = text.size();
+    lines.push_back(text.substr(b, e - b));
+  }
+  auto t3 = Clock::now();
+  size_t nl = 0;
+  for (const auto& l : lines) nl += tok.Encode(l).size();
+  double per_line = std::chrono::duration<double>(Clock::now() - t3).count();
+  std::printf(
+      "{\"load_s\": %.4f, \"bytes\": %zu, \"tokens\": %zu, \"encode_cold_MBps\": %.2f, "
+      "\"encode_warm_MBps\": %.2f, \"lines\": %zu, \"line_tokens\": %zu, \"encode_lines_MBps\": "
+      "%.2f}\n",
+      load_s, text.size(), n, text.size() / cold / 1e6, text.size() / warm / 1e6, lines.size(), nl,
+      text.size() / per_line / 1e6);
 }
