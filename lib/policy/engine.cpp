@@ -115,6 +115,11 @@ model::VisionInput PolicyEngine::VideoFromFrames(const io::Json& frames) const {
 }
 
 std::vector<Response> PolicyEngine::Respond(const std::vector<Conversation>& convs, BatchTiming* timing) const {
+  return Respond(convs, opt_.Sampling(), timing);
+}
+
+std::vector<Response> PolicyEngine::Respond(const std::vector<Conversation>& convs, model::SamplingOptions so,
+                                            BatchTiming* timing) const {
   std::vector<Response> out(convs.size());
   if (convs.empty()) return out;
   const int64_t merge = model_->config().vision.spatial_merge_size;
@@ -147,7 +152,6 @@ std::vector<Response> PolicyEngine::Respond(const std::vector<Conversation>& con
     in.attention_mask[b].narrow(0, off, static_cast<int64_t>(v.size())).fill_(1);
   }
   in.videos = videos;
-  auto so = opt_.Sampling();
   so.stop_ids = stop_ids_;
   so.pad_token_id = pad_id_;
   auto r = model::Generate(*model_, in, so);
@@ -158,7 +162,18 @@ std::vector<Response> PolicyEngine::Respond(const std::vector<Conversation>& con
     out[b].finish_reason = r.finish_reasons[b];
     if (!toks.empty() && std::find(stop_ids_.begin(), stop_ids_.end(), toks.back()) != stop_ids_.end())
       toks.pop_back();
-    out[b].text = tokenizer_->Decode(toks, /*skip_special_tokens=*/true);
+    // Ids of padded embedding rows (vocab_size > len(tokenizer)) have no text: HF's decode drops
+    // them, so do we.
+    std::vector<model::TokenId> known;
+    known.reserve(toks.size());
+    for (auto id : toks) {
+      try {
+        tokenizer_->IdToToken(id);
+        known.push_back(id);
+      } catch (const std::exception&) {
+      }
+    }
+    out[b].text = tokenizer_->Decode(known, /*skip_special_tokens=*/true);
   }
   if (timing) {
     timing->prefill_seconds = r.prefill_seconds;
