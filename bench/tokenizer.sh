@@ -10,10 +10,15 @@ assets="${VSTAR_SHARED:-$root/../shared}/assets/qwen2.5-vl"
 py="${VSTAR_VENV:-$HOME/.local/share/vstar/venv}/bin/python"
 [ -d "$assets" ] || { echo "SKIPPED: $assets is absent" >&2; exit 0; }
 text="$(mktemp)"; trap 'rm -f "$text"' EXIT
-# The same text for both: the golden corpus repeated to 4 MiB.
-"$py" - "$root/tests/fixtures/model/tokenizer/cases.json" "$text" <<'PY'
+# The same text for both: $1 (any UTF-8 file, e.g. /usr/share/common-licenses/GPL-3), default the golden
+# corpus (whitespace runs, CJK, emoji, long random Unicode); repeated to 4 MiB.
+src="${1:-}"
+"$py" - "$root/tests/fixtures/model/tokenizer/cases.json" "$text" "$src" <<'PY'
 import json, sys
-s = "".join(c["text"] + "\n" for c in json.load(open(sys.argv[1]))["encode"])
+if sys.argv[3]:
+    s = open(sys.argv[3], encoding="utf-8", newline="").read()
+else:
+    s = "".join(c["text"] + "\n" for c in json.load(open(sys.argv[1]))["encode"])
 while len(s.encode()) < 4 << 20: s += s
 open(sys.argv[2], "w", encoding="utf-8", newline="").write(s)
 PY
