@@ -119,7 +119,7 @@ TEST_CASE("video frame sizes (official-video-star.md §6) and fetch_video's budg
   }
 }
 
-TEST_CASE("--sample parsing", "[video][sampling]") {
+TEST_CASE("sample rule parsing", "[video][sampling]") {
   CHECK(ParseSampleSpec("qwen").ToString() == "qwen:videostar");
   CHECK(ParseSampleSpec("qwen:videostar").ToString() == "qwen:videostar");
   CHECK(ParseSampleSpec("qwen:upstream").ToString() == "qwen:upstream");
