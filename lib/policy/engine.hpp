@@ -72,6 +72,10 @@ class PolicyEngine {
 
   // Answers the conversations together (one left-padded batch).
   std::vector<Response> Respond(const std::vector<Conversation>& conversations, BatchTiming* timing = nullptr) const;
+  // The same with sampling settings other than --temperature/--top-p/... (the two-turn policy samples
+  // each turn as its profile says); stop and pad tokens are the engine's.
+  std::vector<Response> Respond(const std::vector<Conversation>& conversations, model::SamplingOptions sampling,
+                                BatchTiming* timing = nullptr) const;
 
   // Frames of a record's "frames" field (vs-decode), processed as one video.
   model::VisionInput VideoFromFrames(const io::Json& frames) const;
