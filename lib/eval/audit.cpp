@@ -82,7 +82,7 @@ void Example(Finding& f, const std::string& text) {
   if (f.detail["examples"].size() < 5) f.detail["examples"].push_back(text);
 }
 
-const char* kSentinel = "\x01candidates\x01";
+const char* kSentinel = "\x01" "candidates" "\x01";
 
 }  // namespace
 
@@ -144,7 +144,7 @@ std::vector<Finding> Audit(const AuditInput& in) {
     for (const auto& r : f->records) keys.emplace(recog::LabelKey(Label(r)), Label(r));
     if (f->classes)
       for (const auto& c : f->classes->items) keys.emplace(recog::LabelKey(c.name), c.name);
-    Finding leak{"path-label-leak", f->name}, swap{"label-folder-mismatch", f->name};
+    Finding leak("path-label-leak", f->name), swap("label-folder-mismatch", f->name);
     std::map<std::string, size_t> pairs;
     for (size_t i = 0; i < f->records.size(); ++i) {
       const Json& r = f->records[i];
@@ -170,7 +170,7 @@ std::vector<Finding> Audit(const AuditInput& in) {
   // Training labels outside the training prompt's candidate list.
   for (const auto& f : in.train) {
     if (!f.classes) continue;
-    Finding o{"label-outside-candidates", f.name};
+    Finding o("label-outside-candidates", f.name);
     std::map<std::string, size_t> per;
     for (const auto& r : f.records) {
       ++o.total;
@@ -192,8 +192,9 @@ std::vector<Finding> Audit(const AuditInput& in) {
     train_names.push_back(std::move(names));
     for (size_t b = 0; b < a; ++b)
       if (in.train[a].records == in.train[b].records) {
-        Finding d{"identical-files", in.train[b].name, in.train[a].name, in.train[a].records.size(),
-                  in.train[a].records.size(), false};
+        Finding d("identical-files", in.train[b].name, in.train[a].name);
+        d.count = d.total = in.train[a].records.size();
+        d.problem = false;
         out.push_back(d);
       }
   }
@@ -202,7 +203,7 @@ std::vector<Finding> Audit(const AuditInput& in) {
       bool dup = false;  // report each identical training file once
       for (size_t b = 0; b < a; ++b) dup |= in.train[a].records == in.train[b].records;
       if (dup) continue;
-      Finding o{"train-test-overlap", t.name, in.train[a].name};
+      Finding o("train-test-overlap", t.name, in.train[a].name);
       for (const auto& r : t.records) {
         ++o.total;
         if (train_names[a].count(fs::path(PathOf(r)).filename().string())) ++o.count;
@@ -214,7 +215,7 @@ std::vector<Finding> Audit(const AuditInput& in) {
   // What the model sees: rendered prompts and named fields.
   if (in.profile || !in.fields.empty()) {
     for (const AuditFile* f : all) {
-      Finding p{"label-in-prompt", f->name};
+      Finding p("label-in-prompt", f->name);
       std::vector<std::string> t1_words;
       std::optional<recog::Profile> prof = in.profile;
       recog::ClassList sentinel;

@@ -21,6 +21,8 @@
 namespace vstar::eval {
 
 struct Finding {
+  Finding(std::string check_, std::string file_, std::string other_ = "")
+      : check(std::move(check_)), file(std::move(file_)), other(std::move(other_)) {}
   std::string check;
   std::string file;
   std::string other;  // the second file of a pair check
