@@ -26,7 +26,9 @@ REF = SHARED / "reference/official"
 # (profile, template stage, annotated root used by that stage)
 STAGES = [("official", "eval", "/data/annotated/hmdb51_pose"), ("official", "eval", ""),
           ("official-grpo", "grpo", "hmdb51_pose"), ("official-sft", "sft", "hmdb51_pose"),
-          ("official-teacher", "teacher", "")]
+          ("official-teacher", "teacher", ""),
+          # four-tool variant with video_explanation = no: the placeholder expands to ""
+          ("official-grpo-4tool", "grpo-4tool", "hmdb51_pose")]
 SOURCES = [("data/json/hmdb51/val.json", "data/json/hmdb51/train_rephrased.json", [0, 400]),
            ("data/json/hmdb51/test.json", "data/json/hmdb51/test_rephrased.json", [5]),
            ("data/json/ucf101/val.json", "data/json/ucf101/train_rephrased.json", [0]),
@@ -57,6 +59,7 @@ def main():
                 for explained in (False, True):
                     text = t2.replace("{ANNOTATED_VIDEO_PATH}", os.path.join(root, rec["path"]))
                     text = text.replace("{original_answer}", rec["solution"])
+                    text = text.replace("{VIDEO_EXPLANATION_TEXT}", "")
                     text = text.replace("{ALLOWED_ANSWERS}", candidates(classes, explained))
                     cases.append(dict(profile=profile, turn=2, questions=qfile, classes=cfile, index=i,
                                       explain=explained, annotated_root=root,
