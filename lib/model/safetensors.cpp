@@ -172,7 +172,9 @@ std::shared_ptr<SafetensorsFile> SafetensorsFile::Open(const std::filesystem::pa
   uint64_t size = static_cast<uint64_t>(st.st_size);
   f->map_ = std::make_shared<Mapping>();
   if (size > 0) {
-    void* addr = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    // Copy-on-write: an in-place op on a returned tensor changes a private page (every view of that
+    // tensor sees it), never the file, and never faults.
+    void* addr = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
     if (addr == MAP_FAILED) {
       int e = errno;
       ::close(fd);
@@ -278,8 +280,7 @@ torch::Tensor SafetensorsFile::Get(const std::string& name) const {
     return t;
   }
   auto keep = map_;
-  // from_blob wants a mutable pointer; the pages are PROT_READ, so writes fault instead of
-  // corrupting.
+  // The deleter holds the mapping: it is unmapped when the last tensor over it is freed.
   return torch::from_blob(
       data, info.shape, [keep](void*) {}, opts);
 }

@@ -88,6 +88,12 @@ TEST_CASE("safetensors: tensors alias the mapping and outlive the file object", 
   }
   Json expected = Json::parse(Slurp(Fixtures() / "expected.json"));
   CheckAgainst(t, expected["dtypes"]["f32"], "f32 after close");
+  // In-place writes touch private copy-on-write pages, not the file.
+  std::string before = Slurp(Fixtures() / "dtypes.safetensors");
+  t.add_(1.0f);
+  CHECK(Slurp(Fixtures() / "dtypes.safetensors") == before);
+  CheckAgainst(SafetensorsFile::Open(Fixtures() / "dtypes.safetensors")->Get("f32"), expected["dtypes"]["f32"],
+               "f32 reopened");
 }
 
 TEST_CASE("safetensors: sharded 4.52+ layout maps to canonical Hub names", "[safetensors]") {
