@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "recog/classlist.hpp"
+#include "recog/profile.hpp"
 #include "reward/reward.hpp"
 #include "support.hpp"
 
@@ -174,4 +175,23 @@ TEST_CASE("vs-reward official over records with the authors' templates") {
                              rec.dump() + "\n");
   auto o2 = Json::parse(vstar::test::Lines(r2.out).at(0));
   CHECK(o2["reward"]["completions"][0]["total"].get<double>() == Approx(3.0));
+}
+
+TEST_CASE("official R_sub with the section titles read from the authors' templates") {
+  VSTAR_REQUIRE_SHARED("reference/official/templates");
+  auto tdir = vstar::test::SharedDir() / "reference/official/templates";
+  auto p = vstar::recog::LoadProfile((vstar::test::SourceDir() / "share/vstar/profiles/official-grpo").string(), tdir);
+  OfficialConfig cfg;
+  cfg.section1_title = p.SectionTitle(1);
+  cfg.section3_title = p.SectionTitle(3);
+  // Built at run time from the template's own titles (the authors' words never enter the repo).
+  std::string c = "<think>step:\n[1] " + cfg.section1_title + ":\n   - Right arm: swings\n   - Torso: turns\n[2] x\n[3] " +
+                  cfg.section3_title + ":\n   - Swing baseball: 8 - the right arm swings a bat\n   - Golf: 3 - torso\n"
+                  "</think>\n<answer>Golf</answer>";
+  auto wrong = Official(c, "<answer>Swing baseball</answer>", "", "action-detection", cfg);
+  CHECK(wrong.acc == 0.0);
+  CHECK(wrong.sub == Approx(2.0 / 3.0));  // ungated, on the ground truth's text: "right arm" (2/3)
+  CHECK(wrong.total == Approx(1.0 + 2.0 / 3.0));
+  auto under = Official(c, "<answer>swing_baseball</answer>", "", "action-detection", cfg);
+  CHECK(under.sub == 0.0);  // the escaped underscore label never matches the model's spelling
 }
