@@ -1,8 +1,10 @@
 #include "net/server.hpp"
 
 #include <httplib.h>
-#include <pthread.h>
 #include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
 
 #include <chrono>
 #include <ctime>
@@ -349,14 +351,21 @@ void ChatServer::Stop() {
   http_->server.stop();
 }
 
-int RunServer(const ServeOptions& options, ChatBackend& backend) {
-  // Block SIGTERM/SIGINT in every thread (they inherit this mask) and take them in one thread.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+namespace {
 
+// SIGTERM/SIGINT reach a process-wide handler (whichever thread the kernel picks, including threads a
+// model library started before the server) that writes the signal number into a pipe; one thread
+// reads it and stops the server. Only async-signal-safe calls happen in the handler.
+int g_signal_pipe[2] = {-1, -1};
+
+extern "C" void OnStopSignal(int sig) {
+  unsigned char b = static_cast<unsigned char>(sig);
+  [[maybe_unused]] ssize_t n = write(g_signal_pipe[1], &b, 1);
+}
+
+}  // namespace
+
+int RunServer(const ServeOptions& options, ChatBackend& backend) {
   ChatServer server(options, backend);
   int port;
   try {
@@ -365,19 +374,30 @@ int RunServer(const ServeOptions& options, ChatBackend& backend) {
     log::Error(e.what());
     return 1;
   }
-  std::atomic<bool> done{false};
+  if (pipe(g_signal_pipe) != 0) throw std::runtime_error("cannot create the signal pipe");
+  struct sigaction action{}, old_term{}, old_int{};
+  action.sa_handler = OnStopSignal;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGTERM, &action, &old_term);
+  sigaction(SIGINT, &action, &old_int);
   std::thread waiter([&] {
-    int sig = 0;
-    sigwait(&signals, &sig);
-    if (!done) log::Info("signal ", sig == SIGTERM ? "SIGTERM" : "SIGINT", ": finishing requests in flight and stopping");
+    unsigned char sig = 0;
+    while (read(g_signal_pipe[0], &sig, 1) < 0 && errno == EINTR) {
+    }
+    if (sig == SIGTERM || sig == SIGINT)
+      log::Info("signal ", sig == SIGTERM ? "SIGTERM" : "SIGINT", ": finishing requests in flight and stopping");
     server.Stop();
   });
   if (!options.port_file.empty()) io::WriteFileAtomic(options.port_file, std::to_string(port) + "\n");
   log::Info("serving ", backend.ModelId(), " on http://", options.host, ":", port, "/v1");
   server.Serve();
-  done = true;
-  pthread_kill(waiter.native_handle(), SIGTERM);  // wakes the waiter if no signal came
+  unsigned char wake = 0;  // not a signal number: the waiter just stops
+  [[maybe_unused]] ssize_t n = write(g_signal_pipe[1], &wake, 1);
   waiter.join();
+  sigaction(SIGTERM, &old_term, nullptr);
+  sigaction(SIGINT, &old_int, nullptr);
+  close(g_signal_pipe[0]);
+  close(g_signal_pipe[1]);
   log::Info("stopped after ", server.stats().requests.load(), " requests in ", server.stats().batches.load(),
             " batches");
   return 0;
