@@ -5,6 +5,9 @@ PREFIX  ?= /usr/local
 JOBS    ?= $(shell nproc)
 CMAKE_FLAGS ?=
 export VSTAR_VENV ?= $(HOME)/.local/share/vstar/venv
+# ccache hits across checkouts (CI builds a fresh clone): hash paths relative to the tree.
+export CCACHE_BASEDIR ?= $(CURDIR)
+export CCACHE_NOHASHDIR ?= 1
 
 .PHONY: all build configure deps setup check test install bench demo completions clean
 

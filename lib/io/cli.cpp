@@ -224,7 +224,10 @@ int ParseArgs(CLI::App& app, int argc, char** argv) {
   }
   try {
     app.parse(argc, argv);
-  } catch (const CLI::Success& e) {  // --help, --version
+  } catch (const CLI::CallForVersion& e) {
+    std::cout << e.what() << "\n";  // CLI11 2.1 prints the version without a newline
+    return kExitOk;
+  } catch (const CLI::Success& e) {  // --help
     app.exit(e);
     return kExitOk;
   } catch (const CLI::ParseError& e) {

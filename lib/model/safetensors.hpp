@@ -52,7 +52,8 @@ class SafetensorsFile {
   const std::map<std::string, TensorInfo>& tensors() const { return tensors_; }
   const std::map<std::string, std::string>& metadata() const { return metadata_; }
   bool Has(const std::string& name) const { return tensors_.count(name) != 0; }
-  // Zero-copy CPU tensor over the mapping (read-only memory: clone() before writing in place).
+  // Zero-copy CPU tensor over the mapping. The mapping is copy-on-write (MAP_PRIVATE), so an in-place
+  // write changes a private copy of the page, never the file.
   torch::Tensor Get(const std::string& name) const;
 
  private:
