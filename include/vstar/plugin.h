@@ -6,18 +6,21 @@
 // The types below are plain C++ (std::string, std::vector), so a plugin must be built with the same
 // compiler family and C++ standard library as the host; the ABI number changes whenever any type here
 // changes layout, and the host refuses a plugin built against another number.
+#include <algorithm>
+#include <cctype>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <boost/dll/alias.hpp>
 
 namespace vstar::plugin {
 
-inline constexpr int kAbiVersion = 3;
+inline constexpr int kAbiVersion = 4;
 
 enum class Kind { kDetect, kPose, kExplain, kDescribe };
 
@@ -87,6 +90,8 @@ struct Info {
   bool top_down = false;
 };
 
+class Host;
+
 // Configuration handed to the factory. `values` hold --plugin-opt key=value pairs.
 struct Config {
   std::string model;   // --model path (may be empty when the plugin needs none)
@@ -96,6 +101,9 @@ struct Config {
   // The kind the host wants. A plugin serving several kinds (e.g. `openai`: explain and describe)
   // returns the matching tool from a factory exported with VSTAR_PLUGIN_FACTORY (ABI 2).
   Kind kind = Kind::kDetect;
+  // Services of the host process (HTTP chat client, image encoding, class lists), so plugins need no
+  // vstar library. The vstar loader always sets it; it outlives every tool (ABI 4).
+  const Host* host = nullptr;
 
   std::string get(const std::string& key, const std::string& fallback = "") const {
     auto it = values.find(key);
@@ -108,6 +116,75 @@ struct Config {
 struct Error : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
+
+// A class-list entry as the host reads it (names, "Name: description" lines, the authors' JSON dicts,
+// "id,name" CSV; see vs-explain(1)).
+struct ClassEntry {
+  std::string name;
+  std::string description;  // empty when the list gives none
+  std::string key;          // the JSON key or CSV id when the list has one, else the 0-based position
+};
+
+// The outcome of one chat-completions request made through ChatClient (ABI 4).
+struct ChatResult {
+  bool ok = false;
+  std::string content;   // choices[0].message.content when ok
+  std::string response;  // the whole response body (JSON text) when ok
+  std::string model;     // the model that answered: the response's "model", else the configured one
+  bool cached = false;   // served from the host's response cache
+  std::string error;     // why it failed (HTTP status, server message, timeout); never the API key
+};
+
+// An OpenAI-compatible chat-completions client run by the host: retries with backoff, a response cache
+// and bounded concurrency, configured by the client options (Host::ChatOptions) in Config::values.
+class ChatClient {
+ public:
+  virtual ~ChatClient() = default;
+  // Sends complete request bodies (JSON text; "model" is filled in when absent) and returns one result
+  // per body, in order; a failed request fails only its own result. Safe to call from several threads.
+  virtual std::vector<ChatResult> Complete(const std::vector<std::string>& request_bodies_json) = 0;
+  virtual std::string model() const = 0;  // the configured model name
+};
+
+// What the host offers plugins (ABI 4). Methods throw Error for bad input or configuration.
+class Host {
+ public:
+  virtual ~Host() = default;
+  // A chat client configured from `config.values` (the keys ChatOptions declares) and `config.model`
+  // (the model name; wins over values["model"]). Reads the API key named by api_key_env now.
+  virtual std::unique_ptr<ChatClient> OpenChat(const Config& config) const = 0;
+  // The client option keys OpenChat reads, with defaults (for a plugin's Info::options).
+  virtual std::vector<OptionSpec> ChatOptions() const = 0;
+  // "data:image/jpeg;base64,..." of an 8-bit BGR frame, first shrunk (aspect kept) so its longer side
+  // is at most `max_side` pixels (0 = keep the size); `quality` 1..100.
+  virtual std::string JpegDataUrl(const Image& image, int max_side, int quality) const = 0;
+  // Reads a class list in any format the host reads for --classes.
+  virtual std::vector<ClassEntry> ReadClassList(const std::string& file) const = 0;
+};
+
+// Helpers for text tools, shared by the host and plugins so both match names the same way.
+
+// Splits a class entry as Explainer::Explain receives it, "Name: description", at the first colon
+// (both parts trimmed; description empty when there is no colon).
+inline std::pair<std::string, std::string> SplitClassEntry(const std::string& entry) {
+  auto trim = [](std::string s) {
+    auto not_space = [](unsigned char c) { return !std::isspace(c); };
+    s.erase(s.begin(), std::find_if(s.begin(), s.end(), not_space));
+    s.erase(std::find_if(s.rbegin(), s.rend(), not_space).base(), s.end());
+    return s;
+  };
+  auto colon = entry.find(':');
+  if (colon == std::string::npos) return {trim(entry), ""};
+  return {trim(entry.substr(0, colon)), trim(entry.substr(colon + 1))};
+}
+
+// Lowercase ASCII letters and digits only: "Brush_hair", "brush hair" and "BrushHair" are equal.
+inline std::string NormaliseName(const std::string& name) {
+  std::string out;
+  for (unsigned char c : name)
+    if (std::isalnum(c)) out += static_cast<char>(std::tolower(c));
+  return out;
+}
 
 class Tool {
  public:
@@ -131,7 +208,8 @@ class PoseEstimator : public Tool {
 
 class Explainer : public Tool {
  public:
-  // One Text per class name, in order.
+  // One Text per class entry, in order; an entry is a class name or "Name: description"
+  // (SplitClassEntry).
   virtual std::vector<Text> Explain(const std::vector<std::string>& class_names) = 0;
 };
 

@@ -8,8 +8,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include "net/openai_tools.hpp"
-
 namespace vstar::net {
 namespace {
 
@@ -27,7 +25,7 @@ bool IsInteger(const std::string& s) {
 }
 
 ClassEntry FromEntryText(const std::string& text, std::string key) {
-  auto [name, description] = SplitClassEntry(text);
+  auto [name, description] = plugin::SplitClassEntry(text);
   return {name, description, std::move(key)};
 }
 

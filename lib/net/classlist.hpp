@@ -6,13 +6,13 @@
 #include <string>
 #include <vector>
 
+#include <vstar/plugin.h>
+
 namespace vstar::net {
 
-struct ClassEntry {
-  std::string name;
-  std::string description;  // empty when the list gives none
-  std::string key;          // the JSON key or CSV id when the list has one, else the 0-based position
-};
+// name, description (empty when the list gives none), key (the JSON key or CSV id when the list has
+// one, else the 0-based position). The same type plugins get from plugin::Host::ReadClassList.
+using ClassEntry = plugin::ClassEntry;
 
 // Throws std::runtime_error naming `source` (and the line for text lists) on malformed input,
 // an empty name, or an empty list.

@@ -10,6 +10,7 @@
 #include "io/paths.hpp"
 #include "io/record.hpp"
 #include "net/classlist.hpp"
+#include "net/host.hpp"
 #include "tools/plugins.hpp"
 
 namespace vstar::net {
@@ -24,6 +25,7 @@ plugin::Config MakeConfig(const ExplainOptions& opt, plugin::Kind kind,
   config.model = opt.model;  // the openai plugin falls back to --api-model (values["model"])
   config.device = "cpu";
   config.share_dir = io::ShareDir().string();
+  config.host = &PluginHost();  // the openai plugin's chat client, frame encoding, class lists
   // Client flags reach the plugins that declare them (openai); --plugin-opt wins over them.
   config.values = opt.client.ToValues();
   for (const auto& [k, v] : user_opts) config.values[k] = v;

@@ -1,6 +1,7 @@
 #include "tools/plugins.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <mutex>
 #include <set>
@@ -43,6 +44,8 @@ boost::dll::shared_library& Load(const fs::path& path) {
   }
   return loaded->emplace(key, std::move(lib)).first->second;
 }
+
+constinit std::atomic<const plugin::Host*> g_default_host{nullptr};
 
 int AbiOf(boost::dll::shared_library& lib, const fs::path& path) {
   if (!lib.has("vstar_plugin_abi") || !lib.has("vstar_plugin_create"))
@@ -90,7 +93,12 @@ int ReadAbi(const fs::path& path) {
   return AbiOf(lib, path);
 }
 
-std::unique_ptr<plugin::Tool> CreateTool(const fs::path& path, const plugin::Config& config) {
+void SetDefaultHost(const plugin::Host* host) { g_default_host.store(host); }
+const plugin::Host* DefaultHost() { return g_default_host.load(); }
+
+std::unique_ptr<plugin::Tool> CreateTool(const fs::path& path, const plugin::Config& given) {
+  plugin::Config config = given;
+  if (!config.host) config.host = DefaultHost();
   auto& lib = Load(path);
   int abi = AbiOf(lib, path);
   if (abi != plugin::kAbiVersion)

@@ -1,4 +1,4 @@
-#include "net/kb.hpp"
+#include "kb.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -7,9 +7,7 @@
 #include <stdexcept>
 #include <unordered_set>
 
-#include "net/openai_tools.hpp"
-
-namespace vstar::net {
+namespace vstar::local {
 namespace {
 
 std::string Trim(std::string s) {
@@ -48,14 +46,9 @@ std::string Stem(std::string w) {
   return w;
 }
 
-}  // namespace
+using plugin::NormaliseName;
 
-std::string NormaliseName(std::string_view name) {
-  std::string out;
-  for (unsigned char c : name)
-    if (std::isalnum(c)) out += static_cast<char>(std::tolower(c));
-  return out;
-}
+}  // namespace
 
 std::vector<std::string> Tokenise(std::string_view text) {
   std::vector<std::string> words;
@@ -142,7 +135,7 @@ KnowledgeBase KnowledgeBase::Load(const std::filesystem::path& file) {
 }
 
 const KbEntry* KnowledgeBase::Find(std::string_view name) const {
-  auto it = by_name_.find(NormaliseName(name));
+  auto it = by_name_.find(NormaliseName(std::string(name)));
   return it == by_name_.end() ? nullptr : &entries_[it->second];
 }
 
@@ -220,7 +213,7 @@ plugin::Info LocalExplainer::info() const {
 std::vector<plugin::Text> LocalExplainer::Explain(const std::vector<std::string>& class_names) {
   std::vector<plugin::Text> out;
   for (const auto& entry : class_names) {
-    auto [name, description] = SplitClassEntry(entry);
+    auto [name, description] = plugin::SplitClassEntry(entry);
     plugin::Text t;
     t.subject = name;
     if (const KbEntry* e = kb_.Find(name)) {
@@ -244,4 +237,4 @@ std::vector<plugin::Text> LocalExplainer::Explain(const std::vector<std::string>
   return out;
 }
 
-}  // namespace vstar::net
+}  // namespace vstar::local

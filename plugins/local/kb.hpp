@@ -11,10 +11,9 @@
 
 #include <vstar/plugin.h>
 
-namespace vstar::net {
+namespace vstar::local {
 
-// Lowercase ASCII letters and digits only: "Brush_hair", "brush hair" and "BrushHair" are equal.
-std::string NormaliseName(std::string_view name);
+// Names compare by plugin::NormaliseName ("Brush_hair" == "brush hair" == "BrushHair").
 // Words for retrieval: splits at non-alphanumerics and camelCase humps, lowercases, drops stop
 // words, and strips a plural "s" / "ing" ending so that "Jumping" meets "jump".
 std::vector<std::string> Tokenise(std::string_view text);
@@ -69,4 +68,4 @@ class LocalExplainer : public plugin::Explainer {
   double min_score_;
 };
 
-}  // namespace vstar::net
+}  // namespace vstar::local

@@ -1,6 +1,6 @@
 // `local`: the offline default explainer over vstar's own knowledge base (share/vstar/kb/).
 #include <vstar/plugin.h>
 
-#include "net/kb.hpp"
+#include "kb.hpp"
 
-VSTAR_PLUGIN(vstar::net::LocalExplainer)
+VSTAR_PLUGIN(vstar::local::LocalExplainer)

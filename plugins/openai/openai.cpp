@@ -1,12 +1,10 @@
-#include "net/openai_tools.hpp"
+#include "openai.hpp"
 
 #include <algorithm>
 #include <cctype>
 #include <stdexcept>
 
-#include "net/image.hpp"
-
-namespace vstar::net {
+namespace vstar::openai {
 namespace {
 
 constexpr const char* kVersion = "1.0";
@@ -30,21 +28,33 @@ double Number(const plugin::Config& c, const std::string& key, double fallback) 
   throw plugin::Error("option " + key + ": not a number: '" + v + "'");
 }
 
-std::unique_ptr<Client> MakeClient(const plugin::Config& config) {
+const plugin::Host* NeedHost(const plugin::Config& config) {
+  if (!config.host)
+    throw plugin::Error("openai: the host offers no chat client (plugin::Config::host is null)");
+  return config.host;
+}
+
+std::unique_ptr<plugin::ChatClient> OpenChat(const plugin::Config& config) {
   try {
-    return std::make_unique<Client>(ClientOptions::FromValues(config.values, config.model));
-  } catch (const std::invalid_argument& e) {
+    return NeedHost(config)->OpenChat(config);
+  } catch (const std::exception& e) {
     throw plugin::Error(std::string("openai: ") + e.what());
   }
 }
 
-}  // namespace
-
-std::pair<std::string, std::string> SplitClassEntry(const std::string& entry) {
-  auto colon = entry.find(':');
-  if (colon == std::string::npos) return {Trim(entry), ""};
-  return {Trim(entry.substr(0, colon)), Trim(entry.substr(colon + 1))};
+// One chat result as a Text (subject already set).
+void Fill(plugin::Text& t, const plugin::ChatResult& r) {
+  if (!r.ok) {
+    t.error = r.error;
+    return;
+  }
+  t.text = CleanAnswer(r.content);
+  t.found = !t.text.empty();
+  if (!t.found) t.error = "the endpoint answered with empty text";
+  t.source = "openai:" + r.model + (r.cached ? " (cached)" : "");
 }
+
+}  // namespace
 
 Json ExplainRequest(const std::string& name, const std::string& description, int max_tokens,
                     double temperature) {
@@ -91,10 +101,8 @@ std::string CleanAnswer(const std::string& text) {
   return folded;
 }
 
-std::vector<plugin::OptionSpec> OpenAIOptionSpecs() {
-  ClientOptions d;
-  std::vector<plugin::OptionSpec> specs;
-  for (const auto& [k, v] : d.ToValues()) specs.push_back({k, "client setting (see vs-explain(1))", v});
+std::vector<plugin::OptionSpec> OpenAIOptionSpecs(const plugin::Host& host) {
+  std::vector<plugin::OptionSpec> specs = host.ChatOptions();
   specs.push_back({"max_tokens", "longest answer in tokens", "200 (explain) / 300 (describe)"});
   specs.push_back({"temperature", "sampling temperature", "0"});
   specs.push_back({"max_side", "describe: longer frame side sent, pixels", "768"});
@@ -103,41 +111,36 @@ std::vector<plugin::OptionSpec> OpenAIOptionSpecs() {
 }
 
 OpenAIExplainer::OpenAIExplainer(const plugin::Config& config)
-    : client_(MakeClient(config)),
+    : host_(NeedHost(config)),
+      chat_(OpenChat(config)),
       max_tokens_(static_cast<int>(Number(config, "max_tokens", 200))),
       temperature_(Number(config, "temperature", 0)) {}
 
 plugin::Info OpenAIExplainer::info() const {
   return {"openai", plugin::Kind::kExplain, kVersion,
           "class explanations in body-part form from an OpenAI-compatible chat endpoint",
-          OpenAIOptionSpecs()};
+          OpenAIOptionSpecs(*host_)};
 }
 
 std::vector<plugin::Text> OpenAIExplainer::Explain(const std::vector<std::string>& class_names) {
-  std::vector<Json> bodies;
+  std::vector<std::string> bodies;
   std::vector<plugin::Text> out(class_names.size());
   for (size_t i = 0; i < class_names.size(); ++i) {
-    auto [name, description] = SplitClassEntry(class_names[i]);
+    auto [name, description] = plugin::SplitClassEntry(class_names[i]);
     out[i].subject = name;
-    bodies.push_back(ExplainRequest(name, description, max_tokens_, temperature_));
+    bodies.push_back(ExplainRequest(name, description, max_tokens_, temperature_).dump());
   }
-  auto outcomes = client_->Complete(bodies);
-  for (size_t i = 0; i < outcomes.size(); ++i) {
-    const Outcome& o = outcomes[i];
-    if (!o.ok) {
-      out[i].error = o.error;
-      continue;
-    }
-    out[i].text = CleanAnswer(o.content);
-    out[i].found = !out[i].text.empty();
-    if (!out[i].found) out[i].error = "the endpoint answered with empty text";
-    out[i].source = "openai:" + o.response.value("model", client_->options().model) + (o.cached ? " (cached)" : "");
-  }
+  auto results = chat_->Complete(bodies);
+  if (results.size() != bodies.size())
+    throw plugin::Error("openai: the host's chat client returned " + std::to_string(results.size()) +
+                        " results for " + std::to_string(bodies.size()) + " requests");
+  for (size_t i = 0; i < results.size(); ++i) Fill(out[i], results[i]);
   return out;
 }
 
 OpenAIDescriber::OpenAIDescriber(const plugin::Config& config)
-    : client_(MakeClient(config)),
+    : host_(NeedHost(config)),
+      chat_(OpenChat(config)),
       max_tokens_(static_cast<int>(Number(config, "max_tokens", 300))),
       temperature_(Number(config, "temperature", 0)),
       max_side_(static_cast<int>(Number(config, "max_side", 768))),
@@ -146,25 +149,18 @@ OpenAIDescriber::OpenAIDescriber(const plugin::Config& config)
 plugin::Info OpenAIDescriber::info() const {
   return {"openai", plugin::Kind::kDescribe, kVersion,
           "video descriptions from frames through an OpenAI-compatible vision chat endpoint",
-          OpenAIOptionSpecs()};
+          OpenAIOptionSpecs(*host_)};
 }
 
 plugin::Text OpenAIDescriber::Describe(const std::string& video_id, const std::vector<plugin::Image>& frames) {
   if (frames.empty()) throw plugin::Error("openai: no frames to describe for " + video_id);
   std::vector<std::string> urls;
-  for (const auto& f : frames) urls.push_back(JpegDataUrl(f, max_side_, quality_));
-  auto outcome = client_->Complete({DescribeRequest(urls, max_tokens_, temperature_)}).at(0);
+  for (const auto& f : frames) urls.push_back(host_->JpegDataUrl(f, max_side_, quality_));
+  auto results = chat_->Complete({DescribeRequest(urls, max_tokens_, temperature_).dump()});
+  if (results.size() != 1) throw plugin::Error("openai: the host's chat client returned no result");
   plugin::Text t;
   t.subject = video_id;
-  if (!outcome.ok) {
-    t.error = outcome.error;
-    return t;
-  }
-  t.text = CleanAnswer(outcome.content);
-  t.found = !t.text.empty();
-  if (!t.found) t.error = "the endpoint answered with empty text";
-  t.source = "openai:" + outcome.response.value("model", client_->options().model) +
-             (outcome.cached ? " (cached)" : "");
+  Fill(t, results[0]);
   return t;
 }
 
@@ -178,4 +174,4 @@ std::unique_ptr<plugin::Tool> CreateOpenAITool(const plugin::Config& config) {
   }
 }
 
-}  // namespace vstar::net
+}  // namespace vstar::openai

@@ -1,18 +1,17 @@
 #pragma once
 // The `openai` plugin's tools: action explanation and video description through any
-// OpenAI-compatible chat endpoint (lib/net/client). The prompts are our own wording.
+// OpenAI-compatible chat endpoint, reached through the host's chat client (plugin::Host::OpenChat:
+// retries, cache, concurrency). The prompts are our own wording.
 #include <memory>
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
 #include <vstar/plugin.h>
 
-#include "net/client.hpp"
+namespace vstar::openai {
 
-namespace vstar::net {
-
-// Splits a class-list entry "Name: description" at the first colon; description empty when none.
-std::pair<std::string, std::string> SplitClassEntry(const std::string& entry);
+using Json = nlohmann::json;
 
 // The request asking for one class's body-part definition.
 Json ExplainRequest(const std::string& name, const std::string& description, int max_tokens,
@@ -22,17 +21,17 @@ Json DescribeRequest(const std::vector<std::string>& frame_urls, int max_tokens,
 // Tidies a model answer: trims, drops wrapping quotes, folds line breaks into spaces.
 std::string CleanAnswer(const std::string& text);
 
-std::vector<plugin::OptionSpec> OpenAIOptionSpecs();
+std::vector<plugin::OptionSpec> OpenAIOptionSpecs(const plugin::Host& host);
 
 class OpenAIExplainer : public plugin::Explainer {
  public:
   explicit OpenAIExplainer(const plugin::Config& config);
   plugin::Info info() const override;
   std::vector<plugin::Text> Explain(const std::vector<std::string>& class_names) override;
-  const Client& client() const { return *client_; }
 
  private:
-  std::unique_ptr<Client> client_;
+  const plugin::Host* host_;
+  std::unique_ptr<plugin::ChatClient> chat_;
   int max_tokens_;
   double temperature_;
 };
@@ -44,7 +43,8 @@ class OpenAIDescriber : public plugin::Describer {
   plugin::Text Describe(const std::string& video_id, const std::vector<plugin::Image>& frames) override;
 
  private:
-  std::unique_ptr<Client> client_;
+  const plugin::Host* host_;
+  std::unique_ptr<plugin::ChatClient> chat_;
   int max_tokens_;
   double temperature_;
   int max_side_;
@@ -54,4 +54,4 @@ class OpenAIDescriber : public plugin::Describer {
 // The plugin factory: explain or describe per Config::kind.
 std::unique_ptr<plugin::Tool> CreateOpenAITool(const plugin::Config& config);
 
-}  // namespace vstar::net
+}  // namespace vstar::openai

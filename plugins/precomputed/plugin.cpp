@@ -2,6 +2,6 @@
 // e.g. the authors' class dicts and per-video *_description.json.
 #include <vstar/plugin.h>
 
-#include "net/precomputed.hpp"
+#include "precomputed.hpp"
 
-VSTAR_PLUGIN_FACTORY(vstar::net::CreatePrecomputedTool)
+VSTAR_PLUGIN_FACTORY(vstar::precomputed::CreatePrecomputedTool)

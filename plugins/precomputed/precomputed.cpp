@@ -1,4 +1,4 @@
-#include "net/precomputed.hpp"
+#include "precomputed.hpp"
 
 #include <fstream>
 #include <sstream>
@@ -6,13 +6,11 @@
 
 #include <nlohmann/json.hpp>
 
-#include "net/classlist.hpp"
-#include "net/kb.hpp"
-
-namespace vstar::net {
+namespace vstar::precomputed {
 namespace {
 
 using Json = nlohmann::json;
+using plugin::NormaliseName;
 
 std::vector<std::string> Files(const plugin::Config& c, const std::string& key, const char* plugin_kind) {
   std::vector<std::string> out;
@@ -43,11 +41,12 @@ std::string KeyText(const Json& v) {
 }  // namespace
 
 PrecomputedExplainer::PrecomputedExplainer(const plugin::Config& config) {
+  if (!config.host) throw plugin::Error("precomputed (explain): the host offers no class-list reader");
   for (const auto& file : Files(config, "classes", "explain")) {
-    std::vector<ClassEntry> entries;
+    std::vector<plugin::ClassEntry> entries;
     try {
-      entries = ReadClassList(file);
-    } catch (const std::runtime_error& e) {
+      entries = config.host->ReadClassList(file);
+    } catch (const std::exception& e) {
       throw plugin::Error(std::string("precomputed: ") + e.what());
     }
     for (const auto& e : entries)
@@ -168,4 +167,4 @@ std::unique_ptr<plugin::Tool> CreatePrecomputedTool(const plugin::Config& config
   }
 }
 
-}  // namespace vstar::net
+}  // namespace vstar::precomputed

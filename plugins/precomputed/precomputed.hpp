@@ -1,8 +1,9 @@
 #pragma once
 // The `precomputed` plugin's tools: explanations and descriptions a user already has on disk, so the
 // official profile can be reproduced without any API.
-// - explain: option classes=FILE[,FILE...]: class lists with descriptions in any ReadClassList format
-//   (e.g. the authors' {"0": "Name: description"} dicts); looked up by normalised class name.
+// - explain: option classes=FILE[,FILE...]: class lists with descriptions in any format the host reads
+//   (plugin::Host::ReadClassList; e.g. the authors' {"0": "Name: description"} dicts); looked up by
+//   normalised class name (plugin::NormaliseName).
 // - describe: option descriptions=FILE[,FILE...]: JSON arrays (or JSONL) of objects with a text field
 //   (analysis, description, text or explanation) keyed by "path" and/or "problem_id"/"id", e.g. the
 //   authors' *_description.json. A video id matches a path exactly, then by its longest unambiguous
@@ -15,7 +16,7 @@
 
 #include <vstar/plugin.h>
 
-namespace vstar::net {
+namespace vstar::precomputed {
 
 class PrecomputedExplainer : public plugin::Explainer {
  public:
@@ -47,4 +48,4 @@ class PrecomputedDescriber : public plugin::Describer {
 
 std::unique_ptr<plugin::Tool> CreatePrecomputedTool(const plugin::Config& config);
 
-}  // namespace vstar::net
+}  // namespace vstar::precomputed

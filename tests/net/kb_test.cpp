@@ -1,13 +1,15 @@
-// The `local` knowledge base: every HMDB-51 and UCF-101 class has a definition; unknown names get the
-// nearest entries (marked) or nothing, never an invented definition.
+// The `local` plugin (plugins/local, loaded through the real plugin loader): every HMDB-51 and UCF-101
+// class has a definition; unknown names get the nearest entries (marked) or nothing, never an invented
+// definition.
 #include <fstream>
 #include <set>
+#include <sstream>
 
 #include <nlohmann/json.hpp>
 
 #include "net/classlist.hpp"
-#include "net/kb.hpp"
 #include "support.hpp"
+#include "tools/plugins.hpp"
 
 using namespace vstar;
 
@@ -20,6 +22,23 @@ plugin::Config ShareConfig() {
   return c;
 }
 
+// The build's plugin directory only, so an installed vstar-local.so can never answer instead.
+std::unique_ptr<plugin::Explainer> Load(const std::string& name, const plugin::Config& c) {
+  return tools::LoadAs<plugin::Explainer>(name, {test::BinaryDir() / "lib" / "vstar" / "plugins"}, c);
+}
+std::unique_ptr<plugin::Explainer> Local(const plugin::Config& c = ShareConfig()) { return Load("local", c); }
+
+// The entry names of a "local:nearest:a|b|c" source.
+std::set<std::string> Nearest(const std::string& source) {
+  const std::string prefix = "local:nearest:";
+  std::set<std::string> out;
+  if (source.rfind(prefix, 0) != 0) return out;
+  std::stringstream s(source.substr(prefix.size()));
+  std::string name;
+  while (std::getline(s, name, '|')) out.insert(name);
+  return out;
+}
+
 std::vector<std::string> Lines(const std::filesystem::path& p) {
   std::vector<std::string> out;
   for (const auto& e : net::ReadClassList(p)) out.push_back(e.name);
@@ -29,23 +48,36 @@ std::vector<std::string> Lines(const std::filesystem::path& p) {
 }  // namespace
 
 TEST_CASE("kb: name normalisation and tokenising") {
-  CHECK(net::NormaliseName("Brush_hair") == "brushhair");
-  CHECK(net::NormaliseName("brush hair") == net::NormaliseName("BrushHair"));
-  CHECK(net::NormaliseName("Yo-Yo!") == "yoyo");
-  CHECK(net::Tokenise("ApplyEyeMakeup") == std::vector<std::string>{"apply", "eye", "makeup"});
-  CHECK(net::Tokenise("Jumping jacks") == std::vector<std::string>{"jump", "jack"});
-  CHECK(net::Tokenise("swinging the bat") == std::vector<std::string>{"swing", "bat"});
+  CHECK(plugin::NormaliseName("Brush_hair") == "brushhair");
+  CHECK(plugin::NormaliseName("brush hair") == plugin::NormaliseName("BrushHair"));
+  CHECK(plugin::NormaliseName("Yo-Yo!") == "yoyo");
+  CHECK(plugin::SplitClassEntry(" Brush hair : uses: a brush ") ==
+        std::pair<std::string, std::string>{"Brush hair", "uses: a brush"});
+  // Tokenising, seen through retrieval over one-word entries: the nearest entries of a query are
+  // exactly its words (camelCase humps split, "-ing" and plural "s" stripped, stop words such as
+  // "the" dropped even when an entry is called that).
+  auto dir = test::TempDir("kb-tokens");
+  test::WriteFile(dir / "words.tsv",
+                  "apply\t\tHands: press\neye\t\tLids: blink\nmakeup\t\tFace: colour\njump\t\tLegs: push\n"
+                  "jack\t\tArms: lift\nswing\t\tTorso: turn\nbat\t\tFingers: grip\nthe\t\tMouth: speak\n");
+  auto c = ShareConfig();
+  c.values = {{"kb", (dir / "words.tsv").string()}, {"nearest", "10"}, {"min_score", "0"}};
+  auto local = Local(c);
+  auto t = local->Explain({"ApplyEyeMakeup", "Jumping jacks", "swinging the bat"});
+  CHECK(Nearest(t[0].source) == std::set<std::string>{"apply", "eye", "makeup"});
+  CHECK(Nearest(t[1].source) == std::set<std::string>{"jump", "jack"});
+  CHECK(Nearest(t[2].source) == std::set<std::string>{"swing", "bat"});
 }
 
 TEST_CASE("kb: every class of our HMDB-51 and UCF-101 lists has an exact definition") {
-  net::LocalExplainer local(ShareConfig());
+  auto local = Local();
   auto hmdb = Lines(test::SourceDir() / "share/vstar/classes/hmdb51.txt");
   auto ucf = Lines(test::SourceDir() / "share/vstar/classes/ucf101.txt");
   CHECK(hmdb.size() == 51);
   CHECK(ucf.size() == 101);
   std::vector<std::string> all = hmdb;
   all.insert(all.end(), ucf.begin(), ucf.end());
-  auto texts = local.Explain(all);
+  auto texts = local->Explain(all);
   REQUIRE(texts.size() == all.size());
   std::set<std::string> definitions;
   for (size_t i = 0; i < all.size(); ++i) {
@@ -63,7 +95,7 @@ TEST_CASE("kb: every class of our HMDB-51 and UCF-101 lists has an exact definit
 
 TEST_CASE("kb: the upstream class names (mmaction2 label maps, the authors' class dicts) all resolve") {
   VSTAR_REQUIRE_SHARED("assets/classlists/mmaction2/hmdb51_label_map.txt");
-  net::LocalExplainer local(ShareConfig());
+  auto local = Local();
   auto dir = test::SharedDir() / "assets/classlists";
   for (const char* rel : {"mmaction2/hmdb51_label_map.txt", "mmaction2/ucf101_label_map.txt",
                           "video_star/json_split/hmdb51/hmdb_rephrased_classes.json",
@@ -72,7 +104,7 @@ TEST_CASE("kb: the upstream class names (mmaction2 label maps, the authors' clas
     auto entries = net::ReadClassList(dir / rel);
     std::vector<std::string> names;
     for (const auto& e : entries) names.push_back(e.name);
-    auto texts = local.Explain(names);
+    auto texts = local->Explain(names);
     for (size_t i = 0; i < names.size(); ++i) {
       INFO(rel << ": " << names[i]);
       CHECK(texts[i].source.rfind("local:exact:", 0) == 0);
@@ -90,8 +122,8 @@ TEST_CASE("kb: our lists match the mmaction2 label maps name for name") {
 }
 
 TEST_CASE("kb: unknown names get marked nearest entries, or none") {
-  net::LocalExplainer local(ShareConfig());
-  auto t = local.Explain({"swimming backstroke", "Xyzzy frobnicate", "Playing Ukulele: strumming a small guitar"});
+  auto local = Local();
+  auto t = local->Explain({"swimming backstroke", "Xyzzy frobnicate", "Playing Ukulele: strumming a small guitar"});
   // Nearest: marked as such in text and source, and names real entries only.
   CHECK(t[0].found);
   CHECK(t[0].text.rfind("No definition of 'swimming backstroke' is known; nearest known actions:", 0) == 0);
@@ -106,8 +138,8 @@ TEST_CASE("kb: unknown names get marked nearest entries, or none") {
   // nearest=0 turns retrieval off.
   auto c = ShareConfig();
   c.values["nearest"] = "0";
-  net::LocalExplainer strict(c);
-  CHECK(strict.Explain({"swimming backstroke"})[0].source == "local:none");
+  auto strict = Local(c);
+  CHECK(strict->Explain({"swimming backstroke"})[0].source == "local:none");
 }
 
 TEST_CASE("kb: malformed knowledge bases are rejected with file:line") {
@@ -116,15 +148,22 @@ TEST_CASE("kb: malformed knowledge bases are rejected with file:line") {
     test::WriteFile(dir / name, text);
     return dir / name;
   };
-  CHECK_THROWS_WITH(net::KnowledgeBase::Load(write("cols.tsv", "# c\nrun\tArms: swing\n")),
+  auto with_kb = [](const std::filesystem::path& file) {
+    auto c = ShareConfig();
+    c.values["kb"] = file.string();
+    return c;
+  };
+  CHECK_THROWS_WITH(Local(with_kb(write("cols.tsv", "# c\nrun\tArms: swing\n"))),
                     Catch::Contains("cols.tsv:2") && Catch::Contains("3 TAB-separated"));
-  CHECK_THROWS_WITH(net::KnowledgeBase::Load(write("empty.tsv", "run\t\t \n")), Catch::Contains("empty definition"));
-  CHECK_THROWS_WITH(net::KnowledgeBase::Load(write("dup.tsv", "run\t\tLegs: stride\nsprint\tRun\tLegs: fast\n")),
+  CHECK_THROWS_WITH(Local(with_kb(write("empty.tsv", "run\t\t \n"))), Catch::Contains("empty definition"));
+  CHECK_THROWS_WITH(Local(with_kb(write("dup.tsv", "run\t\tLegs: stride\nsprint\tRun\tLegs: fast\n"))),
                     Catch::Contains("dup.tsv:2") && Catch::Contains("already belongs to 'run'"));
-  CHECK_THROWS_WITH(net::KnowledgeBase::Load(dir / "absent.tsv"), Catch::Contains("cannot open"));
-  auto kb = net::KnowledgeBase::Load(write("ok.tsv", "run\tjog, sprint\tLegs: stride fast\n"));
-  REQUIRE(kb.Find("JOG") != nullptr);
-  CHECK(kb.Find("jog")->name == "run");
+  CHECK_THROWS_WITH(Local(with_kb(dir / "absent.tsv")), Catch::Contains("cannot open"));
+  auto ok = Local(with_kb(write("ok.tsv", "run\tjog, sprint\tLegs: stride fast\n")));
+  auto t = ok->Explain({"JOG", "jog"});
+  CHECK(t[0].source == "local:exact:run");
+  CHECK(t[1].source == "local:exact:run");
+  CHECK(t[1].text == "Legs: stride fast");
 }
 
 TEST_CASE("classlist: names, name: description lines, JSON dicts and arrays, CSV") {
