@@ -1,11 +1,14 @@
-// vs-policy: answers each record's video with the Qwen2.5-VL policy, prompted from a template file
-// filled with the record's fields; adds "policy" (response, token counts, timings).
+// vs-policy: answers each record's video with the Qwen2.5-VL policy. With --template, one turn prompted
+// from a template file filled with the record's fields; with --profile, the two-turn tool-augmented
+// policy (turn 1 chooses tools, the chosen tools run, turn 2 answers from the candidate list).
+// Adds "policy" (see vs-policy(1)).
 #include <CLI/CLI.hpp>
 
 #include "io/cli.hpp"
 #include "io/log.hpp"
 #include "io/stream.hpp"
 #include "policy/engine.hpp"
+#include "policy/two_turn.hpp"
 
 int main(int argc, char** argv) {
   using namespace vstar;
@@ -15,18 +18,51 @@ int main(int argc, char** argv) {
   stream.Register(app);
   policy::PolicyOptions opt;
   opt.Register(app);
+  policy::TwoTurnOptions two;
+  two.Register(app);
+  // Exactly one of --template (single turn) and --profile (two turns).
+  app.get_option("--template")->required(false)->excludes(app.get_option("--profile"));
   VSTAR_PARSE(app, argc, argv);
+  if (opt.template_file.empty() && !two.enabled()) {
+    log::Error("give --template FILE (one turn) or --profile NAME (two turns)");
+    return io::kExitUsage;
+  }
 
   std::unique_ptr<policy::PolicyEngine> engine;
   std::unique_ptr<policy::TemplatePolicy> runner;
+  std::unique_ptr<policy::EngineResponder> responder;
+  std::unique_ptr<policy::ToolRunner> tools;
+  std::unique_ptr<policy::TwoTurnPolicy> two_turn;
   try {
-    auto prompt = policy::PromptTemplate::Load(opt.template_file);
-    engine = policy::PolicyEngine::Load(opt, policy::ResolveDevice(stream.device));
-    runner = std::make_unique<policy::TemplatePolicy>(*engine, std::move(prompt));
+    if (two.enabled()) {
+      auto profile = two.profile.Load();
+      auto candidates = policy::LoadCandidates(two.candidates);
+      auto mode = recog::ParseToolMode(two.tools);
+      engine = policy::PolicyEngine::Load(opt, policy::ResolveDevice(stream.device));
+      // Sampling flags given on the command line override the profile's per-turn settings.
+      std::vector<std::string> given;
+      const std::pair<const char*, const char*> flags[] = {{"--temperature", "temperature"},
+                                                           {"--top-p", "top_p"},
+                                                           {"--top-k", "top_k"},
+                                                           {"--max-new-tokens", "max_new_tokens"},
+                                                           {"--repetition-penalty", "repetition_penalty"}};
+      for (auto [flag, name] : flags)
+        if (app.count(flag) > 0) given.emplace_back(name);
+      responder = std::make_unique<policy::EngineResponder>(*engine, given);
+      tools = std::make_unique<policy::ToolRunner>(two, stream.device);
+      two_turn = std::make_unique<policy::TwoTurnPolicy>(*responder, std::move(profile), std::move(candidates), mode,
+                                                         *tools, two.keep_prompts);
+    } else {
+      auto prompt = policy::PromptTemplate::Load(opt.template_file);
+      engine = policy::PolicyEngine::Load(opt, policy::ResolveDevice(stream.device));
+      runner = std::make_unique<policy::TemplatePolicy>(*engine, std::move(prompt));
+    }
   } catch (const std::exception& e) {
     log::Error(e.what());
     return io::kExitFatal;
   }
-  return io::RunStream(stream, "vs-policy", opt.batch,
-                       [&](std::span<io::Record*> batch) { runner->Run(batch); });
+  return io::RunStream(stream, "vs-policy", opt.batch, [&](std::span<io::Record*> batch) {
+    if (two_turn) two_turn->Run(batch);
+    else runner->Run(batch);
+  });
 }
