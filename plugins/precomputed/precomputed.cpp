@@ -12,16 +12,20 @@ namespace {
 using Json = nlohmann::json;
 using plugin::NormaliseName;
 
-std::vector<std::string> Files(const plugin::Config& c, const std::string& key, const char* plugin_kind) {
+std::vector<std::string> Files(const plugin::Config& c, const std::string& key) {
   std::vector<std::string> out;
   std::string v = c.get(key);
   std::stringstream s(v);
   std::string part;
   while (std::getline(s, part, ','))
     if (!part.empty()) out.push_back(part);
-  if (out.empty())
-    throw plugin::Error(std::string("precomputed (") + plugin_kind + "): give --plugin-opt " + key + "=FILE[,FILE...]");
   return out;
+}
+
+// Created without its files (as listing tools create every plugin), the tool describes itself and
+// refuses to answer; with files, bad ones fail at creation.
+std::string MissingOption(const char* plugin_kind, const char* key) {
+  return std::string("precomputed (") + plugin_kind + "): give --plugin-opt " + key + "=FILE[,FILE...]";
 }
 
 std::string ReadAll(const std::string& file) {
@@ -41,8 +45,11 @@ std::string KeyText(const Json& v) {
 }  // namespace
 
 PrecomputedExplainer::PrecomputedExplainer(const plugin::Config& config) {
-  if (!config.host) throw plugin::Error("precomputed (explain): the host offers no class-list reader");
-  for (const auto& file : Files(config, "classes", "explain")) {
+  auto files = Files(config, "classes");
+  if (files.empty()) missing_ = MissingOption("explain", "classes");
+  if (!files.empty() && !config.host)
+    throw plugin::Error("precomputed (explain): the host offers no class-list reader");
+  for (const auto& file : files) {
     std::vector<plugin::ClassEntry> entries;
     try {
       entries = config.host->ReadClassList(file);
@@ -61,6 +68,7 @@ plugin::Info PrecomputedExplainer::info() const {
 }
 
 std::vector<plugin::Text> PrecomputedExplainer::Explain(const std::vector<std::string>& class_names) {
+  if (!missing_.empty()) throw plugin::Error(missing_);
   std::vector<plugin::Text> out;
   for (const auto& entry : class_names) {
     plugin::Text t;
@@ -85,7 +93,12 @@ void PrecomputedDescriber::Index(std::map<std::string, Slot>& map, const std::st
 }
 
 PrecomputedDescriber::PrecomputedDescriber(const plugin::Config& config) {
-  for (const auto& file : Files(config, "descriptions", "describe")) {
+  auto files = Files(config, "descriptions");
+  if (files.empty()) {
+    missing_ = MissingOption("describe", "descriptions");
+    return;
+  }
+  for (const auto& file : files) {
     std::string data = ReadAll(file);
     std::vector<Json> items;
     size_t first = data.find_first_not_of(" \t\r\n");
@@ -134,6 +147,7 @@ plugin::Info PrecomputedDescriber::info() const {
 }
 
 plugin::Text PrecomputedDescriber::Describe(const std::string& video_id, const std::vector<plugin::Image>&) {
+  if (!missing_.empty()) throw plugin::Error(missing_);
   plugin::Text t;
   t.subject = video_id;
   t.source = "precomputed:none";

@@ -26,6 +26,7 @@ class PrecomputedExplainer : public plugin::Explainer {
 
  private:
   std::map<std::string, std::pair<std::string, std::string>> by_name_;  // normalised -> (text, file)
+  std::string missing_;  // set when created without class lists: Explain refuses with this
 };
 
 class PrecomputedDescriber : public plugin::Describer {
@@ -44,6 +45,7 @@ class PrecomputedDescriber : public plugin::Describer {
   std::vector<std::pair<std::string, std::string>> texts_;  // (text, file)
   std::map<std::string, Slot> by_path_;                      // full paths and their suffixes
   std::map<std::string, Slot> by_id_;
+  std::string missing_;  // set when created without description files: Describe refuses with this
 };
 
 std::unique_ptr<plugin::Tool> CreatePrecomputedTool(const plugin::Config& config);
