@@ -42,7 +42,10 @@ std::string ReadAll(const fs::path& p, const std::string& what) {
 // ---------------------------------------------------------------------------------------------
 // Options
 
-TwoTurnOptions::TwoTurnOptions() { profile.profile.clear(); }
+TwoTurnOptions::TwoTurnOptions() {
+  profile.profile.clear();  // no profile = the single-turn --template mode
+  detector.plugin = "hog";   // the default Register gives --detector; library users get it too
+}
 
 void TwoTurnOptions::Register(CLI::App& app) {
   profile.Register(app);
