@@ -375,3 +375,36 @@ TEST_CASE("safetensors: transformers loads a checkpoint we wrote (sharded, Hub l
     }
   }
 }
+
+TEST_CASE("safetensors: the tiny golden model round-trips through our writer into transformers "
+          "with identical logits",
+          "[safetensors][python]") {
+  fs::path py = VenvPython();
+  if (!fs::exists(py)) {
+    WARN("SKIPPED: no python virtualenv at " << py << " (set VSTAR_VENV); transformers check not run");
+    return;
+  }
+  // Read the transformers-written fixture (4.57 key layout), write it back in the Hub layout,
+  // sharded; transformers must load ours and compute exactly the fixture's logits.
+  fs::path ref = vstar::test::FixtureDir() / "model/tiny/model";
+  Checkpoint in = Checkpoint::Open(ref);
+  NamedTensors w;
+  for (const auto& n : in.Names()) w.emplace_back(n, in.Get(n));
+  fs::path dir = vstar::test::TempDir("st-roundtrip");
+  SaveOptions opt;
+  opt.max_shard_bytes = 100 * 1000;
+  SaveCheckpoint(w, dir, opt);
+  SaveConfig(LoadConfig(ref), dir / "config.json");
+  auto r = vstar::test::Run({py.string(),
+                             (vstar::test::SourceDir() / "tools/golden/safetensors_check.py").string(),
+                             dir.string(), "--logits-vs", ref.string()});
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  Json report = Json::parse(r.out);
+  CHECK(report["missing_keys"].empty());
+  CHECK(report["unexpected_keys"].empty());
+  CHECK(report["num_shards"].get<int>() > 1);
+  REQUIRE(report["logits"].contains("max_abs_diff"));
+  CHECK(report["logits"]["max_abs_diff"].get<double>() == 0.0);
+  CHECK(report["logits"]["argmax_equal"].get<bool>());
+}
