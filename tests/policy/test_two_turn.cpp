@@ -175,7 +175,7 @@ TEST_CASE("dynamic mode runs only the chosen tools and turn 2 sees their output"
   CHECK(t2.messages[0].role == "system");
 }
 
-TEST_CASE("--tools all and none override the decisions; unavailable tools are reported, not faked", "[policy][two-turn]") {
+TEST_CASE("tools all and none override the decisions, and unavailable tools are reported, not faked", "[policy][two-turn]") {
   auto dir = test::TempDir("two-turn-modes");
   auto frames = WriteFrames(dir / "frames", 3);
   policy::TwoTurnOptions opt;
