@@ -66,7 +66,7 @@ TEST_CASE("stream: malformed lines become error records naming file and line", "
   CHECK_FALSE(io::Json::parse(out[3]).contains("seen"));
 }
 
-TEST_CASE("stream: upstream errors pass through untouched; stage errors flow on", "[io][stream]") {
+TEST_CASE("stream: upstream errors pass through untouched, stage errors flow on", "[io][stream]") {
   Fixture f;
   f.Input(R"({"id":"1","error":{"stage":"vs-decode","message":"bad"}})" "\n"
           R"({"id":"2"})" "\n" R"({"id":"3"})" "\n");

@@ -151,7 +151,7 @@ TEST_CASE("config: files saved by transformers 4.57 (nested text_config only)", 
   }
 }
 
-TEST_CASE("config: 4.52+ top level plus nested text_config; text_config wins", "[config]") {
+TEST_CASE("config: 4.52+ top level plus nested text_config, text_config wins", "[config]") {
   Json j = Hub3B();
   Json text = {{"model_type", "qwen2_5_vl_text"},
                {"vocab_size", 151936},

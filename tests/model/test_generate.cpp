@@ -146,7 +146,7 @@ TEST_CASE("logits processors follow HF semantics", "[model][generate]") {
   }
 }
 
-TEST_CASE("seeded sampling is reproducible; top_k=1 is greedy", "[model][generate]") {
+TEST_CASE("seeded sampling is reproducible, top_k=1 is greedy", "[model][generate]") {
   auto in = Prompt("text");
   auto o = Greedy();
   o.do_sample = true;

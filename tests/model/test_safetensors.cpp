@@ -127,7 +127,7 @@ TEST_CASE("safetensors: key name mapping", "[safetensors]") {
   CHECK(NewLayoutName("lm_head.weight") == "lm_head.weight");
 }
 
-TEST_CASE("safetensors: write then read is bit-exact; header matches the python package",
+TEST_CASE("safetensors: write then read is bit-exact, header matches the python package",
           "[safetensors]") {
   fs::path dir = vstar::test::TempDir("st-roundtrip");
   auto src = SafetensorsFile::Open(Fixtures() / "dtypes.safetensors");

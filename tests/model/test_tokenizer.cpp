@@ -214,7 +214,7 @@ TEST_CASE("tokenizer: streaming decode holds back incomplete UTF-8", "[tokenizer
         "a");
 }
 
-TEST_CASE("tokenizer: byte-level round trip on random UTF-8; thread-safe cache", "[tokenizer]") {
+TEST_CASE("tokenizer: byte-level round trip on random UTF-8, thread-safe cache", "[tokenizer]") {
   VSTAR_REQUIRE_SHARED("assets/qwen2.5-vl/vocab.json");
   const Tokenizer& tok = Real();
   std::mt19937 rng(7);

@@ -277,7 +277,7 @@ TEST_CASE("client: --jobs bounds the requests in flight and they do overlap") {
   CHECK(took < 6 * 0.3);
 }
 
-TEST_CASE("client: responses are cached by the full request; --no-cache bypasses") {
+TEST_CASE("client: responses are cached by the full request, --no-cache bypasses") {
   LoopbackServer s([](const httplib::Request& req, httplib::Response& res, int call) {
     res.set_content(LoopbackServer::Completion("answer " + std::to_string(call)), "application/json");
   });

@@ -158,7 +158,7 @@ TEST_CASE("server: bad requests get 4xx with an OpenAI error body") {
   CHECK(r.backend.calls == 1);  // only the last one reached the backend
 }
 
-TEST_CASE("server: concurrent requests are batched; a full queue answers 503 with Retry-After") {
+TEST_CASE("server: concurrent requests are batched, a full queue answers 503 with Retry-After") {
   net::ServeOptions o;
   o.max_batch = 4;
   o.batch_wait_ms = 200;

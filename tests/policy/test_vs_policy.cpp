@@ -62,7 +62,7 @@ TEST_CASE("prompt templates fill record fields and place the video", "[policy]")
   CHECK_THROWS_AS(policy::PromptTemplate::Load("/nonexistent/template.txt"), policy::TemplateError);
 }
 
-TEST_CASE("vs-policy answers records with the tiny model; batching does not change answers", "[policy][pipeline]") {
+TEST_CASE("vs-policy answers records with the tiny model, batching does not change answers", "[policy][pipeline]") {
   auto dir = test::TempDir("vs-policy");
   auto tmpl = dir / "prompt.txt";
   test::WriteFile(tmpl, "=== user ===\n{{video}}What is the {{subject|person}} doing?\n");

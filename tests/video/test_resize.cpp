@@ -54,7 +54,7 @@ TEST_CASE("resize equals torchvision resize(BICUBIC, antialias=True) bit for bit
   }
 }
 
-TEST_CASE("resize to the same size is the identity; bad sizes are rejected", "[video][resize]") {
+TEST_CASE("resize to the same size is the identity, bad sizes are rejected", "[video][resize]") {
   const Image img = Pattern(30, 40);
   CHECK(ResizeBicubicAntialias(img, 30, 40).pixels == img.pixels);
   CHECK_THROWS_AS(ResizeBicubicAntialias(img, 0, 10), std::invalid_argument);
