@@ -1,7 +1,7 @@
 #pragma once
 // One record = one JSON object on one line. A record keeps the exact bytes it was read with; a stage
 // adds or replaces only its own top-level key by splicing new bytes in, so every field it did not
-// touch passes through byte for byte (design.md §2).
+// touch passes through byte for byte: downstream tools (and diffs) see the input's own bytes.
 #include <cstddef>
 #include <optional>
 #include <stdexcept>

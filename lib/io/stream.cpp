@@ -214,7 +214,16 @@ int Run(Reader& reader, const StreamOptions& opt, std::string_view stage, size_t
   batch_size = std::max<size_t>(1, batch_size);
   const size_t threads = std::max(1, opt.threads);
   const size_t chunk = batch_size * threads;
-  int rc = kExitOk;
+  // Every way out ends with Kaldi's closing line ("Done N files, E with errors"), so a log shows how
+  // far a stage got and whether anything failed even when the records went to a file.
+  auto finish = [&](int rc) {
+    bar.Finish();
+    if (log::GetLevel() <= log::Level::kInfo)
+      std::fprintf(stderr, "%.*s: done %zu records, %zu with errors\n", static_cast<int>(stage.size()),
+                   stage.data(), stats.records, stats.errors);
+    if (stats_out) *stats_out = stats;
+    return rc;
+  };
   try {
     bool more = true;
     while (more) {
@@ -255,27 +264,17 @@ int Run(Reader& reader, const StreamOptions& opt, std::string_view stage, size_t
           else
             log::Warn(id, ": ", msg);
           if (opt.strict) {
-            bar.Finish();
             log::Error("--strict: stopping at the first failed record (", rec.where(), ")");
-            if (stats_out) *stats_out = stats;
-            return kExitFatal;
+            return finish(kExitFatal);
           }
         }
       }
     }
   } catch (const std::exception& e) {
-    bar.Finish();
     log::Error(e.what());
-    if (stats_out) *stats_out = stats;
-    return kExitFatal;
+    return finish(kExitFatal);
   }
-  bar.Finish();
-  if (stats.errors) {
-    log::Info(stats.records, " records, ", stats.errors, " with errors");
-    rc = kExitRecordErrors;
-  }
-  if (stats_out) *stats_out = stats;
-  return rc;
+  return finish(stats.errors ? kExitRecordErrors : kExitOk);
 }
 
 }  // namespace

@@ -1,7 +1,8 @@
 #pragma once
 // The record loop every vs-* binary shares: read JSONL from files or stdin, hand records to the stage
 // (one at a time or in batches, on --threads workers), write them in input order, flush per record,
-// show progress on a TTY, and turn failures into error records and exit codes (design.md §2).
+// show progress on a TTY, turn failures into error records and exit codes, and end with a closing
+// line on stderr, "vs-x: done N records, E with errors" (Kaldi's "Done N files, E with errors").
 #include <cstddef>
 #include <functional>
 #include <span>

@@ -5,28 +5,6 @@
 namespace vstar::recog {
 namespace {
 
-// Decodes one code point at s[i]; invalid bytes come back as themselves with length 1 and cp = -1.
-utf8proc_int32_t Next(std::string_view s, size_t i, size_t* len) {
-  utf8proc_int32_t cp = -1;
-  auto n = utf8proc_iterate(reinterpret_cast<const utf8proc_uint8_t*>(s.data() + i),
-                            static_cast<utf8proc_ssize_t>(s.size() - i), &cp);
-  *len = n > 0 ? static_cast<size_t>(n) : 1;
-  return n > 0 ? cp : -1;
-}
-
-void Append(std::string& out, utf8proc_int32_t cp) {
-  utf8proc_uint8_t buf[4];
-  auto n = utf8proc_encode_char(cp, buf);
-  out.append(reinterpret_cast<char*>(buf), static_cast<size_t>(n));
-}
-
-bool IsSpace(utf8proc_int32_t cp) {
-  if (cp < 0) return false;
-  if (cp == ' ' || (cp >= 0x09 && cp <= 0x0D) || (cp >= 0x1C && cp <= 0x1F) || cp == 0x85) return true;
-  auto cat = utf8proc_category(cp);
-  return cat == UTF8PROC_CATEGORY_ZS || cat == UTF8PROC_CATEGORY_ZL || cat == UTF8PROC_CATEGORY_ZP;
-}
-
 bool IsAlnum(utf8proc_int32_t cp) {
   if (cp < 0) return false;
   if (cp < 0x80) return (cp >= '0' && cp <= '9') || (cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z');
@@ -36,43 +14,6 @@ bool IsAlnum(utf8proc_int32_t cp) {
 }
 
 }  // namespace
-
-std::string Strip(std::string_view s) {
-  size_t b = 0, e = s.size();
-  while (b < e) {
-    size_t len;
-    auto cp = Next(s, b, &len);
-    if (!IsSpace(cp)) break;
-    b += len;
-  }
-  // Walk back: find the last non-space code point.
-  size_t last_end = b;
-  for (size_t i = b; i < e;) {
-    size_t len;
-    auto cp = Next(s, i, &len);
-    if (!IsSpace(cp)) last_end = i + len;
-    i += len;
-  }
-  return std::string(s.substr(b, last_end - b));
-}
-
-std::string Lower(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (size_t i = 0; i < s.size();) {
-    size_t len;
-    auto cp = Next(s, i, &len);
-    if (cp < 0) {
-      out.append(s.substr(i, len));
-    } else if (cp < 0x80) {
-      out += static_cast<char>(cp >= 'A' && cp <= 'Z' ? cp + 32 : cp);
-    } else {
-      Append(out, utf8proc_tolower(cp));
-    }
-    i += len;
-  }
-  return out;
-}
 
 std::string RemoveChars(std::string_view s, std::string_view chars) {
   std::string out;
@@ -117,8 +58,8 @@ std::string NormalizeScore(std::string_view s) { return RemoveChars(Lower(s), " 
 std::string LabelKey(std::string_view s) {
   std::string lower = Lower(s), out;
   for (size_t i = 0; i < lower.size();) {
-    size_t len;
-    auto cp = Next(lower, i, &len);
+    std::int32_t cp;
+    size_t len = io::NextCodePoint(lower, i, &cp);
     if (IsAlnum(cp)) out.append(lower.substr(i, len));
     i += len;
   }
@@ -130,8 +71,8 @@ std::vector<std::string> Words(std::string_view s) {
   std::vector<std::string> out;
   std::string cur;
   for (size_t i = 0; i < lower.size();) {
-    size_t len;
-    auto cp = Next(lower, i, &len);
+    std::int32_t cp;
+    size_t len = io::NextCodePoint(lower, i, &cp);
     if (IsAlnum(cp)) {
       cur.append(lower.substr(i, len));
     } else if (!cur.empty()) {

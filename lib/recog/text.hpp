@@ -6,13 +6,13 @@
 #include <string_view>
 #include <vector>
 
+#include "io/text.hpp"
+
 namespace vstar::recog {
 
-// Python str.strip() for the whitespace that occurs in model text (ASCII whitespace, NBSP, U+3000 and
-// the other Unicode spaces).
-std::string Strip(std::string_view s);
-// Python str.lower() (full Unicode simple lower-casing via utf8proc).
-std::string Lower(std::string_view s);
+// Python str.lower() and str.strip() on model text: the one implementation in io/text.hpp.
+using io::Lower;
+inline std::string Strip(std::string_view s) { return io::Trim(s); }
 // Removes every occurrence of each character in `chars`.
 std::string RemoveChars(std::string_view s, std::string_view chars);
 std::string ReplaceAll(std::string_view s, std::string_view from, std::string_view to);

@@ -1,4 +1,9 @@
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <atomic>
+#include <cstdio>
+#include <functional>
 #include <thread>
 
 #include <catch2/catch.hpp>
@@ -133,6 +138,46 @@ TEST_CASE("stream: lines of any length", "[io][stream]") {
   auto out = f.Out();
   REQUIRE(out.size() == 1);
   CHECK(out[0].size() == big.size() + 34);
+}
+
+namespace {
+// What `fn` writes on the process's stderr (fd 2).
+std::string CaptureStderr(const std::function<void()>& fn) {
+  auto file = TempDir("stderr") / "err.txt";
+  std::fflush(stderr);
+  int saved = dup(STDERR_FILENO);
+  int fd = open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  REQUIRE(fd >= 0);
+  dup2(fd, STDERR_FILENO);
+  close(fd);
+  fn();
+  std::fflush(stderr);
+  dup2(saved, STDERR_FILENO);
+  close(saved);
+  return ReadFile(file);
+}
+}  // namespace
+
+TEST_CASE("stream: a closing line counts records and errors, also when none failed", "[io][stream]") {
+  Fixture f;
+  f.Input("{\"id\":\"a\"}\n{\"id\":\"b\"}\n");
+  std::string clean = CaptureStderr([&] { CHECK(io::RunStream(f.opt, "vs-test", 1, MarkSeen) == 0); });
+  CHECK(Lines(clean).back() == "vs-test: done 2 records, 0 with errors");
+  f.Input("{\"id\":\"a\"}\n{\"id\":\"b\"}\n{\"id\":\"c\"}\n");
+  std::string failed = CaptureStderr([&] {
+    CHECK(io::RunStream(f.opt, "vs-test", 1, [](std::span<io::Record*> b) {
+      for (auto* r : b)
+        if (r->id() == "b") r->set_error("vs-test", "no b");
+    }) == io::kExitRecordErrors);
+  });
+  CHECK(Lines(failed).back() == "vs-test: done 3 records, 1 with errors");
+  f.opt.strict = true;
+  std::string strict = CaptureStderr([&] {
+    CHECK(io::RunStream(f.opt, "vs-test", 1, [](std::span<io::Record*> b) {
+      for (auto* r : b) r->set_error("vs-test", "all fail");
+    }) == io::kExitFatal);
+  });
+  CHECK(Lines(strict).back() == "vs-test: done 1 records, 1 with errors");
 }
 
 TEST_CASE("progress text shows count, rate and ETA", "[io][progress]") {
