@@ -7,14 +7,17 @@
 
 #include "io/cli.hpp"
 #include "io/log.hpp"
+#include "io/main.hpp"
 #include "io/record.hpp"
 #include "io/stream.hpp"
 #include "video/stage.hpp"
 
 int main(int argc, char** argv) {
   using namespace vstar;
-  CLI::App app{"Decode and sample video frames (the Qwen2.5-VL rule by default) into the frame cache.\n"
-               "Reads manifest records {\"id\",\"video\",...} from stdin/-i, or takes video paths as arguments."};
+  CLI::App app{
+      "Decode and sample video frames (the Qwen2.5-VL rule by default) into the frame cache.\n"
+      "Reads manifest records {\"id\",\"video\",...} from stdin/-i, or takes video paths as "
+      "arguments."};
   io::SetupApp(app, "vs-decode");
   io::StreamOptions stream;
   stream.Register(app);
@@ -22,31 +25,25 @@ int main(int argc, char** argv) {
   options.Register(app);
   std::vector<std::string> videos;
   app.add_option("videos", videos, "Video files (id = file stem); when given, stdin is not read");
-  VSTAR_PARSE(app, argc, argv);
-
-  std::unique_ptr<video::DecodeStage> stage;
-  try {
-    stage = std::make_unique<video::DecodeStage>(options, stream.threads);
-  } catch (const std::invalid_argument& e) {
-    log::Error(e.what());
-    return io::kExitUsage;
-  }
-  auto fn = [&](std::span<io::Record*> batch) {
-    for (io::Record* r : batch) stage->Process(*r);
-  };
-  int rc;
-  if (!videos.empty()) {
-    std::vector<std::string> objects;
-    for (const auto& v : videos) {
-      io::Json o = io::Json::object();
-      o["id"] = std::filesystem::path(v).stem().string();
-      o["video"] = v;
-      objects.push_back(io::Dump(o));
+  return io::Main(app, argc, argv, [&] {
+    video::DecodeStage stage(options, stream.threads);
+    auto fn = [&](std::span<io::Record*> batch) {
+      for (io::Record* r : batch) stage.Process(*r);
+    };
+    int rc;
+    if (!videos.empty()) {
+      std::vector<std::string> objects;
+      for (const auto& v : videos) {
+        io::Json o = io::Json::object();
+        o["id"] = std::filesystem::path(v).stem().string();
+        o["video"] = v;
+        objects.push_back(io::Dump(o));
+      }
+      rc = io::RunStreamOver(std::move(objects), stream, "vs-decode", 1, fn);
+    } else {
+      rc = io::RunStream(stream, "vs-decode", 1, fn);
     }
-    rc = io::RunStreamOver(std::move(objects), stream, "vs-decode", 1, fn);
-  } else {
-    rc = io::RunStream(stream, "vs-decode", 1, fn);
-  }
-  log::Info("vs-decode: ", stage->decoded(), " clips decoded, ", stage->cache_hits(), " from the cache");
-  return rc;
+    log::Info(stage.decoded(), " clips decoded, ", stage.cache_hits(), " from the cache");
+    return rc;
+  });
 }

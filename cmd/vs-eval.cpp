@@ -4,19 +4,22 @@
 
 #include "eval/stage.hpp"
 #include "io/cli.hpp"
-#include "io/log.hpp"
+#include "io/main.hpp"
 #include "io/stream.hpp"
 
 int main(int argc, char** argv) {
-  CLI::App app{"Score predictions: accuracy, base/novel HM, split mean ± std, per-class, confusion, reports"};
-  vstar::io::SetupApp(app, "vs-eval");
-  vstar::io::StreamOptions stream;
+  using namespace vstar;
+  CLI::App app{
+      "Score predictions: accuracy, base/novel HM, split mean ± std, per-class, confusion, "
+      "reports"};
+  io::SetupApp(app, "vs-eval");
+  io::StreamOptions stream;
   stream.Register(app);
-  vstar::eval::EvalOptions opt;
+  eval::EvalOptions opt;
   opt.Register(app);
-  VSTAR_PARSE(app, argc, argv);
-  vstar::log::SetLevel(vstar::log::ParseLevel(stream.log_level));
-  opt.inputs = stream.inputs;
-  opt.markdown_out = stream.output;
-  return vstar::eval::RunEval(opt);
+  return io::Main(app, argc, argv, [&] {
+    opt.inputs = stream.inputs;
+    opt.markdown_out = stream.output;
+    return eval::RunEval(opt);
+  });
 }

@@ -1,14 +1,10 @@
 // vs-import: the authors' question files or plain class/clip folders -> manifest JSONL on stdout (or
 // -o) and a class-list file (man vs-import).
-#include <fstream>
-#include <iostream>
-
 #include <CLI/CLI.hpp>
 
-#include "io/cache.hpp"
 #include "io/cli.hpp"
 #include "io/log.hpp"
-#include "io/record.hpp"
+#include "io/main.hpp"
 #include "io/stream.hpp"
 #include "recog/dataset.hpp"
 
@@ -42,37 +38,11 @@ int main(int argc, char** argv) {
   folders->add_option("--names", f.names, "folders.tsv mapping folder names to display names")
       ->check(CLI::ExistingFile);
   folders->add_option("--root", f.root, "Write \"video\" relative to this root (default: absolute)");
-  VSTAR_PARSE(app, argc, argv);
-  vstar::log::SetLevel(vstar::log::ParseLevel(stream.log_level));
-  const std::string& out = stream.output;
-
-  try {
-    vstar::recog::ImportResult r;
-    if (authors->parsed()) {
-      questions.insert(questions.end(), stream.inputs.begin(), stream.inputs.end());
-      if (questions.empty()) {
-        vstar::log::Error("authors: give at least one question file");
-        return vstar::io::kExitUsage;
-      }
-      for (const auto& q : questions) {
-        a.questions = q;
-        auto one = vstar::recog::ImportAuthors(a);
-        r.records.insert(r.records.end(), one.records.begin(), one.records.end());
-        for (const auto& c : one.classes.items)
-          if (!r.classes.Find(c.name)) r.classes.items.push_back(c);
-      }
-    } else {
-      r = vstar::recog::ImportFolders(f);
-    }
-    std::string text;
-    for (const auto& rec : r.records) text += vstar::io::Dump(rec) + "\n";
-    if (out == "-") std::cout << text << std::flush;
-    else vstar::io::WriteFileAtomic(out, text);
-    if (!classes_out.empty()) vstar::io::WriteFileAtomic(classes_out, r.classes.ToJson().dump(1) + "\n");
-    vstar::log::Info("vs-import: ", r.records.size(), " records, ", r.classes.size(), " classes");
+  return vstar::io::Main(app, argc, argv, [&] {
+    questions.insert(questions.end(), stream.inputs.begin(), stream.inputs.end());
+    auto r = authors->parsed() ? vstar::recog::ImportAuthors(a, questions) : vstar::recog::ImportFolders(f);
+    vstar::recog::WriteImport(r, stream.output, classes_out);
+    vstar::log::Info(r.records.size(), " records, ", r.classes.size(), " classes");
     return vstar::io::kExitOk;
-  } catch (const std::exception& e) {
-    vstar::log::Error(e.what());
-    return vstar::io::kExitFatal;
-  }
+  });
 }

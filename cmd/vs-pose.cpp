@@ -2,10 +2,9 @@
 #include <CLI/CLI.hpp>
 
 #include "io/cli.hpp"
-#include "io/log.hpp"
+#include "io/main.hpp"
 #include "io/stream.hpp"
 #include "tools/options.hpp"
-#include "tools/plugins.hpp"
 #include "tools/stage.hpp"
 
 int main(int argc, char** argv) {
@@ -16,19 +15,8 @@ int main(int argc, char** argv) {
   stream.Register(app);
   tools::PoseStageOptions options;
   options.Register(app);
-  VSTAR_PARSE(app, argc, argv);
-
-  std::unique_ptr<tools::PoseStage> stage;
-  try {
-    stage = std::make_unique<tools::PoseStage>(options, stream.device);
-  } catch (const std::invalid_argument& e) {
-    log::Error(e.what());
-    return io::kExitUsage;
-  } catch (const std::exception& e) {
-    log::Error(e.what());
-    return io::kExitFatal;
-  }
-  return io::RunStream(stream, "vs-pose", 1, [&](std::span<io::Record*> batch) {
-    for (io::Record* r : batch) stage->Process(*r);
+  return io::Main(app, argc, argv, [&] {
+    tools::PoseStage stage(options, stream.device);
+    return io::RunStream(stream, "vs-pose", [&](io::Record& r) { stage.Process(r); });
   });
 }

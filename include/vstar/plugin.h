@@ -1,22 +1,28 @@
 #pragma once
-// The vstar plugin SDK: the only header a tool plugin includes (design.md §4).
+// The vstar plugin SDK: the only header a tool plugin includes.
 //
 // A plugin is a shared library exporting, through Boost.DLL aliases, `vstar_plugin_abi` (an int) and
-// `vstar_plugin_create` (a factory). Use VSTAR_PLUGIN(Class) at namespace scope in one .cpp file.
+// `vstar_plugin_create` (a factory). Use VSTAR_PLUGIN(Class) at namespace scope in one .cpp file
+// (the export macros are in <vstar/export.h>, included here).
 // The types below are plain C++ (std::string, std::vector), so a plugin must be built with the same
 // compiler family and C++ standard library as the host; the ABI number changes whenever any type here
 // changes layout, and the host refuses a plugin built against another number.
 #include <algorithm>
 #include <cctype>
+#include <charconv>
+#include <cmath>
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <memory>
+#include <sstream>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
-#include <boost/dll/alias.hpp>
+#include "vstar/export.h"
 
 namespace vstar::plugin {
 
@@ -90,7 +96,7 @@ struct Info {
   bool top_down = false;
 };
 
-class Host;
+class VSTAR_SDK_API Host;
 
 // Configuration handed to the factory. `values` hold --plugin-opt key=value pairs.
 struct Config {
@@ -113,9 +119,64 @@ struct Config {
 
 // Plugins report bad input or configuration by throwing this (or any std::exception); the host turns
 // it into an error record for the affected video and carries on.
-struct Error : std::runtime_error {
+struct VSTAR_SDK_API Error : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
+
+// Reading a plugin's options (Config::values, else `fallback`), with an Error that names the plugin,
+// the key and the value: "hog: option conf must be a number, got 'high'". Numbers are read in the C
+// locale and must be the whole value.
+
+namespace detail {
+
+// Option `key` parsed as a T in [min, max] (a bound left at the type's limit is no bound).
+template <typename T>
+T ParseOption(const Config& config, const std::string& plugin, const std::string& key, T fallback,
+              T min, T max, const char* what) {
+  auto it = config.values.find(key);
+  if (it == config.values.end()) return fallback;
+  const std::string& v = it->second;
+  T x{};
+  auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
+  bool ok = ec == std::errc() && end == v.data() + v.size() && x >= min && x <= max;
+  if constexpr (std::is_floating_point_v<T>) ok = ok && std::isfinite(x);
+  if (ok) return x;
+  const bool low = min != std::numeric_limits<T>::lowest(), high = max != std::numeric_limits<T>::max();
+  std::ostringstream msg;
+  msg << plugin << ": option " << key << " must be " << what;
+  if (low && high) msg << " in " << min << ".." << max;
+  else if (low) msg << " >= " << min;
+  else if (high) msg << " <= " << max;
+  msg << ", got '" << v << "'";
+  throw Error(msg.str());
+}
+
+}  // namespace detail
+
+// A finite number in [min, max].
+inline double NumberOption(const Config& config, const std::string& plugin, const std::string& key,
+                           double fallback, double min = std::numeric_limits<double>::lowest(),
+                           double max = std::numeric_limits<double>::max()) {
+  return detail::ParseOption(config, plugin, key, fallback, min, max, "a number");
+}
+
+// A whole number in [min, max].
+inline long IntegerOption(const Config& config, const std::string& plugin, const std::string& key,
+                          long fallback, long min = std::numeric_limits<long>::lowest(),
+                          long max = std::numeric_limits<long>::max()) {
+  return detail::ParseOption(config, plugin, key, fallback, min, max, "an integer");
+}
+
+// true/1/yes or false/0/no.
+inline bool FlagOption(const Config& config, const std::string& plugin, const std::string& key,
+                       bool fallback) {
+  auto it = config.values.find(key);
+  if (it == config.values.end()) return fallback;
+  const std::string& v = it->second;
+  if (v == "true" || v == "1" || v == "yes") return true;
+  if (v == "false" || v == "0" || v == "no") return false;
+  throw Error(plugin + ": option " + key + " must be true or false, got '" + v + "'");
+}
 
 // A class-list entry as the host reads it (names, "Name: description" lines, the authors' JSON dicts,
 // "id,name" CSV; see vs-explain(1)).
@@ -137,7 +198,7 @@ struct ChatResult {
 
 // An OpenAI-compatible chat-completions client run by the host: retries with backoff, a response cache
 // and bounded concurrency, configured by the client options (Host::ChatOptions) in Config::values.
-class ChatClient {
+class VSTAR_SDK_API ChatClient {
  public:
   virtual ~ChatClient() = default;
   // Sends complete request bodies (JSON text; "model" is filled in when absent) and returns one result
@@ -147,7 +208,7 @@ class ChatClient {
 };
 
 // What the host offers plugins (ABI 4). Methods throw Error for bad input or configuration.
-class Host {
+class VSTAR_SDK_API Host {
  public:
   virtual ~Host() = default;
   // A chat client configured from `config.values` (the keys ChatOptions declares) and `config.model`
@@ -186,19 +247,19 @@ inline std::string NormaliseName(const std::string& name) {
   return out;
 }
 
-class Tool {
+class VSTAR_SDK_API Tool {
  public:
   virtual ~Tool() = default;
   virtual Info info() const = 0;
 };
 
-class Detector : public Tool {
+class VSTAR_SDK_API Detector : public Tool {
  public:
   // One result list per frame, in frame order.
   virtual std::vector<std::vector<Box>> Detect(const std::vector<Image>& frames) = 0;
 };
 
-class PoseEstimator : public Tool {
+class VSTAR_SDK_API PoseEstimator : public Tool {
  public:
   // `boxes` (may be null) are person boxes per frame from a detector, for top-down models; single-stage
   // models ignore them. One person list per frame, in frame order.
@@ -206,14 +267,14 @@ class PoseEstimator : public Tool {
                                                     const std::vector<std::vector<Box>>* boxes) = 0;
 };
 
-class Explainer : public Tool {
+class VSTAR_SDK_API Explainer : public Tool {
  public:
   // One Text per class entry, in order; an entry is a class name or "Name: description"
   // (SplitClassEntry).
   virtual std::vector<Text> Explain(const std::vector<std::string>& class_names) = 0;
 };
 
-class Describer : public Tool {
+class VSTAR_SDK_API Describer : public Tool {
  public:
   // A description of one video from some of its frames.
   virtual Text Describe(const std::string& video_id, const std::vector<Image>& frames) = 0;
@@ -222,25 +283,3 @@ class Describer : public Tool {
 using Factory = std::unique_ptr<Tool> (*)(const Config&);
 
 }  // namespace vstar::plugin
-
-// Exports the ABI number and a factory for `Class` (constructible from const vstar::plugin::Config&).
-#define VSTAR_PLUGIN(Class)                                                                  \
-  namespace vstar_plugin_export {                                                            \
-  inline std::unique_ptr<::vstar::plugin::Tool> create(const ::vstar::plugin::Config& c) {   \
-    return std::make_unique<Class>(c);                                                       \
-  }                                                                                          \
-  inline const int abi = ::vstar::plugin::kAbiVersion;                                       \
-  inline const ::vstar::plugin::Factory factory = &create;                                   \
-  }                                                                                          \
-  BOOST_DLL_ALIAS(vstar_plugin_export::abi, vstar_plugin_abi)                                \
-  BOOST_DLL_ALIAS(vstar_plugin_export::factory, vstar_plugin_create)
-
-// Exports the ABI number and a custom factory `fn` (std::unique_ptr<Tool>(const Config&)), for plugins
-// that serve several kinds and pick the tool from `Config::kind`.
-#define VSTAR_PLUGIN_FACTORY(fn)                                         \
-  namespace vstar_plugin_export {                                        \
-  inline const int abi = ::vstar::plugin::kAbiVersion;                   \
-  inline const ::vstar::plugin::Factory factory = &(fn);                 \
-  }                                                                      \
-  BOOST_DLL_ALIAS(vstar_plugin_export::abi, vstar_plugin_abi)            \
-  BOOST_DLL_ALIAS(vstar_plugin_export::factory, vstar_plugin_create)

@@ -8,8 +8,11 @@
 #include <set>
 #include <sstream>
 
+#include "io/cache.hpp"
 #include "io/log.hpp"
+#include "io/main.hpp"
 #include "io/stream.hpp"
+#include "io/text.hpp"
 #include "recog/parse.hpp"
 #include "recog/prompt.hpp"
 #include "recog/text.hpp"
@@ -31,14 +34,6 @@ Json Finding::ToJson() const {
 }
 
 namespace {
-
-std::string ReadAll(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  if (!in) throw std::runtime_error("cannot open " + p.string());
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 std::string Label(const Json& r) {
   if (r.contains("label") && r["label"].is_string()) return r["label"];
@@ -100,14 +95,7 @@ bool Mentions(const std::vector<std::string>& w, const std::string& name) {
 AuditFile LoadAuditFile(const std::string& path) {
   AuditFile f;
   f.name = path;
-  std::string text;
-  if (path == "-") {
-    std::stringstream ss;
-    ss << std::cin.rdbuf();
-    text = ss.str();
-  } else {
-    text = ReadAll(path);
-  }
+  std::string text = io::ReadFileOrStdin(path, "audit file");
   size_t first = text.find_first_not_of(" \t\r\n");
   if (first != std::string::npos && text[first] == '[') {
     Json arr = Json::parse(text);
@@ -118,7 +106,7 @@ AuditFile LoadAuditFile(const std::string& path) {
     size_t n = 0;
     while (std::getline(in, line)) {
       ++n;
-      if (recog::Strip(line).empty()) continue;
+      if (io::Trim(line).empty()) continue;
       try {
         f.records.push_back(Json::parse(line));
       } catch (const std::exception& e) {
@@ -287,7 +275,7 @@ AuditInput OfficialLayout(const std::string& data_dir) {
     f.name = rel;
     if (!classes.empty()) f.classes = recog::LoadClassList(d / classes);
     fs::path pt = (d / rel).parent_path() / "path.txt";
-    if (fs::exists(pt)) f.root = recog::Strip(ReadAll(pt));
+    if (fs::exists(pt)) f.root = io::Trim(io::ReadFile(pt, "dataset root"));
     return f;
   };
   AuditInput in;
@@ -297,7 +285,7 @@ AuditInput OfficialLayout(const std::string& data_dir) {
   const std::string us = "json_split/ucf101/ucf101_rephrased_classes.json";
   in.train.push_back(file("sft.json", hb));
   in.train.push_back(file("rl.json", hb));
-  for (auto& f : in.train) f.root = recog::Strip(ReadAll(d / "json/hmdb51/path.txt"));
+  for (auto& f : in.train) f.root = io::Trim(io::ReadFile(d / "json/hmdb51/path.txt", "dataset root"));
   in.train.push_back(file("json/ucf101/train.json", ub));
   in.train.push_back(file("json/SSv2/train.json", "json/SSv2/train_rephrased.json"));
   in.test.push_back(file("json/hmdb51/val.json", hb));
@@ -330,7 +318,11 @@ std::string Markdown(const std::vector<Finding>& fs) {
 
 }  // namespace
 
-int RunAudit(const AuditOptions& opt) {
+namespace {
+
+// Every file the options name, loaded; a file that cannot be read or parsed is a usage error (exit 2):
+// the command line named it.
+AuditInput LoadInput(const AuditOptions& opt, const std::vector<std::string>& inputs) {
   AuditInput in;
   try {
     if (!opt.official.empty()) in = OfficialLayout(opt.official);
@@ -339,48 +331,39 @@ int RunAudit(const AuditOptions& opt) {
       if (!opt.classes.empty()) in.train.back().classes = recog::LoadClassList(opt.classes);
     }
     std::vector<std::string> tests = opt.test;
-    tests.insert(tests.end(), opt.inputs.begin(), opt.inputs.end());
+    tests.insert(tests.end(), inputs.begin(), inputs.end());
     for (const auto& t : tests) {
       in.test.push_back(LoadAuditFile(t));
       if (!opt.test_classes.empty()) in.test.back().classes = recog::LoadClassList(opt.test_classes);
     }
-    if (in.train.empty() && in.test.empty()) {
-      log::Error("nothing to audit: give --official DIR, --train or --test files");
-      return io::kExitUsage;
-    }
     if (opt.render) in.profile = opt.profile.Load();
-    in.fields = opt.fields;
   } catch (const std::exception& e) {
-    log::Error(e.what());
-    return io::kExitUsage;
+    throw io::UsageError(e.what());
   }
-  try {
-    auto findings = Audit(in);
-    Json report;
-    report["findings"] = Json::array();
-    size_t problems = 0;
-    for (const auto& f : findings) {
-      report["findings"].push_back(f.ToJson());
-      problems += f.problem;
-    }
-    report["problems"] = problems;
-    if (opt.output == "-") {
-      std::cout << report.dump(1) << "\n" << std::flush;
-    } else {
-      std::ofstream o(opt.output, std::ios::binary);
-      if (!(o << report.dump(1) << "\n")) throw std::runtime_error("cannot write " + opt.output);
-    }
-    std::string md = Markdown(findings);
-    if (!opt.markdown.empty()) {
-      std::ofstream o(opt.markdown, std::ios::binary);
-      o << md;
-    }
-    log::Info(problems ? "problems found: " : "no problems found", problems ? std::to_string(problems) : "");
-    return problems ? io::kExitRecordErrors : io::kExitOk;
-  } catch (const std::exception& e) {
-    log::Error(e.what());
-    return io::kExitFatal;
+  if (in.train.empty() && in.test.empty())
+    throw io::UsageError("nothing to audit: give --official DIR, --train or --test files");
+  in.fields = opt.fields;
+  return in;
+}
+
+}  // namespace
+
+int RunAudit(const AuditOptions& opt, const io::StreamOptions& stream) {
+  auto findings = Audit(LoadInput(opt, stream.inputs));
+  Json report;
+  report["findings"] = Json::array();
+  size_t problems = 0;
+  for (const auto& f : findings) {
+    report["findings"].push_back(f.ToJson());
+    problems += f.problem;
   }
+  report["problems"] = problems;
+  const std::string text = report.dump(1) + "\n";
+  if (stream.output == "-") std::cout << text << std::flush;
+  else io::WriteFileAtomic(stream.output, text);
+  if (!opt.markdown.empty()) io::WriteFileAtomic(opt.markdown, Markdown(findings));
+  log::Info(problems ? "problems found: " : "no problems found", problems ? std::to_string(problems) : "");
+  return problems ? io::kExitRecordErrors : io::kExitOk;
 }
 
 }  // namespace vstar::eval

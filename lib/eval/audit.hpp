@@ -15,6 +15,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "io/stream.hpp"
 #include "recog/classlist.hpp"
 #include "recog/profile.hpp"
 
@@ -61,14 +62,15 @@ struct AuditOptions {
   std::vector<std::string> fields;
   bool render = false;        // --render: check the prompts of the profile below
   recog::ProfileOptions profile;
-  std::vector<std::string> inputs;  // -i/--input: records the model saw, audited as test files
-  std::string output = "-";         // -o/--output: the JSON report
-  std::string markdown;             // --markdown FILE
+  std::string markdown;  // --markdown FILE
   void Register(CLI::App& app);
 };
-// The authors' layout (official-video-star.md §1): training files with their candidate lists and the
-// evaluation files of the same dataset.
+// The authors' data directory (sft.json, rl.json, json/<dataset>/..., json_split/...): training files
+// with their candidate lists and the evaluation files of the same dataset.
 AuditInput OfficialLayout(const std::string& data_dir);
-int RunAudit(const AuditOptions& opt);  // exit code: 0 no problem, 3 problems found, 1 fatal, 2 usage
+// Audits what `opt` names plus the stream's -i inputs (as test files) and writes the JSON report to the
+// stream's -o. Returns 0 (no problem) or 3 (problems found); throws io::UsageError when an input cannot
+// be loaded, other exceptions when the report cannot be written (io::Main maps them to 2 and 1).
+int RunAudit(const AuditOptions& opt, const io::StreamOptions& stream);
 
 }  // namespace vstar::eval

@@ -10,6 +10,7 @@
 #include "io/cache.hpp"
 #include "io/log.hpp"
 #include "io/stream.hpp"
+#include "io/text.hpp"
 
 namespace vstar::eval {
 namespace fs = std::filesystem;
@@ -46,60 +47,48 @@ void WriteText(const std::string& path, const std::string& text) {
 
 }  // namespace
 
+// Usage errors (bad --answer-rule, nothing to evaluate) throw std::invalid_argument, others
+// std::exception: io::Main turns them into exit codes 2 and 1.
 int RunEval(const EvalOptions& opt) {
-  try {
-    auto rule = recog::ParseAnswerRule(opt.answer_rule);
-    auto load = [](const std::string& p) -> std::unique_ptr<recog::ClassList> {
-      if (p.empty()) return nullptr;
-      return std::make_unique<recog::ClassList>(recog::LoadClassList(p));
-    };
-    auto common = load(opt.classes);
-    auto base_cl = load(opt.base_classes.empty() ? opt.classes : opt.base_classes);
-    auto novel_cl = load(opt.novel_classes.empty() ? opt.classes : opt.novel_classes);
-    Run run;
-    run.name = opt.name;
-    auto add = [&](const std::vector<std::string>& list, const std::string& group, const recog::ClassList* cl) {
-      for (const auto& f : list)
-        run.files.push_back(Score(LoadPredictions(f), cl, f == "-" ? "<stdin>" : f, group, rule));
-    };
-    add(opt.base, "base", base_cl.get());
-    add(opt.novel, "novel", novel_cl.get());
-    add(opt.splits, "split", common.get());
-    std::vector<std::string> plain = opt.files;
-    plain.insert(plain.end(), opt.inputs.begin(), opt.inputs.end());
-    if (plain.empty() && opt.base.empty() && opt.novel.empty() && opt.splits.empty() && opt.merge.empty())
-      plain.push_back("-");  // a pipeline: records on stdin
-    add(plain, "file", common.get());
-    std::vector<Json> reports;
-    for (const auto& m : opt.merge) {
-      std::ifstream in(m, std::ios::binary);
-      if (!in) throw std::runtime_error("cannot open report " + m);
-      std::stringstream ss;
-      ss << in.rdbuf();
-      reports.push_back(Json::parse(ss.str()));
+  auto rule = recog::ParseAnswerRule(opt.answer_rule);
+  auto load = [](const std::string& p) -> std::unique_ptr<recog::ClassList> {
+    if (p.empty()) return nullptr;
+    return std::make_unique<recog::ClassList>(recog::LoadClassList(p));
+  };
+  auto common = load(opt.classes);
+  auto base_cl = load(opt.base_classes.empty() ? opt.classes : opt.base_classes);
+  auto novel_cl = load(opt.novel_classes.empty() ? opt.classes : opt.novel_classes);
+  Run run;
+  run.name = opt.name;
+  auto add = [&](const std::vector<std::string>& list, const std::string& group, const recog::ClassList* cl) {
+    for (const auto& f : list)
+      run.files.push_back(Score(LoadPredictions(f), cl, f == "-" ? "<stdin>" : f, group, rule));
+  };
+  add(opt.base, "base", base_cl.get());
+  add(opt.novel, "novel", novel_cl.get());
+  add(opt.splits, "split", common.get());
+  std::vector<std::string> plain = opt.files;
+  plain.insert(plain.end(), opt.inputs.begin(), opt.inputs.end());
+  if (plain.empty() && opt.base.empty() && opt.novel.empty() && opt.splits.empty() && opt.merge.empty())
+    plain.push_back("-");  // a pipeline: records on stdin
+  add(plain, "file", common.get());
+  std::vector<Json> reports;
+  for (const auto& m : opt.merge) reports.push_back(Json::parse(io::ReadFile(m, "report")));
+  if (!run.files.empty()) reports.push_back(RunJson(run, opt.std_kind == "sample"));
+  if (reports.empty()) throw std::invalid_argument("nothing to evaluate: give prediction files or --merge reports");
+  Json report = MergeReports(reports);
+  if (!opt.json_out.empty()) WriteText(opt.json_out, report.dump(1) + "\n");
+  if (!opt.confusion.empty()) {
+    size_t k = 0;
+    for (const auto& f : run.files) {
+      if (!f.has_candidates) continue;
+      std::string stem = opt.confusion + (run.files.size() > 1 ? "-" + std::to_string(++k) : "");
+      WriteConfusionPng(f, stem + ".png");
+      io::WriteFileAtomic(stem + ".svg", ConfusionSvg(f));
     }
-    if (!run.files.empty()) reports.push_back(RunJson(run, opt.std_kind == "sample"));
-    if (reports.empty()) throw std::invalid_argument("nothing to evaluate: give prediction files or --merge reports");
-    Json report = MergeReports(reports);
-    if (!opt.json_out.empty()) WriteText(opt.json_out, report.dump(1) + "\n");
-    if (!opt.confusion.empty()) {
-      size_t k = 0;
-      for (const auto& f : run.files) {
-        if (!f.has_candidates) continue;
-        std::string stem = opt.confusion + (run.files.size() > 1 ? "-" + std::to_string(++k) : "");
-        WriteConfusionPng(f, stem + ".png");
-        io::WriteFileAtomic(stem + ".svg", ConfusionSvg(f));
-      }
-    }
-    if (!opt.markdown_out.empty() && opt.markdown_out != "/dev/null") WriteText(opt.markdown_out, Markdown(report, opt.per_class));
-    return io::kExitOk;
-  } catch (const std::invalid_argument& e) {
-    log::Error(e.what());
-    return io::kExitUsage;
-  } catch (const std::exception& e) {
-    log::Error(e.what());
-    return io::kExitFatal;
   }
+  if (!opt.markdown_out.empty() && opt.markdown_out != "/dev/null") WriteText(opt.markdown_out, Markdown(report, opt.per_class));
+  return io::kExitOk;
 }
 
 }  // namespace vstar::eval

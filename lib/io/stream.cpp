@@ -285,6 +285,13 @@ int RunStream(const StreamOptions& opt, std::string_view stage, size_t batch_siz
   return Run(reader, opt, stage, batch_size, fn, stats);
 }
 
+int RunStream(const StreamOptions& opt, std::string_view stage, const RecordFn& fn,
+              StreamStats* stats) {
+  return RunStream(opt, stage, 1, [&](std::span<Record*> batch) {
+    for (Record* r : batch) fn(*r);
+  }, stats);
+}
+
 int RunStreamOver(std::vector<std::string> objects, const StreamOptions& opt,
                   std::string_view stage, size_t batch_size, const BatchFn& fn,
                   StreamStats* stats) {

@@ -54,6 +54,11 @@ struct StreamStats {
 int RunStream(const StreamOptions& opt, std::string_view stage, size_t batch_size, const BatchFn& fn,
               StreamStats* stats = nullptr);
 
+// One record at a time: `fn` gets each record that carries no error yet (an exception fails that record).
+using RecordFn = std::function<void(Record& record)>;
+int RunStream(const StreamOptions& opt, std::string_view stage, const RecordFn& fn,
+              StreamStats* stats = nullptr);
+
 // Variant for binaries whose records are produced rather than read (e.g. vs-decode given paths as
 // arguments): `inputs` are JSON object texts, presented as if read from "<args>".
 int RunStreamOver(std::vector<std::string> objects, const StreamOptions& opt, std::string_view stage,

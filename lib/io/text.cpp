@@ -23,7 +23,8 @@ std::string Slurp(std::istream& in, const std::string& name, std::string_view wh
 
 bool IsSpace(std::int32_t cp) {
   if (cp < 0) return false;
-  if (cp == ' ' || (cp >= 0x09 && cp <= 0x0D) || (cp >= 0x1C && cp <= 0x1F) || cp == 0x85) return true;
+  if (cp == ' ' || (cp >= 0x09 && cp <= 0x0D) || (cp >= 0x1C && cp <= 0x1F) || cp == 0x85)
+    return true;
   auto cat = utf8proc_category(cp);
   return cat == UTF8PROC_CATEGORY_ZS || cat == UTF8PROC_CATEGORY_ZL || cat == UTF8PROC_CATEGORY_ZP;
 }

@@ -1,6 +1,6 @@
 #pragma once
-// Small text helpers every domain shares: whole-file reads with an error that names the file, and the
-// Python str.strip() / str.lower() rules (Unicode aware; on ASCII they are the usual trim and
+// Small text helpers every domain shares: whole-file reads with an error that names the file, and
+// the Python str.strip() / str.lower() rules (Unicode aware; on ASCII they are the usual trim and
 // lower-case), so model text, class lists, HTTP headers and config files are all treated alike.
 #include <cstddef>
 #include <cstdint>
@@ -16,8 +16,8 @@ std::string ReadFile(const std::filesystem::path& path, std::string_view what = 
 // ReadFile, except that "-" reads standard input to its end.
 std::string ReadFileOrStdin(const std::filesystem::path& path, std::string_view what = "file");
 
-// Python str.strip(): removes leading and trailing whitespace, the ASCII kind and the Unicode spaces
-// (NBSP, U+3000, line/paragraph separators).
+// Python str.strip(): removes leading and trailing whitespace, the ASCII kind and the Unicode
+// spaces (NBSP, U+3000, line/paragraph separators).
 std::string Trim(std::string_view s);
 // Python str.lower() with Unicode simple case mapping (utf8proc); invalid UTF-8 bytes are kept.
 std::string Lower(std::string_view s);

@@ -1,11 +1,16 @@
 #include "recog/dataset.hpp"
 
 #include <algorithm>
+#include <iostream>
 #include <fstream>
 #include <map>
 #include <sstream>
 #include <stdexcept>
 
+#include "io/cache.hpp"
+#include "io/main.hpp"
+#include "io/record.hpp"
+#include "io/text.hpp"
 #include "recog/parse.hpp"
 #include "recog/profile.hpp"
 #include "recog/text.hpp"
@@ -14,22 +19,10 @@ namespace vstar::recog {
 namespace fs = std::filesystem;
 using Json = nlohmann::ordered_json;
 
-namespace {
-
-std::string ReadAll(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  if (!in) throw std::runtime_error("cannot open " + p.string());
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-}  // namespace
-
 ImportResult ImportAuthors(const AuthorsImport& opt) {
   Json arr;
   try {
-    arr = Json::parse(ReadAll(opt.questions));
+    arr = Json::parse(io::ReadFile(opt.questions, "question file"));
   } catch (const nlohmann::json::exception& e) {
     throw std::runtime_error(opt.questions + ": not valid JSON: " + e.what());
   }
@@ -79,7 +72,7 @@ ImportResult ImportFolders(const FolderImport& opt) {
   if (!fs::is_directory(dir)) throw std::runtime_error("not a directory: " + opt.dir);
   std::map<std::string, std::string> display;
   if (!opt.names.empty()) {
-    for (const auto& line : SplitLines(ReadAll(opt.names))) {
+    for (const auto& line : SplitLines(io::ReadFile(opt.names, "folder names"))) {
       size_t tab = line.find('\t');
       if (tab == std::string::npos) continue;
       display[line.substr(0, tab)] = Strip(line.substr(tab + 1));
@@ -119,6 +112,28 @@ ImportResult ImportFolders(const FolderImport& opt) {
   }
   if (r.records.empty()) throw std::runtime_error("no clips under " + opt.dir + " (class/clip.ext)");
   return r;
+}
+
+ImportResult ImportAuthors(const AuthorsImport& opt, const std::vector<std::string>& questions) {
+  if (questions.empty()) throw io::UsageError("authors: give at least one question file");
+  ImportResult r;
+  for (const auto& q : questions) {
+    AuthorsImport one = opt;
+    one.questions = q;
+    auto part = ImportAuthors(one);
+    r.records.insert(r.records.end(), part.records.begin(), part.records.end());
+    for (const auto& c : part.classes.items)
+      if (!r.classes.Find(c.name)) r.classes.items.push_back(c);
+  }
+  return r;
+}
+
+void WriteImport(const ImportResult& result, const std::string& manifest, const std::string& classes_file) {
+  std::string text;
+  for (const auto& rec : result.records) text += io::Dump(rec) + "\n";
+  if (manifest == "-") std::cout << text << std::flush;
+  else io::WriteFileAtomic(manifest, text);
+  if (!classes_file.empty()) io::WriteFileAtomic(classes_file, result.classes.ToJson().dump(1) + "\n");
 }
 
 }  // namespace vstar::recog

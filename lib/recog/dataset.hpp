@@ -31,6 +31,10 @@ struct AuthorsImport {
 // Throws std::runtime_error on malformed files, or when --label-from folder meets a folder that is no
 // class of the list.
 ImportResult ImportAuthors(const AuthorsImport& opt);
+// ImportAuthors over several question files with the same options: the records of each file in turn,
+// and the classes of all, each name once (its first occurrence kept). Throws io::UsageError when
+// `questions` is empty.
+ImportResult ImportAuthors(const AuthorsImport& opt, const std::vector<std::string>& questions);
 
 struct FolderImport {
   std::string dir;                 // <dir>/<class>/<clip>.<ext>
@@ -40,5 +44,9 @@ struct FolderImport {
   std::string root;                // optional: write "video" relative to this root instead of absolute
 };
 ImportResult ImportFolders(const FolderImport& opt);
+
+// Writes the manifest as JSONL to `manifest` ("-" = stdout) and, when `classes_file` is not empty, the
+// class list there (a JSON array of {name, explanation}); files are replaced atomically.
+void WriteImport(const ImportResult& result, const std::string& manifest, const std::string& classes_file);
 
 }  // namespace vstar::recog

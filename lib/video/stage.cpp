@@ -11,6 +11,7 @@
 
 #include "io/cache.hpp"
 #include "io/log.hpp"
+#include "io/text.hpp"
 
 namespace vstar::video {
 
@@ -75,13 +76,6 @@ std::string FileIdentity(const fs::path& file) {
   return s.str();
 }
 
-std::string ReadText(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  std::ostringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
-
 std::string FrameName(int64_t index, const std::string& ext) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%06lld", static_cast<long long>(index));
@@ -94,7 +88,7 @@ io::Json LoadCached(const fs::path& dir) {
   if (!fs::exists(meta)) return nullptr;
   io::Json j;
   try {
-    j = io::Json::parse(ReadText(meta));
+    j = io::Json::parse(io::ReadFile(meta, "frame cache entry"));
   } catch (const std::exception&) {
     return nullptr;
   }

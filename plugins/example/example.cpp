@@ -13,13 +13,8 @@ namespace vp = vstar::plugin;
 
 class ForegroundBox : public vp::Detector {
  public:
-  explicit ForegroundBox(const vp::Config& config) {
-    std::string t = config.get("threshold", "32");
-    char* end = nullptr;
-    threshold_ = std::strtol(t.c_str(), &end, 10);
-    if (t.empty() || *end || threshold_ < 0 || threshold_ > 255)
-      throw vp::Error("example: threshold must be an integer in 0..255, got '" + t + "'");
-  }
+  explicit ForegroundBox(const vp::Config& config)
+      : threshold_(vp::IntegerOption(config, "example", "threshold", 32, 0, 255)) {}
 
   vp::Info info() const override {
     return {"example", vp::Kind::kDetect, "1.0",

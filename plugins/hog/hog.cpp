@@ -15,28 +15,17 @@ namespace {
 
 namespace vp = vstar::plugin;
 
-double Number(const vp::Config& c, const std::string& key, const std::string& fallback) {
-  std::string v = c.get(key, fallback);
-  try {
-    size_t used = 0;
-    double d = std::stod(v, &used);
-    if (used == v.size()) return d;
-  } catch (const std::exception&) {
-  }
-  throw vp::Error("hog: option " + key + " must be a number, got '" + v + "'");
-}
-
 class Hog : public vp::Detector {
  public:
   explicit Hog(const vp::Config& c)
-      : conf_(Number(c, "conf", "0.5")),
-        scale_(Number(c, "scale", "1.05")),
-        upscale_(Number(c, "upscale", "1")),
-        stride_(static_cast<int>(Number(c, "stride", "8"))),
-        group_(static_cast<int>(Number(c, "group", "2"))) {
+      : conf_(vp::NumberOption(c, "hog", "conf", 0.5)),
+        scale_(vp::NumberOption(c, "hog", "scale", 1.05)),
+        upscale_(vp::NumberOption(c, "hog", "upscale", 1)),
+        stride_(static_cast<int>(vp::IntegerOption(c, "hog", "stride", 8, 8, 512))),
+        group_(static_cast<int>(vp::IntegerOption(c, "hog", "group", 2, 0))) {
     if (scale_ <= 1.0) throw vp::Error("hog: scale must be > 1");
     if (upscale_ <= 0 || upscale_ > 8) throw vp::Error("hog: upscale must be in (0, 8]");
-    if (stride_ < 8 || stride_ % 8 != 0) throw vp::Error("hog: stride must be a multiple of 8 (the block stride)");
+    if (stride_ % 8 != 0) throw vp::Error("hog: stride must be a multiple of 8 (the block stride)");
     std::string classes = c.get("classes", "person");
     if (classes != "person" && classes != "0" && classes != "all")
       throw vp::Error("hog: detects people only (classes=person)");

@@ -39,17 +39,6 @@ const std::array<const char*, 80> kCoco = {
     "refrigerator",  "book",         "clock",         "vase",          "scissors",     "teddy bear",
     "hair drier",    "toothbrush"};
 
-double Number(const vp::Config& c, const std::string& key, const std::string& fallback) {
-  std::string v = c.get(key, fallback);
-  try {
-    size_t used = 0;
-    double d = std::stod(v, &used);
-    if (used == v.size()) return d;
-  } catch (const std::exception&) {
-  }
-  throw vp::Error("onnx: option " + key + " must be a number, got '" + v + "'");
-}
-
 float IoU(const vp::Box& a, const vp::Box& b) {
   float iw = std::max(0.f, std::min(a.x2, b.x2) - std::max(a.x1, b.x1));
   float ih = std::max(0.f, std::min(a.y2, b.y2) - std::max(a.y1, b.y1));
@@ -90,10 +79,10 @@ class OnnxDetector : public vp::Detector {
     if (!model_.empty() && arch_ != "yolox" && arch_ != "fastestdet")
       throw vp::Error("onnx: cannot tell the architecture of " + model_ + "; pass --plugin-opt arch=yolox|fastestdet");
     const bool yolox = arch_ != "fastestdet";
-    conf_ = Number(c, "conf", yolox ? "0.3" : "0.65");
-    iou_ = Number(c, "iou", "0.45");
-    size_ = static_cast<int>(Number(c, "size", yolox ? "416" : "352"));
-    max_det_ = static_cast<size_t>(Number(c, "max_det", "300"));
+    conf_ = vp::NumberOption(c, "onnx", "conf", yolox ? 0.3 : 0.65, 0, 1);
+    iou_ = vp::NumberOption(c, "onnx", "iou", 0.45, 0, 1);
+    size_ = static_cast<int>(vp::IntegerOption(c, "onnx", "size", yolox ? 416 : 352, 32, 8192));
+    max_det_ = static_cast<size_t>(vp::IntegerOption(c, "onnx", "max_det", 300, 1));
     std::string classes = c.get("classes", "person");
     if (classes != "all") {
       std::stringstream s(classes);

@@ -16,18 +16,6 @@ std::string Trim(std::string s) {
   return s;
 }
 
-double Number(const plugin::Config& c, const std::string& key, double fallback) {
-  std::string v = c.get(key);
-  if (v.empty()) return fallback;
-  try {
-    size_t used = 0;
-    double d = std::stod(v, &used);
-    if (used == v.size()) return d;
-  } catch (const std::exception&) {
-  }
-  throw plugin::Error("option " + key + ": not a number: '" + v + "'");
-}
-
 const plugin::Host* NeedHost(const plugin::Config& config) {
   if (!config.host)
     throw plugin::Error("openai: the host offers no chat client (plugin::Config::host is null)");
@@ -113,8 +101,8 @@ std::vector<plugin::OptionSpec> OpenAIOptionSpecs(const plugin::Host& host) {
 OpenAIExplainer::OpenAIExplainer(const plugin::Config& config)
     : host_(NeedHost(config)),
       chat_(OpenChat(config)),
-      max_tokens_(static_cast<int>(Number(config, "max_tokens", 200))),
-      temperature_(Number(config, "temperature", 0)) {}
+      max_tokens_(static_cast<int>(plugin::IntegerOption(config, "openai", "max_tokens", 200, 1, 1 << 20))),
+      temperature_(plugin::NumberOption(config, "openai", "temperature", 0, 0)) {}
 
 plugin::Info OpenAIExplainer::info() const {
   return {"openai", plugin::Kind::kExplain, kVersion,
@@ -141,10 +129,10 @@ std::vector<plugin::Text> OpenAIExplainer::Explain(const std::vector<std::string
 OpenAIDescriber::OpenAIDescriber(const plugin::Config& config)
     : host_(NeedHost(config)),
       chat_(OpenChat(config)),
-      max_tokens_(static_cast<int>(Number(config, "max_tokens", 300))),
-      temperature_(Number(config, "temperature", 0)),
-      max_side_(static_cast<int>(Number(config, "max_side", 768))),
-      quality_(static_cast<int>(Number(config, "jpeg_quality", 85))) {}
+      max_tokens_(static_cast<int>(plugin::IntegerOption(config, "openai", "max_tokens", 300, 1, 1 << 20))),
+      temperature_(plugin::NumberOption(config, "openai", "temperature", 0, 0)),
+      max_side_(static_cast<int>(plugin::IntegerOption(config, "openai", "max_side", 768, 0, 1 << 16))),
+      quality_(static_cast<int>(plugin::IntegerOption(config, "openai", "jpeg_quality", 85, 1, 100))) {}
 
 plugin::Info OpenAIDescriber::info() const {
   return {"openai", plugin::Kind::kDescribe, kVersion,

@@ -22,17 +22,6 @@ namespace {
 
 namespace vp = vstar::plugin;
 
-double Number(const vp::Config& c, const std::string& key, const std::string& fallback) {
-  std::string v = c.get(key, fallback);
-  try {
-    size_t used = 0;
-    double d = std::stod(v, &used);
-    if (used == v.size()) return d;
-  } catch (const std::exception&) {
-  }
-  throw vp::Error("topdown: option " + key + " must be a number, got '" + v + "'");
-}
-
 struct Region {
   double x0, y0, w, h;  // continuous image coordinates of the crop
 };
@@ -40,12 +29,12 @@ struct Region {
 class TopDown : public vp::PoseEstimator {
  public:
   explicit TopDown(const vp::Config& c) : model_(c.model), device_name_(c.device) {
-    scale_ = Number(c, "scale", "1.25");
-    in_w_ = static_cast<int>(Number(c, "width", "192"));
-    in_h_ = static_cast<int>(Number(c, "height", "256"));
-    batch_ = static_cast<int>(Number(c, "batch", "16"));
-    threads_ = static_cast<int>(Number(c, "threads", "0"));
-    min_score_ = Number(c, "min_box_score", "0");
+    scale_ = vp::NumberOption(c, "topdown", "scale", 1.25);
+    in_w_ = static_cast<int>(vp::IntegerOption(c, "topdown", "width", 192));
+    in_h_ = static_cast<int>(vp::IntegerOption(c, "topdown", "height", 256));
+    batch_ = static_cast<int>(vp::IntegerOption(c, "topdown", "batch", 16));
+    threads_ = static_cast<int>(vp::IntegerOption(c, "topdown", "threads", 0));
+    min_score_ = vp::NumberOption(c, "topdown", "min_box_score", 0);
     refine_ = c.get("refine", "quarter");
     if (refine_ != "quarter" && refine_ != "none") throw vp::Error("topdown: refine must be quarter or none");
     if (scale_ < 1 || scale_ > 3) throw vp::Error("topdown: scale must be in [1, 3]");

@@ -30,24 +30,6 @@ constexpr long kMaxNms = 30000;   // boxes entering NMS at most
 
 double PyRound(double v) { return std::nearbyint(v); }  // Python's round(): half to even
 
-double Number(const vp::Config& c, const std::string& key, const std::string& fallback) {
-  std::string v = c.get(key, fallback);
-  try {
-    size_t used = 0;
-    double d = std::stod(v, &used);
-    if (used == v.size()) return d;
-  } catch (const std::exception&) {
-  }
-  throw vp::Error("yolo: option " + key + " must be a number, got '" + v + "'");
-}
-
-bool Flag(const vp::Config& c, const std::string& key, const std::string& fallback) {
-  std::string v = c.get(key, fallback);
-  if (v == "true" || v == "1" || v == "yes") return true;
-  if (v == "false" || v == "0" || v == "no") return false;
-  throw vp::Error("yolo: option " + key + " must be true or false, got '" + v + "'");
-}
-
 struct Letterbox {
   int new_w, new_h, top, left;
 };
@@ -63,20 +45,15 @@ Letterbox LetterboxGeometry(int w, int h, int size) {
 class Yolo : public vp::Detector, public vp::PoseEstimator {
  public:
   Yolo(const vp::Config& c, vp::Kind kind) : kind_(kind), model_path_(c.model), device_name_(c.device) {
-    conf_ = Number(c, "conf", "0.25");
-    iou_ = Number(c, "iou", "0.7");
-    max_det_ = static_cast<long>(Number(c, "max_det", "300"));
-    imgsz_ = static_cast<int>(Number(c, "imgsz", "0"));
-    batch_ = static_cast<int>(Number(c, "batch", "8"));
-    threads_ = static_cast<int>(Number(c, "threads", "0"));
-    agnostic_ = Flag(c, "agnostic", "false");
+    conf_ = vp::NumberOption(c, "yolo", "conf", 0.25, 0, 1);
+    iou_ = vp::NumberOption(c, "yolo", "iou", 0.7, 0, 1);
+    max_det_ = vp::IntegerOption(c, "yolo", "max_det", 300, 1);
+    imgsz_ = static_cast<int>(vp::IntegerOption(c, "yolo", "imgsz", 0, 0, 8192));
+    batch_ = static_cast<int>(vp::IntegerOption(c, "yolo", "batch", 8, 1, 4096));
+    threads_ = static_cast<int>(vp::IntegerOption(c, "yolo", "threads", 0, 0, 1024));
+    agnostic_ = vp::FlagOption(c, "yolo", "agnostic", false);
     classes_spec_ = c.get("classes", kind == vp::Kind::kDetect ? "person" : "all");
-    if (conf_ < 0 || conf_ > 1) throw vp::Error("yolo: conf must be in [0, 1]");
-    if (iou_ < 0 || iou_ > 1) throw vp::Error("yolo: iou must be in [0, 1]");
-    if (max_det_ < 1) throw vp::Error("yolo: max_det must be >= 1");
-    if (batch_ < 1) throw vp::Error("yolo: batch must be >= 1");
-    if (threads_ < 0) throw vp::Error("yolo: threads must be >= 0");
-    if (imgsz_ < 0 || imgsz_ % 32) throw vp::Error("yolo: imgsz must be a multiple of 32 (0 = the export's)");
+    if (imgsz_ % 32) throw vp::Error("yolo: imgsz must be a multiple of 32 (0 = the export's)");
   }
 
   vp::Info info() const override {

@@ -30,7 +30,8 @@ int RunMain(std::vector<std::string> args, const std::function<int()>& body, boo
 
 }  // namespace
 
-TEST_CASE("io::Main maps what the body returns or throws to the documented exit codes", "[io][main]") {
+TEST_CASE("io::Main maps what the body returns or throws to the documented exit codes",
+          "[io][main]") {
   CHECK(RunMain({}, [] { return io::kExitOk; }) == 0);
   CHECK(RunMain({}, [] { return io::kExitRecordErrors; }) == 3);
   CHECK(RunMain({}, []() -> int { throw io::UsageError("give --n"); }) == 2);
@@ -39,15 +40,22 @@ TEST_CASE("io::Main maps what the body returns or throws to the documented exit 
   CHECK(RunMain({}, []() -> int { throw 42; }) == 1);
 }
 
-TEST_CASE("io::Main ends at --help, --version and parse errors without running the body", "[io][main]") {
-  for (auto [args, rc] : std::vector<std::pair<std::vector<std::string>, int>>{
-           {{"--help"}, 0}, {{"--version"}, 0}, {{"--dump-flags"}, 0}, {{"--n", "x"}, 2}, {{"--bogus"}, 2}}) {
+TEST_CASE("io::Main ends at --help, --version and parse errors without running the body",
+          "[io][main]") {
+  for (auto [args, rc] :
+       std::vector<std::pair<std::vector<std::string>, int>>{{{"--help"}, 0},
+                                                             {{"--version"}, 0},
+                                                             {{"--dump-flags"}, 0},
+                                                             {{"--n", "x"}, 2},
+                                                             {{"--bogus"}, 2}}) {
     bool ran = false;
     INFO(args[0]);
-    CHECK(RunMain(args, [] { return 0; }, &ran) == rc);
+    CHECK(RunMain(
+              args, [] { return 0; }, &ran) == rc);
     CHECK_FALSE(ran);
   }
   bool ran = false;
-  CHECK(RunMain({"--n", "3"}, [] { return 0; }, &ran) == 0);
+  CHECK(RunMain(
+            {"--n", "3"}, [] { return 0; }, &ran) == 0);
   CHECK(ran);
 }

@@ -17,21 +17,28 @@ TEST_CASE("ReadFile returns the bytes and names the file it cannot open", "[io][
   CHECK_THROWS_WITH(io::ReadFile(dir), Catch::StartsWith("cannot read file " + dir.string() + ":"));
 }
 
-TEST_CASE("Trim is Python's str.strip(): ASCII and Unicode spaces, never inner ones", "[io][text]") {
+TEST_CASE("Trim is Python's str.strip(): ASCII and Unicode spaces, never inner ones",
+          "[io][text]") {
   CHECK(io::Trim("  a b \t\r\n") == "a b");
   CHECK(io::Trim("\xC2\xA0\xE3\x80\x80x\xE2\x80\xA8") == "x");  // NBSP, U+3000, U+2028
   CHECK(io::Trim(" \x1F\x85") == "\x85");  // a lone 0x85 is not UTF-8 (NEL is C2 85): kept
   CHECK(io::Trim("\xC2\x85q") == "q");
   CHECK(io::Trim("") == "");
   CHECK(io::Trim(" \t ") == "");
-  CHECK(io::Trim("\xE2\x80\x8B" "a") == "\xE2\x80\x8B" "a");  // U+200B ZERO WIDTH SPACE is no space
+  CHECK(io::Trim("\xE2\x80\x8B"
+                 "a") ==
+        "\xE2\x80\x8B"
+        "a");  // U+200B ZERO WIDTH SPACE is no space
 }
 
 TEST_CASE("Lower is Python's str.lower() and keeps invalid bytes", "[io][text]") {
   CHECK(io::Lower("Content-Type: JSON") == "content-type: json");
   CHECK(io::Lower("\xC3\x89T\xC3\x89") == "\xC3\xA9t\xC3\xA9");  // ÉTÉ -> été
   CHECK(io::Lower("\xCE\xA3\xCE\x91") == "\xCF\x83\xCE\xB1");    // ΣΑ -> σα
-  CHECK(io::Lower("A\xFF" "B") == "a\xFF" "b");
+  CHECK(io::Lower("A\xFF"
+                  "B") ==
+        "a\xFF"
+        "b");
 }
 
 TEST_CASE("NextCodePoint decodes one code point or one invalid byte", "[io][text]") {

@@ -63,3 +63,24 @@ TEST_CASE("vs-import authors: question file + class dict, labels from solution o
   CHECK(differ == 60);  // the swapped kick / kick_ball labels, fixed by --label-from folder
   CHECK(json::parse(vstar::test::ReadFile(dir / "c.json")).size() == 25);
 }
+
+TEST_CASE("vs-import authors over several files: records in file order, each class once") {
+  auto dir = vstar::test::TempDir("import-many");
+  vstar::test::WriteFile(dir / "a.json", R"([{"problem_id": 1, "path": "run/r1.avi", "solution": "<answer>Run</answer>"},
+                                              {"problem_id": 2, "path": "jump/j1.avi", "solution": "<answer>Jump</answer>"}])");
+  vstar::test::WriteFile(dir / "b.json", R"([{"problem_id": 1, "path": "jump/j2.avi", "solution": "<answer>Jump</answer>"},
+                                              {"problem_id": 2, "path": "sit/s1.avi", "solution": "<answer>Sit</answer>"}])");
+  auto r = vstar::test::Run({"vs-import", "--classes-out", (dir / "c.json").string(), "-i", (dir / "b.json").string(),
+                             "authors", (dir / "a.json").string(), "--root", "/d"});
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  std::vector<std::string> ids;
+  for (const auto& line : vstar::test::Lines(r.out)) ids.push_back(json::parse(line)["id"]);
+  CHECK(ids == std::vector<std::string>{"a:1", "a:2", "b:1", "b:2"});
+  std::vector<std::string> names;
+  for (const auto& c : json::parse(vstar::test::ReadFile(dir / "c.json"))) names.push_back(c["name"]);
+  CHECK(names == std::vector<std::string>{"Run", "Jump", "Sit"});
+  auto none = vstar::test::Run({"vs-import", "authors"});
+  CHECK(none.status == 2);
+  CHECK(none.err.find("give at least one question file") != std::string::npos);
+}

@@ -112,3 +112,35 @@ TEST_CASE("records without frames or with unreadable frames fail alone, and the 
   CHECK(ParseLine(lines[1])["error"]["message"].get<std::string>().find("no `frames`") != std::string::npos);
   CHECK(ParseLine(lines[2]).contains("detect"));
 }
+
+TEST_CASE("SDK option helpers read numbers, integers and flags, naming plugin, key and value") {
+  namespace vp = vstar::plugin;
+  vp::Config c;
+  c.values = {{"conf", "0.4"}, {"size", "416"}, {"on", "yes"}, {"off", "0"}, {"word", "high"},
+              {"half", "8.5"}, {"inf", "inf"}, {"big", "300"}, {"spaced", " 1"}, {"zero", "0"},
+              {"neg", "-2.5"}};
+  CHECK(vp::NumberOption(c, "p", "conf", 0.25) == 0.4);
+  CHECK(vp::NumberOption(c, "p", "absent", 0.25) == 0.25);
+  CHECK(vp::IntegerOption(c, "p", "size", 0) == 416);
+  CHECK(vp::IntegerOption(c, "p", "absent", 7) == 7);
+  CHECK(vp::IntegerOption(c, "p", "zero", 7) == 0);
+  CHECK(vp::NumberOption(c, "p", "neg", 1) == -2.5);
+  CHECK(vp::FlagOption(c, "p", "on", false));
+  CHECK_FALSE(vp::FlagOption(c, "p", "off", true));
+  CHECK(vp::FlagOption(c, "p", "absent", true));
+  CHECK_THROWS_WITH(vp::NumberOption(c, "hog", "word", 0), "hog: option word must be a number, got 'high'");
+  CHECK_THROWS_WITH(vp::NumberOption(c, "hog", "inf", 0), "hog: option inf must be a number, got 'inf'");
+  CHECK_THROWS_WITH(vp::NumberOption(c, "hog", "conf", 0, 0.5, 1), "hog: option conf must be a number in 0.5..1, got '0.4'");
+  CHECK_THROWS_WITH(vp::NumberOption(c, "hog", "spaced", 0), "hog: option spaced must be a number, got ' 1'");
+  CHECK_THROWS_WITH(vp::IntegerOption(c, "yolo", "half", 0), "yolo: option half must be an integer, got '8.5'");
+  CHECK_THROWS_WITH(vp::IntegerOption(c, "ex", "big", 0, 0, 255), "ex: option big must be an integer in 0..255, got '300'");
+  CHECK_THROWS_WITH(vp::IntegerOption(c, "ex", "big", 0, 1000), "ex: option big must be an integer >= 1000, got '300'");
+  CHECK_THROWS_WITH(vp::FlagOption(c, "yolo", "word", false), "yolo: option word must be true or false, got 'high'");
+  CHECK_THROWS_AS(vp::FlagOption(c, "yolo", "word", false), vp::Error);
+}
+
+TEST_CASE("a plugin's option error reaches the user with plugin, key and value") {
+  auto r = Run({"vs-detect", "--plugin", "hog", "--plugin-opt", "stride=wide"}, "");
+  CHECK(r.status == 1);
+  CHECK(r.err.find("hog: option stride must be an integer in 8..512, got 'wide'") != std::string::npos);
+}
