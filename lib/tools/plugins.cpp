@@ -4,13 +4,16 @@
 #include <atomic>
 #include <cstdlib>
 #include <mutex>
+#include <ostream>
 #include <set>
 #include <sstream>
 
+#include <CLI/CLI.hpp>
 #include <boost/dll/shared_library.hpp>
 
 #include "io/log.hpp"
 #include "io/paths.hpp"
+#include "io/record.hpp"
 
 namespace vstar::tools {
 namespace fs = std::filesystem;
@@ -191,6 +194,76 @@ plugin::Kind ParseKind(const std::string& name) {
   for (auto k : {plugin::Kind::kDetect, plugin::Kind::kPose, plugin::Kind::kExplain, plugin::Kind::kDescribe})
     if (name == plugin::KindName(k)) return k;
   throw std::invalid_argument("unknown plugin kind '" + name + "' (detect, pose, explain, describe)");
+}
+
+void ListOptions::Register(CLI::App& app) {
+  app.add_option("name", name, "describe only this plugin (exit 1 if it cannot be loaded)");
+  app.add_option("--plugin-path", plugin_path, "extra plugin directory searched first (repeatable)");
+  app.add_option("--kind", kind, "list only plugins of this kind")
+      ->check(CLI::IsMember({"detect", "pose", "explain", "describe"}));
+  app.add_flag("--json", json, "print one JSON object per plugin instead of text");
+  app.add_flag("--paths", paths, "print the directories searched, in order, and exit");
+}
+
+int ListPlugins(const ListOptions& opt, std::ostream& out) {
+  auto dirs = PluginDirs(opt.plugin_path);
+  if (opt.paths) {
+    for (const auto& d : dirs) out << d.string() << "\n";
+    return 0;
+  }
+  auto found = FindPlugins(dirs);
+  if (!opt.name.empty()) {
+    std::erase_if(found, [&](const auto& p) { return p.name != opt.name; });
+    if (found.empty()) {
+      LoadTool(opt.name, dirs, {});  // throws the loader's message: what exists and where it looked
+      throw PluginError("plugin '" + opt.name + "' is not in the search path");
+    }
+  }
+  int failures = 0;
+  for (const auto& p : found) {
+    io::Json j = io::Json::object();
+    j["name"] = p.name;
+    j["path"] = p.path.string();
+    std::vector<plugin::Info> infos;
+    try {
+      infos = DescribePlugin(p.path);
+    } catch (const std::exception& e) {
+      ++failures;
+      if (opt.json) {
+        j["error"] = e.what();
+        out << io::Dump(j) << "\n";
+      } else {
+        out << p.name << "  (unusable)  " << p.path.string() << "\n    error: " << e.what() << "\n";
+      }
+      continue;
+    }
+    for (const auto& info : infos) {
+      if (!opt.kind.empty() && opt.kind != plugin::KindName(info.kind)) continue;
+      if (opt.json) {
+        io::Json o = io::Json::array();
+        for (const auto& option : info.options)
+          o.push_back({{"name", option.name}, {"default", option.default_value}, {"help", option.help}});
+        j["kind"] = plugin::KindName(info.kind);
+        j["version"] = info.version;
+        j["abi"] = plugin::kAbiVersion;
+        j["description"] = info.description;
+        j["top_down"] = info.top_down;
+        j["options"] = o;
+        out << io::Dump(j) << "\n";
+        continue;
+      }
+      out << p.name << "  " << plugin::KindName(info.kind) << "  " << info.version << "  " << p.path.string()
+          << "\n    " << info.description << "\n";
+      for (const auto& option : info.options)
+        out << "    --plugin-opt " << option.name << "=" << option.default_value << "  " << option.help << "\n";
+    }
+  }
+  if (found.empty() && opt.name.empty()) {
+    std::string searched;
+    for (const auto& d : dirs) searched += " " + d.string();
+    log::Warn("no plugins found; searched:", searched);
+  }
+  return failures && !opt.name.empty() ? 1 : 0;
 }
 
 }  // namespace vstar::tools

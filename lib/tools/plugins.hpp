@@ -1,16 +1,21 @@
 #pragma once
-// Finding and loading tool plugins (design.md §4). A plugin is a file vstar-<name>.so exporting
+// Finding, loading and listing tool plugins. A plugin is a file vstar-<name>.so exporting
 // `vstar_plugin_abi` and `vstar_plugin_create` through Boost.DLL aliases (include/vstar/plugin.h).
 // Search order: --plugin-path entries, then $VSTAR_PLUGIN_PATH (':'-separated), then
 // <exe>/../lib/vstar/plugins. The first file with a given name wins. Loaded libraries are never
 // unloaded, so a tool (or anything it allocated) may outlive every handle the host holds.
 #include <filesystem>
+#include <iosfwd>
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include <vstar/plugin.h>
+
+namespace CLI {
+class App;
+}
 
 namespace vstar::tools {
 
@@ -72,5 +77,20 @@ std::map<std::string, std::string> EffectiveOptions(const plugin::Info& info,
                                                     const std::map<std::string, std::string>& given);
 
 plugin::Kind ParseKind(const std::string& name);  // throws std::invalid_argument
+
+// vs-plugins: what to list and how.
+struct ListOptions {
+  std::vector<std::string> plugin_path;  // --plugin-path, searched first
+  std::string name;                      // describe only this plugin
+  std::string kind;                      // --kind: only plugins of this kind
+  bool json = false;                     // --json: one JSON object per plugin and kind
+  bool paths = false;                    // --paths: the directories searched, in order
+  void Register(CLI::App& app);
+};
+
+// Writes the listing (like gst-inspect: name, kind, version, path, description, options) to `out`.
+// A plugin that cannot be loaded is listed as unusable with the loader's message. Returns 0, or 1 when
+// the one plugin asked for by name is unusable; throws PluginError when that name is not found.
+int ListPlugins(const ListOptions& opt, std::ostream& out);
 
 }  // namespace vstar::tools
