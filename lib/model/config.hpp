@@ -1,8 +1,8 @@
 #pragma once
-// Qwen2.5-VL model configuration (qwen25vl.md §1). One struct for every config.json layout that
-// transformers has written: the Hub layout (text fields at the top level, rope_scaling.type "mrope"),
-// 4.52+ (a nested text_config that wins over the top level) and 5.x (rope_parameters, dtype).
-// Torch-free so that any folder may include it.
+// Qwen2.5-VL model configuration (transformers configuration_qwen2_5_vl.py). One struct for every
+// config.json layout that transformers has written: the Hub layout (text fields at the top level,
+// rope_scaling.type "mrope"), 4.52+ (a nested text_config that wins over the top level) and 5.x
+// (rope_parameters, dtype). Torch-free so that any folder may include it.
 #include <cstdint>
 #include <filesystem>
 #include <stdexcept>
@@ -32,7 +32,7 @@ struct QwenVisionConfig {
   int64_t out_hidden_size = 2048;  // must equal the text hidden_size
   double tokens_per_second = 2;    // the HF class default is 4; the Hub files say 2
   std::string hidden_act = "silu";
-  // Fixed by the code, not the file (§1.1).
+  // Fixed by the code (Qwen2_5_VLTextConfig's default), not the file.
   double rms_norm_eps = 1e-6;
   double rope_theta = 10000.0;
 
@@ -66,7 +66,7 @@ struct QwenVLConfig {
   int64_t max_window_layers = 0;
   std::string torch_dtype = "bfloat16";  // "torch_dtype" (4.x) or "dtype" (5.x)
 
-  // Token ids (§1.1).
+  // Token ids (the Hub config.json of Qwen/Qwen2.5-VL-*-Instruct).
   int64_t bos_token_id = 151643;
   int64_t eos_token_id = 151645;
   int64_t vision_start_token_id = 151652;

@@ -1,8 +1,8 @@
 #pragma once
-// Autoregressive generation with the KV cache (qwen25vl.md §2.4, §5.5): left-padded batches, greedy or
-// sampled decoding with HF's logits-processor order and semantics (repetition penalty on every id
-// already in the sequence, then temperature, top-k, top-p), stop ids, a token budget, a seeded
-// CPU generator (same draws on any device), and per-token log-probabilities.
+// Autoregressive generation with the KV cache (transformers GenerationMixin._sample): left-padded
+// batches, greedy or sampled decoding with HF's logits-processor order and semantics (repetition
+// penalty on every id already in the sequence, then temperature, top-k, top-p), stop ids, a token
+// budget, a seeded CPU generator (same draws on any device), and per-token log-probabilities.
 #include <cstdint>
 #include <string>
 #include <vector>

@@ -1,5 +1,6 @@
 #pragma once
-// Qwen2.5-VL image/video preprocessing (qwen25vl.md §3): smart_resize, a Pillow-faithful bicubic
+// Qwen2.5-VL image/video preprocessing (qwen-vl-utils vision_process.py; transformers
+// image_processing_qwen2_vl.py): smart_resize, a Pillow-faithful bicubic
 // resize for sizes that are not multiples of 28, the slow-path rescale/normalise, temporal padding and
 // the patch row order the vision tower expects. Frames are uint8 RGB tensors [H, W, 3] on the CPU.
 #include <cstdint>

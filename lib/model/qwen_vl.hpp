@@ -1,8 +1,9 @@
 #pragma once
-// Qwen2_5_VLForConditionalGeneration in LibTorch (qwen25vl.md §4–§6): weights from a Hugging Face
-// checkpoint (either key layout, sharded or not, tied or untied head), the vision tower, the embedding
-// scatter of image/video features, M-RoPE positions, the decoder and the LM head; the causal-LM loss.
-// Autograd works through everything (the vision tower is trained through the scatter).
+// Qwen2_5_VLForConditionalGeneration (transformers modeling_qwen2_5_vl.py) in LibTorch: weights
+// from a Hugging Face checkpoint (either key layout, sharded or not, tied or untied head), the
+// vision tower, the embedding scatter of image/video features, M-RoPE positions, the decoder and
+// the LM head; the causal-LM loss. Autograd works through everything (the vision tower is trained
+// through the scatter).
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -64,10 +65,12 @@ class QwenVL {
   const TextModel& text() const { return text_; }
   RopeIndexParams rope_params() const;
 
-  // Image/video features scattered into the token embeddings (§5.1); counts must match exactly.
+  // Image/video features scattered into the token embeddings (Qwen2_5_VLModel.forward's
+  // masked_scatter); counts must match exactly.
   torch::Tensor EmbedInputs(const ModelInputs& in) const;
   // Full forward. With a non-empty cache, input_ids are the new tokens and positions are
-  // cache length + rope delta (§5.5); vision inputs are ignored then.
+  // cache length + rope delta (as Qwen2_5_VLModel.forward with cached rope_deltas); vision inputs
+  // are ignored then.
   ForwardOutput Forward(const ModelInputs& in, const ForwardOptions& options = {}) const;
   torch::Tensor LmHead(const torch::Tensor& hidden) const { return torch::linear(hidden, lm_head_); }
 

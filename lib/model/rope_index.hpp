@@ -1,7 +1,8 @@
 #pragma once
-// Position bookkeeping of Qwen2.5-VL: the 3-D M-RoPE position ids of the language model
-// (get_rope_index, qwen25vl.md §5.3) and the vision tower's window order and attention segment
-// boundaries (§4.2–§4.5). Pure index arithmetic on CPU int64 tensors; exact by construction.
+// Position bookkeeping of Qwen2.5-VL (transformers modeling_qwen2_5_vl.py): the 3-D M-RoPE position
+// ids of the language model (Qwen2_5_VLModel.get_rope_index) and the vision tower's window order
+// and attention segment boundaries (Qwen2_5_VisionTransformerPretrainedModel.get_window_index).
+// Pure index arithmetic on CPU int64 tensors; exact by construction.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -10,7 +11,8 @@
 
 namespace vstar::model {
 
-// How a video's temporal position τ(g) is formed from second_per_grid_t (§8):
+// How a video's temporal position τ(g) is formed from second_per_grid_t (get_rope_index changed it
+// between transformers releases):
 //  kFloatThenTrunc: long(g * spg * tokens_per_second) as a float32 product (transformers 4.49, 5.x late);
 //  kIntSpg: spg is cast to int64 first, then multiplied (transformers ≈4.53 .. 4.57).
 enum class TemporalIndexMode { kFloatThenTrunc, kIntSpg };
@@ -45,12 +47,12 @@ struct VisionWindows {
   torch::Tensor cu_seqlens;         // [sum t + 1] int64: one segment per (item, temporal step)
 };
 
-// Window order for the items of grid_thw [n, 3] (§4.3–§4.5). window_merged = window_size /
+// Window order for the items of grid_thw [n, 3] (get_window_index). window_merged = window_size /
 // spatial_merge_size / patch_size (4 for Qwen2.5-VL).
 VisionWindows ComputeVisionWindows(const torch::Tensor& grid_thw, int64_t spatial_merge_size,
                                    int64_t window_merged);
 
-// (hpos, wpos) of every patch row in processor order (§4.2): [S, 2] int64.
+// (hpos, wpos) of every patch row in processor order (rot_pos_emb): [S, 2] int64.
 torch::Tensor VisionRotaryPositions(const torch::Tensor& grid_thw, int64_t spatial_merge_size);
 
 }  // namespace vstar::model

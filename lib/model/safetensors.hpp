@@ -1,8 +1,9 @@
 #pragma once
-// safetensors reading (mmap, zero-copy torch::Tensor views) and writing (qwen25vl.md §1.3).
-// A file is: u64 little-endian header length N, N bytes of JSON
-// {name: {dtype, shape, data_offsets:[b,e]}, "__metadata__": {...}}, then the data (offsets relative to 8+N).
-// A checkpoint is one model.safetensors or several shards listed by model.safetensors.index.json.
+// safetensors reading (mmap, zero-copy torch::Tensor views) and writing; the
+// huggingface/safetensors file format: u64 little-endian header length N, N bytes of JSON {name:
+// {dtype, shape, data_offsets:[b,e]}, "__metadata__": {...}}, then the data (offsets relative to
+// 8+N). A checkpoint is one model.safetensors or several shards listed by
+// model.safetensors.index.json.
 #include <cstdint>
 #include <filesystem>
 #include <map>

@@ -1,5 +1,6 @@
 #pragma once
-// The Qwen2 decoder of Qwen2.5-VL (qwen25vl.md §5.2, §5.4, §5.5): GQA attention with biases, M-RoPE
+// The Qwen2 decoder of Qwen2.5-VL (transformers modeling_qwen2_5_vl.py, Qwen2_5_VLTextModel and
+// apply_multimodal_rotary_pos_emb): GQA attention with biases, M-RoPE
 // with contiguous sections (cos/sin in float32, cast to the activation dtype), eager softmax in
 // float32, a causal + key-padding mask, and a KV cache that stores keys after the rotation.
 #include <string>
@@ -20,7 +21,7 @@ class KVCache {
   bool empty() const { return length_ == 0; }
   // Key padding mask of the cached positions, [B, length] bool (true = a real token).
   const torch::Tensor& key_mask() const { return key_mask_; }
-  // Rope deltas of the prefill (§5.5), [B, 1] int64.
+  // Rope deltas of the prefill (Qwen2_5_VLModel keeps them for the decode steps), [B, 1] int64.
   torch::Tensor rope_deltas;
   // Preallocates room for `capacity` positions (optional; grows as needed).
   void Reserve(int64_t capacity) { reserve_ = capacity; }

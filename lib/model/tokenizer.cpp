@@ -18,12 +18,14 @@
 
 #include <nlohmann/json.hpp>
 
+#include "io/text.hpp"
+
 namespace vstar::model {
 namespace {
 
 namespace fs = std::filesystem;
 
-// The Qwen2 pre-tokenizer pattern (tokenization_qwen2.py PRETOKENIZE_REGEX; qwen25vl.md §2.1).
+// The Qwen2 pre-tokenizer pattern (transformers tokenization_qwen2.py, PRETOKENIZE_REGEX).
 constexpr const char* kQwen2Pattern =
     R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
 
@@ -33,14 +35,6 @@ constexpr size_t kCacheCapacity = 200000;
 
 [[noreturn]] void Fail(const fs::path& file, const std::string& why) {
   throw TokenizerError(file.string() + ": " + why);
-}
-
-std::string ReadAll(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) Fail(file, "cannot open");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 void AppendUtf8(std::string& out, uint32_t cp) {
@@ -554,7 +548,7 @@ void LoadVocabMerges(Impl& t, const fs::path& vocab_file, const fs::path& merges
       Fail(vocab_file, "entry '" + std::string(field.key) + "' is not an integer");
     t.AddVocab(field.key, id, vocab_file);
   }
-  std::string text = ReadAll(merges_file);
+  std::string text = io::ReadFile(merges_file, "merges");
   std::string_view rest(text);
   size_t line_no = 0, rank = 0;
   t.merges.reserve(200000);
@@ -579,7 +573,7 @@ template <class Impl>
 void LoadTokenizerConfig(Impl& t, const fs::path& file, bool take_added) {
   nlohmann::json j;
   try {
-    j = nlohmann::json::parse(ReadAll(file));
+    j = nlohmann::json::parse(io::ReadFile(file, "tokenizer file"));
   } catch (const nlohmann::json::exception& e) {
     Fail(file, std::string("invalid JSON: ") + e.what());
   }
@@ -640,18 +634,18 @@ Tokenizer Tokenizer::Load(const fs::path& path) {
 
   if (!t.eos_name.empty()) t.eos = tok.TokenToId(t.eos_name);
   if (!t.pad_name.empty()) t.pad = tok.TokenToId(t.pad_name);
-  // The processor's template wins over tokenizer_config's (§2.3).
+  // The processor's template wins over tokenizer_config's, as in transformers' ProcessorMixin.
   if (fs::exists(dir / "chat_template.json", ec)) {
     nlohmann::json j;
     try {
-      j = nlohmann::json::parse(ReadAll(dir / "chat_template.json"));
+      j = nlohmann::json::parse(io::ReadFile(dir / "chat_template.json", "chat template"));
     } catch (const nlohmann::json::exception& e) {
       Fail(dir / "chat_template.json", std::string("invalid JSON: ") + e.what());
     }
     if (j.contains("chat_template") && j["chat_template"].is_string())
       t.chat_template = j["chat_template"].get<std::string>();
   } else if (fs::exists(dir / "chat_template.jinja", ec)) {
-    t.chat_template = ReadAll(dir / "chat_template.jinja");
+    t.chat_template = io::ReadFile(dir / "chat_template.jinja", "chat template");
   } else {
     t.chat_template = t.chat_template_from_config;
   }

@@ -1,6 +1,6 @@
 #pragma once
-// Qwen2 byte-level BPE tokenizer, equal to HF `tokenizers` (qwen25vl.md §2.1, §2.2): added-token split
-// (leftmost-longest over all added tokens), NFC, the Qwen2 pre-tokenizer regex (PCRE2, UTF+UCP), the
+// Qwen2 byte-level BPE tokenizer, equal to HF `tokenizers`: added-token split (leftmost-longest
+// over all added tokens), NFC, the Qwen2 pre-tokenizer regex (PCRE2, UTF+UCP), the
 // GPT-2 byte map and ranked merges. Reads tokenizer.json, or vocab.json + merges.txt +
 // tokenizer_config.json. Thread-safe after Load (the per-piece cache is locked).
 #include <cstdint>

@@ -1,5 +1,6 @@
 #pragma once
-// The Qwen2.5-VL vision tower (qwen25vl.md §4): linear patch embed, 2-D rotary embedding in float32,
+// The Qwen2.5-VL vision tower (transformers modeling_qwen2_5_vl.py,
+// Qwen2_5_VisionTransformerPretrainedModel): linear patch embed, 2-D rotary embedding in float32,
 // window reordering, blocks with segment-wise (window or full) bidirectional attention, the patch
 // merger and the final un-reordering. Eager math equal to transformers' "eager" implementation.
 #include <string>

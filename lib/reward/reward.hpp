@@ -1,7 +1,8 @@
 #pragma once
 // Rewards for one turn-2 completion and the group-level bonuses, in two variants:
-//  - official: what the authors' GRPO code computes (official-video-star.md §4.2–§4.7): accuracy,
-//    ungated sub-motion term on the ground-truth candidate, flat tool term, format, and the +0.3
+//  - official: what the authors' GRPO code computes (Raymond-Qiancx/Video-STAR,
+//    src/r1-v/src/open_r1/oss_grpo_4subtol.py, accuracy_reward and format_reward): accuracy, ungated
+//    sub-motion term on the ground-truth candidate, flat tool term, format, and the +0.3
 //    temporal / +0.2 length group bonuses;
 //  - paper: R = R_acc + R_format + 1[R_acc>0]·(R_tool + R_sub), with R_sub matched against the
 //    *predicted* candidate's comparison text and R_tool rewarding efficient tool use (man vs-reward).
@@ -37,14 +38,14 @@ struct OfficialConfig {
   std::string section1_title, section3_title;
   std::vector<std::string> tool_tags = {"pose_estimation", "person_detection", "noun_explanation"};
 };
-// §4.3 on its own: weighted share of section-[1] body parts found in the `answer` candidate's
-// section-[3] text. 0 when a section or the candidate is missing.
+// The sub-motion term of accuracy_reward on its own: weighted share of section-[1] body parts found
+// in the `answer` candidate's section-[3] text. 0 when a section or the candidate is missing.
 double OfficialSubMotion(const std::string& completion, const std::string& answer, const OfficialConfig& cfg,
                          std::vector<std::string>* parts = nullptr);
-// §4.5: re.fullmatch(r"<think>.*?</think>\s*<answer>.*?</answer>", completion, DOTALL).
+// format_reward: re.fullmatch(r"<think>.*?</think>\s*<answer>.*?</answer>", completion, DOTALL).
 double OfficialFormat(const std::string& completion);
-// §4.2–§4.5 for one completion: column 0 = acc + sub + tool (0 unless problem_type is
-// "action-detection"), plus format. Group bonuses are added by OfficialGroup.
+// accuracy_reward and format_reward for one completion: column 0 = acc + sub + tool (0 unless
+// problem_type is "action-detection"), plus format. Group bonuses are added by OfficialGroup.
 Components Official(const std::string& completion, const std::string& solution, const std::string& turn1,
                     const std::string& problem_type, const OfficialConfig& cfg);
 
@@ -58,7 +59,8 @@ struct GroupResult {
   bool temporal_applied = false;  // mean col0(ordered) >= ratio * mean col0(shuffled)
   bool length_applied = false;    // more than one completion had col0 > threshold
 };
-// §4.6: adds the temporal bonus to every ordered completion with column 0 > threshold when the
+// The bonuses Video-STAR inherits from Video-R1 (--temporal, --len_control; trainer/grpo_trainer.py):
+// adds the temporal bonus to every ordered completion with column 0 > threshold when the
 // condition holds (needs `shuffled`, may be empty: then no temporal bonus), and the length bonus to
 // every such completion with min_tokens <= tokens <= max_tokens when more than one completion passed
 // the threshold (`tokens[i] < 0` = unknown: no length bonus for it). Sets `total` of every element.

@@ -1,6 +1,6 @@
 #pragma once
 // Video decoding with FFmpeg (libavformat/libavcodec/libswscale) that returns exactly the frames a
-// sequential decode returns (anchors.md §1):
+// sequential decode returns:
 //  - the container is probed by content, never by extension; the video stream is selected
 //    explicitly (audio, data and cover-art streams are ignored);
 //  - frame index = position in the sequential decode output; the decodable frame count is counted

@@ -8,10 +8,11 @@
 
 namespace vstar::video {
 
-// The Video-STAR copy of qwen-vl-utils (official-video-star.md §6): VIDEO_MIN_PIXELS =
+// The Video-STAR copy of qwen-vl-utils (src/qwen-vl-utils/src/qwen_vl_utils/vision_process.py in
+// Raymond-Qiancx/Video-STAR): VIDEO_MIN_PIXELS =
 // VIDEO_MAX_PIXELS = 128*28*28, FPS_MAX_FRAMES = 16.
 const QwenConstants kQwenVideoStar{"videostar", 2.0, 2, 4, 16, 100352, 100352, 90316800, 28, 200.0};
-// Upstream qwen-vl-utils for Qwen2.5-VL (qwen25vl.md §3.1).
+// Upstream qwen-vl-utils for Qwen2.5-VL (QwenLM/Qwen2.5-VL, qwen-vl-utils vision_process.py).
 const QwenConstants kQwenUpstream{"upstream", 2.0, 2, 4, 768, 100352, 602112, 90316800, 28, 200.0};
 
 double RoundHalfEven(double x) {
