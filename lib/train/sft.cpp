@@ -1,0 +1,447 @@
+#include "train/sft.hpp"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <iostream>
+#include <random>
+
+#include <CLI/CLI.hpp>
+
+#include "eval/plot.hpp"
+#include "io/log.hpp"
+#include "io/progress.hpp"
+#include "io/record.hpp"
+#include "io/stream.hpp"
+#include "model/qwen_vl.hpp"
+#include "model/safetensors.hpp"
+#include "train/checkpoint.hpp"
+
+namespace vstar::train {
+namespace fs = std::filesystem;
+using Json = nlohmann::ordered_json;
+
+void SftOptions::Register(CLI::App& app) {
+  app.add_option("--model", model_dir, "Base Qwen2.5-VL checkpoint (Hugging Face layout, tokenizer files included)")
+      ->required()
+      ->type_name("DIR");
+  app.add_option("--output", output_dir, "Run directory: final model, checkpoint-STEP/, metrics, plot")
+      ->required()
+      ->type_name("DIR");
+  app.add_option("-i,--input", inputs, "SFT records (JSONL, one conversation per line; - = stdin); repeatable")
+      ->type_name("FILE");
+  auto* steps = app.add_option("--max-steps", max_steps, "Optimizer steps to take (overrides --epochs)")
+                    ->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
+  app.add_option("--epochs", epochs, "Passes over the data when --max-steps is not given")
+      ->check(CLI::PositiveNumber)
+      ->excludes(steps)
+      ->capture_default_str();
+  app.add_option("--batch", batch, "Conversations per micro-batch (right-padded)")
+      ->check(CLI::Range(int64_t{1}, int64_t{4096}))
+      ->capture_default_str();
+  app.add_option("--grad-accum", grad_accum, "Micro-batches accumulated per optimizer step")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20))
+      ->capture_default_str();
+  app.add_option("--seed", seed, "Seed of the data order and of the torch generator")->capture_default_str();
+  app.add_option("--dtype", dtype, "Compute dtype: fp32, or bf16 with fp32 master weights and optimizer state")
+      ->check(CLI::IsMember({"fp32", "bf16"}))
+      ->capture_default_str();
+  app.add_option("--resume", resume_from, "Continue from the newest checkpoint in --output, or from PATH")
+      ->expected(0, 1)
+      ->type_name("PATH");
+  app.add_option("--save-steps", save_steps, "Write a checkpoint every N steps (0 = only at the end)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 40))
+      ->capture_default_str();
+  app.add_option("--keep-last", keep_last, "Keep only the newest K checkpoints (0 = all)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 20))
+      ->capture_default_str();
+  app.add_option("--metrics", metrics_file, "Append one JSON line per step to FILE instead of stderr")
+      ->type_name("FILE");
+  app.add_option("--freeze", freeze,
+                 "Frozen parameters: none, vision (patch embed and blocks; the merger trains) or merger "
+                 "(the whole vision tower, merger included)")
+      ->check(CLI::IsMember({"none", "vision", "merger"}))
+      ->capture_default_str();
+  app.add_flag("--strict", strict, "Stop at the first bad record instead of reporting it and going on");
+  app.add_option("--log-level", log_level, "debug, info, warn, error or quiet")
+      ->check(CLI::IsMember({"debug", "info", "warn", "error", "quiet"}))
+      ->capture_default_str();
+  data.Register(app);
+  optim.Register(app);
+}
+
+namespace {
+
+struct Item {
+  SftRecord record;
+  Example example;
+};
+
+// A line that cannot be used goes out as an error record (the input plus "error"), like any stage's.
+void WriteErrorRecord(std::ostream& out, const std::string& line, const std::string& source, size_t n,
+                      const std::string& message) {
+  io::Record rec;
+  try {
+    auto parsed = Json::parse(line);
+    if (!parsed.is_object()) throw std::runtime_error("not an object");
+    rec = io::Record(line, source, n);
+  } catch (const std::exception&) {
+    rec = io::Record(io::Dump(Json{{"source", source}, {"line", n}}), source, n);
+  }
+  rec.set_error("vs-sft", message);
+  out << rec.text() << "\n";
+  out.flush();
+}
+
+// FNV-1a over every example's tokens and labels: a resumed run must see the same data.
+std::string Fingerprint(const std::vector<Item>& items) {
+  uint64_t h = 1469598103934665603ull;
+  auto mix = [&](int64_t v) {
+    for (int i = 0; i < 8; ++i) {
+      h ^= static_cast<uint64_t>(v >> (8 * i)) & 0xff;
+      h *= 1099511628211ull;
+    }
+  };
+  for (const auto& it : items) {
+    mix(static_cast<int64_t>(it.example.input_ids.size()));
+    for (auto t : it.example.input_ids) mix(t);
+    for (auto t : it.example.labels) mix(t);
+  }
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+
+// Order of the examples in `epoch`: Fisher-Yates with a generator seeded by (seed, epoch), so any
+// position of any epoch is reproducible without replaying the run.
+std::vector<size_t> EpochOrder(size_t n, uint64_t seed, int64_t epoch) {
+  std::vector<size_t> order(n);
+  for (size_t i = 0; i < n; ++i) order[i] = i;
+  std::mt19937_64 rng(seed * 1000003ull + static_cast<uint64_t>(epoch));
+  for (size_t i = n; i > 1; --i) std::swap(order[i - 1], order[rng() % i]);
+  return order;
+}
+
+bool Frozen(const std::string& name, const std::string& freeze) {
+  if (freeze == "merger") return name.rfind("visual.", 0) == 0;
+  if (freeze == "vision") return name.rfind("visual.", 0) == 0 && name.rfind("visual.merger.", 0) != 0;
+  return false;
+}
+
+void CheckWritable(const fs::path& out) {
+  std::error_code ec;
+  fs::create_directories(out, ec);
+  if (ec || !fs::is_directory(out))
+    throw std::runtime_error("cannot create the output directory " + out.string() + (ec ? ": " + ec.message() : ""));
+  const fs::path probe = out / (".vs-sft-probe-" + std::to_string(::getpid()));
+  {
+    std::ofstream f(probe);
+    f << "probe";
+    if (!f) throw std::runtime_error("the output directory " + out.string() + " is not writable");
+  }
+  fs::remove(probe);
+  // Temporary directories of an interrupted run (checkpoints or the final model being written).
+  for (const auto& e : fs::directory_iterator(out)) {
+    const std::string n = e.path().filename().string();
+    if (e.is_directory() && n.size() > 1 && n[0] == '.' && n.find(".tmp-") != std::string::npos) fs::remove_all(e.path());
+  }
+}
+
+void CheckModelDir(const fs::path& dir) {
+  if (!fs::is_directory(dir)) throw std::runtime_error("model directory " + dir.string() + " does not exist");
+  if (!fs::exists(dir / "config.json")) throw std::runtime_error("model directory " + dir.string() + " has no config.json");
+  if (!fs::exists(dir / "model.safetensors") && !fs::exists(dir / "model.safetensors.index.json"))
+    throw std::runtime_error("model directory " + dir.string() +
+                             " has no weights (model.safetensors or model.safetensors.index.json)");
+}
+
+// What must not change between a run and its resumption.
+Json RunIdentity(const SftOptions& o, int64_t total_steps, const std::string& fingerprint) {
+  return Json{{"total_steps", total_steps}, {"batch", o.batch},         {"grad_accum", o.grad_accum},
+              {"seed", o.seed},             {"dtype", o.dtype},         {"lr", o.optim.lr},
+              {"schedule", o.optim.schedule}, {"warmup", o.optim.Warmup(total_steps)},
+              {"weight_decay", o.optim.weight_decay}, {"max_grad_norm", o.optim.max_grad_norm},
+              {"betas", {o.optim.beta1, o.optim.beta2}}, {"eps", o.optim.eps}, {"freeze", o.freeze},
+              {"train_on", o.data.train_on}, {"data", fingerprint}};
+}
+
+Json MetricsJson(const StepMetrics& m) {
+  return Json{{"step", m.step},           {"epoch", m.epoch},
+              {"loss", m.loss},           {"lr", m.lr},
+              {"grad_norm", m.grad_norm}, {"tokens_per_s", m.tokens_per_s},
+              {"trained_tokens", m.trained_tokens}, {"tokens", m.tokens}};
+}
+
+void WritePlot(const fs::path& file, const Json& history) {
+  eval::Series loss{"loss", {}, {}}, lr{"learning rate", {}, {}};
+  for (const auto& h : history) {
+    const double s = h["step"].get<double>();
+    loss.x.push_back(s);
+    loss.y.push_back(h["loss"].get<double>());
+    lr.x.push_back(s);
+    lr.y.push_back(h["lr"].get<double>());
+  }
+  eval::WriteLineCharts(file, {{"training loss", "step", {loss}}, {"learning rate", "step", {lr}}});
+}
+
+}  // namespace
+
+SftResult RunSft(const SftOptions& o, std::ostream& error_out, const SftHooks& hooks) {
+  SftResult result;
+  const fs::path out_dir = o.output_dir;
+  CheckModelDir(o.model_dir);
+  CheckWritable(out_dir);
+
+  const auto tokenizer = model::Tokenizer::Load(o.model_dir);
+  const model::QwenVLConfig cfg = model::LoadConfig(o.model_dir);
+  SftEncoder encoder(tokenizer, cfg, o.data);
+
+  // 1. Records: every line validated, its media read and its conversation tokenised up front, so a
+  //    bad record is reported before any step and never in the middle of training.
+  std::vector<Item> items;
+  std::vector<std::string> inputs = o.inputs.empty() ? std::vector<std::string>{"-"} : o.inputs;
+  for (const auto& src : inputs) {
+    std::ifstream file;
+    if (src != "-") {
+      file.open(src, std::ios::binary);
+      if (!file) throw std::runtime_error("cannot open input " + src);
+    }
+    std::istream& in = src == "-" ? std::cin : file;
+    std::string line;
+    size_t n = 0;
+    while (std::getline(in, line)) {
+      ++n;
+      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+      ++result.records;
+      std::string reason;
+      bool dropped = false;
+      try {
+        Json j;
+        try {
+          j = Json::parse(line);
+        } catch (const std::exception& e) {
+          throw SftRecordError(std::string("not valid JSON: ") + e.what());
+        }
+        SftRecord rec = ParseSftRecord(j);
+        Encoded enc = encoder.Encode(rec, encoder.LoadMedia(rec));
+        if (enc.example) {
+          result.truncated += enc.example->truncated;
+          items.push_back({std::move(rec), std::move(*enc.example)});
+          continue;
+        }
+        dropped = true;
+        reason = "dropped: " + enc.dropped;
+      } catch (const SftRecordError& e) {
+        reason = e.what();
+      }
+      if (dropped) ++result.dropped;
+      else ++result.errors;
+      log::Warn(src, ":", n, ": ", reason);
+      WriteErrorRecord(error_out, line, src, n, reason);
+      if (o.strict) throw std::runtime_error(src + ":" + std::to_string(n) + ": " + reason + " (--strict)");
+    }
+  }
+  if (items.empty()) throw std::runtime_error("no usable SFT record in the input");
+  if (result.truncated) log::Warn(result.truncated, " record(s) truncated to --max-length ", o.data.max_length);
+
+  const int64_t N = static_cast<int64_t>(items.size());
+  const int64_t per_epoch = (N + o.batch - 1) / o.batch;  // micro-batches per epoch (last one partial)
+  const int64_t total = o.max_steps > 0 ? o.max_steps
+                                        : std::max<int64_t>(1, static_cast<int64_t>(std::ceil(
+                                                                   o.epochs * static_cast<double>(per_epoch) /
+                                                                   static_cast<double>(o.grad_accum))));
+  const int64_t warmup = o.optim.Warmup(total);
+  const std::string fingerprint = Fingerprint(items);
+  const Json identity = RunIdentity(o, total, fingerprint);
+
+  // 2. Where to start: the base model, or a checkpoint of this very run.
+  fs::path weights_dir = o.model_dir;
+  Json state;
+  if (o.resume) {
+    std::optional<fs::path> from;
+    if (o.resume_from.empty() || o.resume_from == "latest") {
+      from = LatestCheckpoint(out_dir);
+      if (!from) log::Warn("--resume: no checkpoint in ", out_dir.string(), "; starting from the base model");
+    } else {
+      from = fs::path(o.resume_from);
+      if (!fs::is_directory(*from)) throw std::runtime_error("--resume " + o.resume_from + ": no such checkpoint");
+    }
+    if (from) {
+      state = ReadTrainerState(*from);
+      if (state["identity"] != identity)
+        throw std::runtime_error("checkpoint " + from->string() + " belongs to a different run (options or data differ): " +
+                                 state["identity"].dump() + " vs " + identity.dump());
+      weights_dir = *from;
+      log::Info("resuming from ", from->string(), " at step ", state["step"].get<int64_t>());
+    }
+  }
+  const int64_t start = state.is_null() ? 0 : state["step"].get<int64_t>();
+  Json history = state.is_null() ? Json::array() : state["history"];
+
+  model::LoadOptions lo;
+  lo.dtype = o.dtype == "bf16" ? torch::kBFloat16 : torch::kFloat32;
+  torch::manual_seed(o.seed);
+  model::QwenVL model = model::QwenVL::Load(weights_dir, lo);
+  model.SetRequiresGrad(false);
+
+  // Trainable parameters as the model holds them (compute dtype) and their fp32 master copies (the
+  // same tensors in fp32 runs).
+  NamedParams live, master;
+  NamedParams all_weights = model.NamedParameters();
+  {
+    const model::Checkpoint ckpt = model::Checkpoint::Open(weights_dir);
+    for (auto& [name, t] : all_weights) {
+      if (Frozen(name, o.freeze)) continue;
+      t.set_requires_grad(true);
+      live.emplace_back(name, t);
+      master.emplace_back(name, lo.dtype == torch::kFloat32 ? t : ckpt.Get(name).to(torch::kFloat32).clone());
+    }
+  }
+  if (live.empty()) throw std::runtime_error("--freeze leaves nothing to train");
+  int64_t trainable = 0;
+  for (const auto& [n, t] : live) trainable += t.numel();
+  log::Info("training ", trainable, " parameters (", live.size(), " tensors) on ", N, " conversations, ", total,
+            " steps of ", o.batch, "x", o.grad_accum);
+
+  AdamW optimizer(master, o.optim);
+  if (!state.is_null()) {
+    optimizer.LoadState(ReadOptimizerState(weights_dir));
+    RestoreRng(weights_dir);
+  }
+
+  std::ofstream metrics_file;
+  if (!o.metrics_file.empty()) {
+    metrics_file.open(o.metrics_file, std::ios::app);
+    if (!metrics_file) throw std::runtime_error("cannot open --metrics " + o.metrics_file);
+  }
+  std::ostream& metrics = o.metrics_file.empty() ? std::cerr : metrics_file;
+
+  auto weights_for_save = [&]() {
+    NamedParams w;
+    std::map<std::string, torch::Tensor> m(master.begin(), master.end());
+    for (const auto& [name, t] : all_weights) {
+      auto it = m.find(name);
+      w.emplace_back(name, (it != m.end() ? it->second : t).detach().to(torch::kFloat32));
+    }
+    return w;
+  };
+  auto save_checkpoint = [&](int64_t step) {
+    CheckpointContent c;
+    c.config = &cfg;
+    c.weights = weights_for_save();
+    c.tokenizer_dir = o.model_dir;
+    c.optimizer = optimizer.State();
+    c.trainer_state = Json{{"step", step}, {"micro_batches", step * o.grad_accum}, {"identity", identity},
+                           {"history", history}};
+    const fs::path dir = out_dir / ("checkpoint-" + std::to_string(step));
+    WriteCheckpointDir(c, dir);
+    PruneCheckpoints(out_dir, o.keep_last);
+    log::Info("checkpoint ", dir.string());
+  };
+
+  // 3. The loop: step s consumes micro-batches [s*K, (s+1)*K) of the endless shuffled stream.
+  io::ProgressBar bar("vs-sft steps", static_cast<size_t>(total - start), ::isatty(2) != 0);
+  std::vector<size_t> order;
+  int64_t order_epoch = -1;
+  for (int64_t step = start; step < total; ++step) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const double lr = o.optim.lr * ScheduleFactor(o.optim.schedule, step, warmup, total);
+    std::vector<std::vector<size_t>> micro(o.grad_accum);
+    int64_t num_items = 0;
+    for (int64_t k = 0; k < o.grad_accum; ++k) {
+      const int64_t g = step * o.grad_accum + k;
+      const int64_t epoch = g / per_epoch, j = g % per_epoch;
+      if (epoch != order_epoch) {
+        order = EpochOrder(items.size(), o.seed, epoch);
+        order_epoch = epoch;
+      }
+      for (int64_t i = j * o.batch; i < std::min<int64_t>((j + 1) * o.batch, N); ++i) {
+        micro[k].push_back(order[i]);
+        num_items += items[order[i]].example.trained_tokens();
+      }
+    }
+    // transformers' num_items_in_batch: every micro-batch's loss is its token-loss sum over the
+    // trained tokens of the whole step, so the accumulated gradient is that of the step's mean.
+    double loss_sum = 0;
+    int64_t tokens = 0;
+    for (const auto& idx : micro) {
+      std::vector<Media> media;
+      media.reserve(idx.size());
+      std::vector<const Example*> exs;
+      for (size_t i : idx) {
+        media.push_back(encoder.LoadMedia(items[i].record));
+        exs.push_back(&items[i].example);
+      }
+      std::vector<const Media*> mp;
+      for (const auto& m : media) mp.push_back(&m);
+      Batch b = Collate(exs, mp, encoder.pad_id());
+      tokens += b.tokens;
+      auto outp = model.Forward(b.inputs);
+      auto loss = model::CausalLmLoss(outp.logits, b.labels, num_items);
+      loss.backward();
+      loss_sum += loss.item<double>();
+      if (lo.dtype != torch::kFloat32) {
+        // Gradients accumulate in fp32 on the master copies.
+        for (size_t p = 0; p < live.size(); ++p) {
+          auto& g = live[p].second.mutable_grad();
+          if (!g.defined()) continue;
+          auto& mg = master[p].second.mutable_grad();
+          mg = mg.defined() ? mg + g.to(torch::kFloat32) : g.to(torch::kFloat32);
+          g = torch::Tensor();
+        }
+      }
+    }
+    StepMetrics m;
+    m.step = step + 1;
+    m.total_steps = total;
+    m.epoch = static_cast<double>((step + 1) * o.grad_accum) / static_cast<double>(per_epoch);
+    m.loss = loss_sum;
+    m.lr = lr;
+    m.grad_norm = ClipGradNorm(master, o.optim.max_grad_norm);
+    optimizer.Step(lr);
+    optimizer.ZeroGrad();
+    for (auto& [n, t] : live) t.mutable_grad() = torch::Tensor();
+    if (lo.dtype != torch::kFloat32) {
+      torch::NoGradGuard ng;
+      for (size_t p = 0; p < live.size(); ++p) live[p].second.copy_(master[p].second);
+    }
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    m.tokens = tokens;
+    m.trained_tokens = num_items;
+    m.tokens_per_s = secs > 0 ? static_cast<double>(tokens) / secs : 0.0;
+    history.push_back(Json{{"step", m.step}, {"loss", m.loss}, {"lr", m.lr}, {"grad_norm", m.grad_norm}});
+    metrics << io::Dump(MetricsJson(m)) << "\n";
+    metrics.flush();
+    bar.Tick();
+    result.metrics.push_back(m);
+    ++result.steps_run;
+    if (hooks.after_step && !hooks.after_step(m)) {
+      bar.Finish();
+      return result;
+    }
+    if (o.save_steps > 0 && m.step % o.save_steps == 0 && m.step < total) save_checkpoint(m.step);
+  }
+  bar.Finish();
+
+  // 4. The end: a last checkpoint (resumable, e.g. to train further) and the final model in --output.
+  if (ListCheckpoints(out_dir).empty() || ListCheckpoints(out_dir).back().first != total) save_checkpoint(total);
+  {
+    CheckpointContent c;
+    c.config = &cfg;
+    c.weights = weights_for_save();
+    c.tokenizer_dir = o.model_dir;
+    c.rng = false;
+    const fs::path tmp = out_dir / (".final.tmp-" + std::to_string(::getpid()));
+    WriteCheckpointDir(c, tmp);
+    PublishFiles(tmp, out_dir);
+  }
+  WritePlot(out_dir / "training.png", history);
+  log::Info("model written to ", out_dir.string(), " after ", total, " steps; final loss ",
+            history.empty() ? 0.0 : history.back()["loss"].get<double>());
+  result.exit_code = (result.errors + result.dropped) > 0 ? io::kExitRecordErrors : io::kExitOk;
+  return result;
+}
+
+}  // namespace vstar::train
