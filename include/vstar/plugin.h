@@ -225,18 +225,21 @@ class VSTAR_SDK_API Host {
 
 // Helpers for text tools, shared by the host and plugins so both match names the same way.
 
+// `s` without leading and trailing ASCII whitespace (plugins link no vstar library, so the SDK carries
+// its own; the host's class-list reader trims the same characters on ASCII text).
+inline std::string Trim(std::string s) {
+  auto not_space = [](unsigned char c) { return !std::isspace(c); };
+  s.erase(s.begin(), std::find_if(s.begin(), s.end(), not_space));
+  s.erase(std::find_if(s.rbegin(), s.rend(), not_space).base(), s.end());
+  return s;
+}
+
 // Splits a class entry as Explainer::Explain receives it, "Name: description", at the first colon
 // (both parts trimmed; description empty when there is no colon).
 inline std::pair<std::string, std::string> SplitClassEntry(const std::string& entry) {
-  auto trim = [](std::string s) {
-    auto not_space = [](unsigned char c) { return !std::isspace(c); };
-    s.erase(s.begin(), std::find_if(s.begin(), s.end(), not_space));
-    s.erase(std::find_if(s.rbegin(), s.rend(), not_space).base(), s.end());
-    return s;
-  };
   auto colon = entry.find(':');
-  if (colon == std::string::npos) return {trim(entry), ""};
-  return {trim(entry.substr(0, colon)), trim(entry.substr(colon + 1))};
+  if (colon == std::string::npos) return {Trim(entry), ""};
+  return {Trim(entry.substr(0, colon)), Trim(entry.substr(colon + 1))};
 }
 
 // Lowercase ASCII letters and digits only: "Brush_hair", "brush hair" and "BrushHair" are equal.

@@ -9,13 +9,6 @@ namespace {
 
 constexpr const char* kVersion = "1.0";
 
-std::string Trim(std::string s) {
-  auto not_space = [](unsigned char c) { return !std::isspace(c); };
-  s.erase(s.begin(), std::find_if(s.begin(), s.end(), not_space));
-  s.erase(std::find_if(s.rbegin(), s.rend(), not_space).base(), s.end());
-  return s;
-}
-
 const plugin::Host* NeedHost(const plugin::Config& config) {
   if (!config.host)
     throw plugin::Error("openai: the host offers no chat client (plugin::Config::host is null)");
@@ -82,10 +75,10 @@ std::string CleanAnswer(const std::string& text) {
   std::string folded;
   for (char c : s)
     if (!(c == ' ' && !folded.empty() && folded.back() == ' ')) folded += c;
-  folded = Trim(folded);
+  folded = plugin::Trim(folded);
   if (folded.size() >= 2 && ((folded.front() == '"' && folded.back() == '"') ||
                              (folded.front() == '\'' && folded.back() == '\'')))
-    folded = Trim(folded.substr(1, folded.size() - 2));
+    folded = plugin::Trim(folded.substr(1, folded.size() - 2));
   return folded;
 }
 
