@@ -2,15 +2,15 @@
 #include "io/cli.hpp"
 #include "io/log.hpp"
 #include "io/stream.hpp"
-#include "net/explain.hpp"
+#include "tools/text.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"Explain action classes in body-part form, or describe each video's clip"};
   vstar::io::SetupApp(app, "vs-explain");
   vstar::io::StreamOptions stream;
   stream.Register(app);
-  vstar::net::ExplainOptions options;
+  vstar::tools::ExplainOptions options;
   options.Register(app);
   VSTAR_PARSE(app, argc, argv);
-  return vstar::net::RunExplain(options, stream);
+  return vstar::tools::RunExplain(options, stream);
 }

@@ -1,7 +1,7 @@
-// vs-policy: answers each record's video with the Qwen2.5-VL policy. With --template, one turn prompted
-// from a template file filled with the record's fields; with --profile, the two-turn tool-augmented
-// policy (turn 1 chooses tools, the chosen tools run, turn 2 answers from the candidate list).
-// Adds "policy" (see vs-policy(1)).
+// vs-policy: answers each record's video with the Qwen2.5-VL policy. By default the two-turn
+// tool-augmented policy (profile clean; --profile picks another): turn 1 chooses tools, the chosen
+// tools run, turn 2 answers from the candidate list. With --template, one turn prompted from a
+// template file filled with the record's fields. Adds "policy" (see vs-policy(1)).
 #include <CLI/CLI.hpp>
 
 #include "io/cli.hpp"
@@ -20,21 +20,17 @@ int main(int argc, char** argv) {
   opt.Register(app);
   policy::TwoTurnOptions two;
   two.Register(app);
-  // Exactly one of --template (single turn) and --profile (two turns).
+  // --template (one turn) or the two-turn profile, never both.
   app.get_option("--template")->required(false)->excludes(app.get_option("--profile"));
   VSTAR_PARSE(app, argc, argv);
-  if (opt.template_file.empty() && !two.enabled()) {
-    log::Error("give --template FILE (one turn) or --profile NAME (two turns)");
-    return io::kExitUsage;
-  }
 
   std::unique_ptr<policy::PolicyEngine> engine;
   std::unique_ptr<policy::TemplatePolicy> runner;
   std::unique_ptr<policy::EngineResponder> responder;
-  std::unique_ptr<policy::ToolRunner> tools;
+  std::unique_ptr<tools::ToolRunner> tools;
   std::unique_ptr<policy::TwoTurnPolicy> two_turn;
   try {
-    if (two.enabled()) {
+    if (opt.template_file.empty()) {
       auto profile = two.profile.Load();
       auto candidates = policy::LoadCandidates(two.candidates);
       auto mode = recog::ParseToolMode(two.tools);
@@ -49,7 +45,7 @@ int main(int argc, char** argv) {
       for (auto [flag, name] : flags)
         if (app.count(flag) > 0) given.emplace_back(name);
       responder = std::make_unique<policy::EngineResponder>(*engine, given);
-      tools = std::make_unique<policy::ToolRunner>(two, stream.device);
+      tools = std::make_unique<tools::ToolRunner>(two.runner, stream.device);
       two_turn = std::make_unique<policy::TwoTurnPolicy>(*responder, std::move(profile), std::move(candidates), mode,
                                                          *tools, two.keep_prompts);
     } else {

@@ -7,6 +7,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "recog/policy_record.hpp"
 #include "recog/text.hpp"
 
 namespace vstar::eval {
@@ -31,12 +32,16 @@ Prediction FromJson(const Json& j, const std::string& where) {
   if (auto l = Str(j, {"label"})) p.label = *l;
   else if (auto s = Str(j, {"solution"})) p.label = recog::SolutionLabel(*s);
   else throw std::runtime_error(where + ": record " + p.id + " has no \"label\" or \"solution\"");
-  for (auto path : {std::initializer_list<const char*>{"predict"}, {"policy", "answer_text"}, {"policy", "turn2", "text"},
-                    {"policy", "turn2"}, {"second_turn_output"}, {"prediction"}}) {
-    if (auto t = Str(j, path)) {
-      p.text = *t;
-      break;
-    }
+  if (auto t = Str(j, {"predict"})) {
+    p.text = *t;
+  } else if (j.contains("policy") && j["policy"].is_object()) {
+    recog::PolicyRecord policy = recog::PolicyRecord::FromJson(j["policy"]);
+    p.text = policy.answer.value_or(policy.turn2.text);
+    if (!policy.map_status.empty()) p.mapped = policy.mapped.value_or("");
+  } else if (auto t2 = Str(j, {"second_turn_output"})) {
+    p.text = *t2;
+  } else if (auto t3 = Str(j, {"prediction"})) {
+    p.text = *t3;
   }
   p.failed = j.contains("error");
   if (j.contains("candidates") && j["candidates"].is_array())
@@ -163,7 +168,10 @@ FileScore Score(const std::vector<Prediction>& preds, const recog::ClassList* cl
     recog::Mapped m;
     if (p.failed) {
       m.status = "empty";
+    } else if (p.mapped && !p.mapped->empty()) {
+      m = recog::MapAnswer(*p.mapped, *use);  // the policy's own mapping, found again in this list
     } else {
+      // No mapping carried (or the policy's found none): map the answer itself.
       m = recog::MapAnswer(recog::ExtractAnswer(p.text, strict_rule).text, *use);
     }
     if (m.status == "unmapped") ++s.unmapped;

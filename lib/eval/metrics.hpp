@@ -25,12 +25,15 @@ struct Prediction {
   std::string label;        // ground truth
   std::string text;         // the policy's turn-2 text (or the authors' "predict")
   bool failed = false;      // the record carries "error": counted wrong
+  std::optional<std::string> mapped;  // the candidate vs-policy mapped the answer onto ("" = none found)
   std::vector<std::string> candidates;  // from the record, when it has them
 };
 
 // Reads JSONL records or a JSON array (the authors' result files). Label: "label", else the
-// "solution" tag. Prediction text: "predict", "policy".answer_text / "policy".turn2.text / "policy".turn2,
-// "second_turn_output", "prediction" (first present). Throws std::runtime_error on malformed input.
+// "solution" tag. Prediction text: "predict", the `policy` record's answer (recog::PolicyRecord: its
+// answer_text, else its turn-2 text), "second_turn_output", "prediction" (first present). The strict
+// metric uses the policy's own mapping (policy.mapped) when the record has one, and maps the answer
+// itself when the record lacks it or the policy found none. Throws std::runtime_error on malformed input.
 std::vector<Prediction> LoadPredictions(const std::filesystem::path& file);
 std::vector<Prediction> ParsePredictions(const std::string& text, const std::string& where);
 

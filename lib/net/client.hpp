@@ -1,5 +1,5 @@
 #pragma once
-// An OpenAI-compatible chat-completions client over libcurl's multi interface (design.md §3, issue 5).
+// An OpenAI-compatible chat-completions client over libcurl's multi interface (POST /v1/chat/completions).
 //
 // Behaviour, as documented in vs-explain(1):
 // - POST <endpoint>/chat/completions with a JSON body; up to `jobs` transfers in flight at once.

@@ -1,8 +1,12 @@
 #include "policy/engine.hpp"
 
+#include <algorithm>
+
 #include <CLI/CLI.hpp>
 
 #include "io/log.hpp"
+#include "model/chat_template.hpp"
+#include "recog/policy_record.hpp"
 
 namespace vstar::policy {
 
@@ -76,6 +80,7 @@ std::unique_ptr<PolicyEngine> PolicyEngine::Load(const PolicyOptions& options, c
   auto e = std::unique_ptr<PolicyEngine>(new PolicyEngine());
   e->opt_ = options;
   e->tokenizer_ = std::make_unique<model::Tokenizer>(model::Tokenizer::Load(dir));
+  model::RequireQwenChatTemplate(*e->tokenizer_);
   model::LoadOptions lo;
   lo.dtype = options.dtype == "fp32" ? torch::kFloat32 : torch::kBFloat16;
   lo.device = device;
@@ -184,6 +189,32 @@ std::vector<Response> PolicyEngine::Respond(const std::vector<Conversation>& con
   return out;
 }
 
+model::SamplingOptions EngineResponder::Effective(const recog::Sampling& s) const {
+  const PolicyOptions& o = engine_.options();
+  auto given = [&](const char* name) { return std::find(given_.begin(), given_.end(), name) != given_.end(); };
+  model::SamplingOptions so = o.Sampling();
+  double temperature = given("temperature") ? o.temperature : s.temperature;
+  so.do_sample = temperature > 0;
+  so.temperature = temperature > 0 ? temperature : 1.0;
+  so.top_p = given("top_p") ? o.top_p : s.top_p;
+  so.top_k = given("top_k") ? o.top_k : s.top_k;
+  so.max_new_tokens = given("max_new_tokens") ? o.max_new_tokens : s.max_new_tokens;
+  so.repetition_penalty = given("repetition_penalty") ? o.repetition_penalty : s.repetition_penalty;
+  return so;
+}
+
+std::vector<Response> EngineResponder::Respond(const std::vector<Turn>& turns, const recog::Sampling& sampling) {
+  std::vector<Conversation> convs;
+  convs.reserve(turns.size());
+  for (const auto& t : turns) {
+    Conversation c;
+    c.messages = t.messages;
+    for (const auto& v : t.videos) c.videos.push_back(engine_.VideoFromFrames(v));
+    convs.push_back(std::move(c));
+  }
+  return engine_.Respond(convs, Effective(sampling));
+}
+
 void TemplatePolicy::Run(std::span<io::Record*> batch) const {
   std::vector<Conversation> convs;
   std::vector<io::Record*> ready;
@@ -205,17 +236,18 @@ void TemplatePolicy::Run(std::span<io::Record*> batch) const {
   auto responses = engine_.Respond(convs, &t);
   for (size_t i = 0; i < ready.size(); ++i) {
     const auto& r = responses[i];
-    io::Json p;
-    p["response"] = r.text;
-    p["tokens"] = r.tokens.size();
-    p["prompt_tokens"] = r.prompt_tokens;
-    p["finish_reason"] = r.finish_reason;
-    p["timing"] = {{"prefill_s", t.prefill_seconds},
-                   {"decode_s", t.decode_seconds},
-                   {"batch", t.batch},
-                   {"decode_tok_s", t.decode_seconds > 0 ? static_cast<double>(t.decode_steps * t.batch) / t.decode_seconds : 0.0}};
-    p["model"] = engine_.options().model_dir;
-    ready[i]->set("policy", p);
+    recog::PolicyRecord p;
+    p.single_turn = true;
+    p.turn2.text = r.text;
+    p.turn2.tokens = static_cast<int64_t>(r.tokens.size());
+    p.turn2.prompt_tokens = r.prompt_tokens;
+    p.turn2.finish_reason = r.finish_reason;
+    p.timing = {{"prefill_s", t.prefill_seconds},
+                {"decode_s", t.decode_seconds},
+                {"batch", t.batch},
+                {"decode_tok_s", t.decode_seconds > 0 ? static_cast<double>(t.decode_steps * t.batch) / t.decode_seconds : 0.0}};
+    p.model = engine_.options().model_dir;
+    ready[i]->set("policy", p.ToJson());
   }
 }
 

@@ -17,6 +17,7 @@
 #include "model/qwen_vl.hpp"
 #include "model/tokenizer.hpp"
 #include "policy/prompt.hpp"
+#include "policy/turn.hpp"
 
 namespace CLI {
 class App;
@@ -52,14 +53,6 @@ struct Conversation {
   std::vector<model::VisionInput> videos;
 };
 
-struct Response {
-  std::string text;  // decoded, special tokens skipped, the stop token removed
-  std::vector<int64_t> tokens;
-  std::vector<float> logprobs;
-  std::string finish_reason;
-  int64_t prompt_tokens = 0;  // unpadded
-};
-
 struct BatchTiming {
   double prefill_seconds = 0, decode_seconds = 0;
   int64_t batch = 0, decode_steps = 0;
@@ -91,6 +84,20 @@ class PolicyEngine {
   model::ProcessorOptions proc_;
   std::vector<int64_t> stop_ids_;
   int64_t pad_id_ = 0;
+};
+
+// The policy engine as a responder: each turn's sampling is the profile's, except for the settings
+// given on the command line (names in `given`, e.g. "max_new_tokens"), which take PolicyOptions' value.
+class EngineResponder : public Responder {
+ public:
+  EngineResponder(const PolicyEngine& engine, std::vector<std::string> given)
+      : engine_(engine), given_(std::move(given)) {}
+  std::vector<Response> Respond(const std::vector<Turn>& turns, const recog::Sampling& sampling) override;
+  model::SamplingOptions Effective(const recog::Sampling& sampling) const;
+
+ private:
+  const PolicyEngine& engine_;
+  std::vector<std::string> given_;
 };
 
 // vs-policy's per-batch step: renders each record's prompt, answers the batch and sets "policy".

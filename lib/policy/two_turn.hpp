@@ -1,170 +1,107 @@
 #pragma once
-// The two-turn tool-augmented policy (design.md §1, official-video-star.md §2-§3): turn 1 asks the
-// policy which tools it wants, only the chosen tools run (or their upstream output is reused), and
-// turn 2 answers with their output in front of the model. vs-policy --profile runs this.
+// The two-turn tool-augmented policy of Video-STAR: turn 1 asks the policy which tools it wants, only
+// the chosen tools run (or their upstream output is reused, tools/runner.hpp), and turn 2 answers
+// with their output in front of the model; the outcome is the record's `policy` key
+// (recog/policy_record.hpp). vs-policy runs this by default (profile `clean`).
 //
-// Where each tool's output comes from (reported per record in policy.tools.<name>.source):
-//   detect   the record's `detect` key ("record"), else the --detector plugin in process ("ran")
-//   pose     the record's `pose` key, else the --pose-plugin in process; without either the tool is
-//            "unavailable" (it is never faked: turn 2 then gets no pose overlay and no pose note)
-//   explain  explanations carried by the --candidates file ("candidates"), else the --explainer
-//            plugin over the class names, once per process ("ran")
-//   describe the record's `explain.video` paragraph, else the --describer plugin over the frames
-// What turn 2 shows follows the profile: `selected` frames are the overlay the decisions pick
+// Each step is a function of its own, usable without the engine (tests answer with a scripted
+// Responder; training rollouts call the same steps):
+//   BuildTurn1 -> Responder -> RunTools -> BuildTurn2 -> Responder -> MakePolicyRecord
+// What turn 2 shows follows the profile: `selected` frames are the overlay the delivered tools pick
 // (pose+detect: boxes and skeletons, pose: skeletons only, detect: boxes only, none: the original
-// frames, as the authors' get_video_path); `original` frames are always the original video.
-#include <chrono>
-#include <map>
-#include <memory>
-#include <mutex>
-#include <optional>
+// frames, as the authors' get_video_path); `original` frames are always the original video. The
+// turn-2 context is `fresh` (a new conversation, the authors' evaluation), `continued` (the turn-1
+// text without its video and the turn-1 answer first, the authors' GRPO rollouts) or
+// `continued-video` (the turn-1 message with its video kept, so turn 2 carries two videos, the
+// authors' SFT samples).
 #include <span>
 #include <string>
 #include <vector>
 
 #include "io/record.hpp"
-#include "model/chat_template.hpp"
-#include "policy/engine.hpp"
+#include "policy/turn.hpp"
 #include "recog/classlist.hpp"
+#include "recog/policy_record.hpp"
 #include "recog/profile.hpp"
 #include "recog/prompt.hpp"
-#include "tools/options.hpp"
+#include "tools/runner.hpp"
 
 namespace CLI {
 class App;
 }
 
-namespace vstar::plugin {
-class Explainer;
-class Describer;
-}  // namespace vstar::plugin
-
-namespace vstar::tools {
-class DetectStage;
-class PoseStage;
-}  // namespace vstar::tools
-
 namespace vstar::policy {
 
 struct TwoTurnOptions {
-  recog::ProfileOptions profile;           // --profile (empty = single-turn --template mode), --templates
-  std::string candidates;                  // --candidates FILE
-  std::string tools = "dynamic";           // --tools dynamic|all|none
-  std::vector<std::string> plugin_path;    // --plugin-path
-  tools::PluginOptions detector;           // --detector (hog), --detector-model, --detector-opt
-  std::string pose_plugin;                 // --pose-plugin (none by default: pose needs a model)
-  std::string pose_model;                  // --pose-model
-  std::vector<std::string> pose_opts;      // --pose-opt
-  std::string explainer = "local";         // --explainer
-  std::vector<std::string> explainer_opts; // --explainer-opt
-  std::string describer;                   // --describer (none by default)
-  std::string describer_model;             // --describer-model
-  std::vector<std::string> describer_opts; // --describer-opt
-  int describe_frames = 8;                 // --describe-frames
-  bool keep_prompts = false;               // --keep-prompts: policy.turn{1,2}.prompt
+  recog::ProfileOptions profile;     // --profile (default clean), --templates, --annotated-root
+  std::string candidates;            // --candidates FILE (any form recog::LoadClassList reads)
+  std::string tools = "dynamic";     // --tools dynamic|all|none
+  tools::ToolRunnerOptions runner;   // --detector, --pose-plugin, --explainer, --describer, ...
+  bool keep_prompts = false;         // --keep-prompts: policy.turn{1,2}.prompt
 
-  TwoTurnOptions();
   void Register(CLI::App& app);
-  bool enabled() const { return !profile.profile.empty(); }
 };
 
-// Candidate lists as --candidates accepts them: plain names, "name: explanation" lines,
-// "name<TAB>explanation" lines, the authors' JSON dicts, JSON arrays, and vs-explain --what classes
-// output (JSONL records with "class" and "explain.text"). `explained` is set when any candidate
-// carries an explanation. Throws std::runtime_error naming the file.
-struct Candidates {
-  recog::ClassList list;
-  bool explained = false;
-  std::string source;  // "file" or "vs-explain"
+// --candidates as the two-turn mode needs it: required, read by the one class-list reader.
+recog::ClassList LoadCandidates(const std::string& file);
+
+// Turn 1 for a record: the profile's system prompt (if any) and one user message with the record's
+// frames and the turn-1 text. Throws when the record has no frames.
+Turn BuildTurn1(const recog::Profile& profile, const io::Record& record);
+
+// The decisions read from turn 1 and what the chosen tools delivered.
+struct ToolStep {
+  recog::ToolChoice choice;
+  tools::ToolOutputs outputs;
+  double seconds = 0;
 };
-Candidates ParseCandidates(const std::string& text, const std::string& where);
-Candidates LoadCandidates(const std::string& file);
+ToolStep RunTools(const recog::Profile& profile, recog::ToolMode mode, const std::string& turn1_text,
+                  io::Record& record, const recog::ClassList& candidates, tools::ToolRunner& runner);
 
-// One conversation the responder answers: chat messages whose video items are filled, in order, by
-// `videos` (frame-list objects as vs-decode writes them: paths + sample_fps).
-struct Turn {
-  std::vector<model::ChatMessage> messages;
-  std::vector<io::Json> videos;
+// Turn 2 for a record: the context the profile names, the turn-2 text (candidates, notes, the
+// description) and the frames of the delivered tools.
+struct Turn2 {
+  Turn turn;
+  std::string prompt;          // the turn-2 user text
+  std::string frames_variant;  // "pose" | "po" | "bound" | "original"
 };
+Turn2 BuildTurn2(const recog::Profile& profile, const io::Record& record, const Turn& turn1,
+                 const std::string& turn1_text, const ToolStep& tools, const recog::ClassList& candidates);
 
-// Answers turns: the policy engine in vs-policy, a scripted responder in tests.
-class Responder {
- public:
-  virtual ~Responder() = default;
-  virtual std::vector<Response> Respond(const std::vector<Turn>& turns, const recog::Sampling& sampling) = 0;
+// The `policy` record of one record: both turns, the decisions, the tools, and the answer read with the
+// profile's rule and mapped onto the candidates (never guessing).
+struct TurnTimes {
+  double turn1_s = 0, tools_s = 0, turn2_s = 0;
+  size_t batch = 1;
 };
-
-// The policy engine as a responder: each turn's sampling is the profile's, except for the settings
-// given on the command line (names in `given`, e.g. "max_new_tokens"), which take PolicyOptions' value.
-class EngineResponder : public Responder {
- public:
-  EngineResponder(const PolicyEngine& engine, std::vector<std::string> given)
-      : engine_(engine), given_(std::move(given)) {}
-  std::vector<Response> Respond(const std::vector<Turn>& turns, const recog::Sampling& sampling) override;
-  model::SamplingOptions Effective(const recog::Sampling& sampling) const;
-
- private:
-  const PolicyEngine& engine_;
-  std::vector<std::string> given_;
-};
-
-// The user text of a turn (the text items of its last user message, joined): what tests scan for leaks.
-std::string UserText(const Turn& turn);
-
-// Runs (or reuses) the tools for one record. Plugins are loaded on first use, so a mode that never
-// needs a tool never loads it. Thread-safe.
-class ToolRunner {
- public:
-  ToolRunner(const TwoTurnOptions& options, std::string device);
-  ~ToolRunner();
-
-  struct Result {
-    io::Json report = io::Json::object();  // {"chosen","used","source",...}
-    bool used = false;
-  };
-  // Make sure the record carries the tool's output (detect/pose keys are written as the vs-detect /
-  // vs-pose stages write them).
-  Result Detect(io::Record& record);
-  Result Pose(io::Record& record);
-  // Explanations by candidate name.
-  Result Explain(const Candidates& candidates, std::map<std::string, std::string>* out);
-  Result Describe(const io::Record& record, std::string* out);
-
- private:
-  TwoTurnOptions opt_;
-  std::string device_;
-  std::mutex mu_;
-  std::unique_ptr<tools::DetectStage> detect_;
-  std::unique_ptr<tools::PoseStage> pose_;
-  std::unique_ptr<plugin::Explainer> explainer_;
-  std::unique_ptr<plugin::Describer> describer_;
-  std::optional<std::map<std::string, std::string>> explanations_;
-  io::Json explain_report_;
-};
-
-// The overlay frames turn 2 shows for the delivered visual tools: the record's frames object with
-// `paths` replaced (reusing overlays the detect/pose keys already list, drawing them otherwise).
-// `variant` reports which overlay ("pose", "po", "bound" or "original").
-io::Json OverlayFrames(const io::Record& record, bool pose, bool detect, std::string* variant);
+recog::PolicyRecord MakePolicyRecord(const recog::Profile& profile, recog::ToolMode mode,
+                                     const recog::ClassList& candidates, const Response& turn1,
+                                     const ToolStep& tools, const Turn2& turn2, const Response& answer,
+                                     const TurnTimes& times);
 
 class TwoTurnPolicy {
  public:
-  TwoTurnPolicy(Responder& responder, recog::Profile profile, Candidates candidates, recog::ToolMode mode,
-                ToolRunner& tools, bool keep_prompts = false);
-  // Sets `policy` on each record (or an error naming the cause).
+  TwoTurnPolicy(Responder& responder, recog::Profile profile, recog::ClassList candidates, recog::ToolMode mode,
+                tools::ToolRunner& tools, bool keep_prompts = false);
+  // Sets `policy` on each record (or an error naming the cause): turn 1 for the batch, the tools per
+  // record, turn 2 for the batch, the records.
   void Run(std::span<io::Record*> batch);
 
   const recog::Profile& profile() const { return profile_; }
-  const Candidates& candidates() const { return candidates_; }
-  // Turn 1 messages for a record (the video = the record's frames).
-  Turn BuildTurn1(const io::Record& record) const;
+  const recog::ClassList& candidates() const { return candidates_; }
 
  private:
+  struct Pending;  // one record on its way through the turns
+  std::vector<Pending> AskTurn1(std::span<io::Record*> batch);
+  void RunChosenTools(std::vector<Pending>& pending);
+  void AskTurn2(std::vector<Pending>& pending);
+  void WriteRecords(std::vector<Pending>& pending, double turn1_s, double turn2_s);
+
   Responder& responder_;
   recog::Profile profile_;
-  Candidates candidates_;
+  recog::ClassList candidates_;
   recog::ToolMode mode_;
-  ToolRunner& tools_;
+  tools::ToolRunner& tools_;
   bool keep_prompts_;
 };
 

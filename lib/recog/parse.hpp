@@ -9,7 +9,8 @@
 
 namespace vstar::recog {
 
-// §2.2: first case-insensitive match of <tag>\s*(yes|no)\s*</tag>; `found` false (and yes false) when
+// The Video-STAR scripts' decision parsing (github.com/Raymond-Qiancx/Video-STAR, e.g.
+// AScripts/ceval1oss/4subtol.py): first case-insensitive match of <tag>\s*(yes|no)\s*</tag>; `found` false (and yes false) when
 // the tag never appears with yes/no.
 struct Decision {
   std::string tag;
@@ -18,14 +19,15 @@ struct Decision {
 };
 Decision ParseDecision(std::string_view text, std::string_view tag);
 std::vector<Decision> ParseDecisions(std::string_view text, const std::vector<std::string>& tags);
-// True when any of `tags` is <tag>\s*yes\s*</tag> (case-insensitive), the official R_tool test (§4.4).
+// True when any of `tags` is <tag>\s*yes\s*</tag> (case-insensitive), the official R_tool test
+// (src/r1-v/src/open_r1/oss_grpo_4subtol.py, accuracy_reward).
 bool AnyYes(std::string_view text, const std::vector<std::string>& tags);
 
 // How the answer is read from a turn-2 completion.
 enum class AnswerRule {
-  kTrain,  // §4.1 extract_answer: nested <answer><answer>X</answer></answer> first, then first tag; strip; else ""
-  kEval,   // §3.5 predict: first <answer>(.*?)</answer> incl. tags, newlines removed; "" when absent
-  kScore,  // §5.5 1.py: first tag (case-insensitive) stripped, else the whole text stripped
+  kTrain,  // oss_grpo_4subtol.py extract_answer: nested <answer><answer>X</answer></answer> first, then first tag; strip; else ""
+  kEval,   // AScripts/ceval1oss/4subtol.py predict: first <answer>(.*?)</answer> incl. tags, newlines removed; "" when absent
+  kScore,  // AScripts/cresult/1.py: first tag (case-insensitive) stripped, else the whole text stripped
   kClean,  // ours: the last complete <answer> block (innermost when nested), markdown and quotes removed
 };
 AnswerRule ParseAnswerRule(std::string_view name);  // train|eval|score|clean; throws on others

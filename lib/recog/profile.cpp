@@ -136,8 +136,8 @@ Profile LoadProfile(const std::string& name_or_dir, const fs::path& templates) {
   }
   Expect(p.turn2_frames == "selected" || p.turn2_frames == "original",
          file.string() + ": turn2.frames must be selected|original");
-  Expect(p.turn2_context == "fresh" || p.turn2_context == "continued",
-         file.string() + ": turn2.context must be fresh|continued");
+  Expect(p.turn2_context == "fresh" || p.turn2_context == "continued" || p.turn2_context == "continued-video",
+         file.string() + ": turn2.context must be fresh|continued|continued-video");
   if (j.contains("sampling")) {
     p.turn1_sampling = ReadSampling(j["sampling"].value("turn1", Json()), file.string() + " sampling.turn1");
     p.turn2_sampling = ReadSampling(j["sampling"].value("turn2", Json()), file.string() + " sampling.turn2");
@@ -152,7 +152,7 @@ Profile LoadProfile(const std::string& name_or_dir, const fs::path& templates) {
 void ProfileOptions::Register(CLI::App& app) {
   app.add_option("--profile", profile,
                  "Profile name (share/vstar/profiles) or directory: clean (default), official, "
-                 "official-grpo, official-sft");
+                 "official-grpo, official-grpo-4tool, official-sft, official-teacher");
   app.add_option("--templates", templates,
                  "Directory with the authors' template text, needed by the official profiles");
   app.add_option("--annotated-root", annotated_root,

@@ -1,6 +1,6 @@
 #pragma once
 // A profile = prompt template files + the settings that decide how the two turns are built, parsed,
-// sampled and rewarded (design.md §1). Profiles live in share/vstar/profiles/<name>/profile.json; the
+// sampled and rewarded. Profiles live in share/vstar/profiles/<name>/profile.json; the
 // `clean` profile ships our own template text beside it, the `official` ones read the authors' text
 // from a directory the user gives (--templates), because we do not redistribute it.
 #include <filesystem>
@@ -46,7 +46,9 @@ struct Profile {
   std::map<std::string, std::string> frame_notes;  // tool name -> sentence inserted for {FRAME_NOTES}
   std::optional<std::string> annotated_root;       // set: {ANNOTATED_VIDEO_PATH} = join(root, path)
   std::string turn2_frames = "selected";           // selected | original
-  std::string turn2_context = "fresh";             // fresh | continued
+  std::string turn2_context = "fresh";             // fresh | continued (turn-1 text, no video: the
+                                                   // authors' GRPO) | continued-video (turn-1 message
+                                                   // with its video: their SFT samples, two videos)
   Sampling turn1_sampling, turn2_sampling;
   AnswerRule answer_rule = AnswerRule::kClean;
   std::string reward_variant = "paper";  // paper | official
@@ -54,7 +56,7 @@ struct Profile {
   std::vector<std::string> DecisionTags() const;
   const ToolSpec* Tool(std::string_view name) const;
   // The section titles of the turn-2 output format ("[1] <title>:" lines), read from the template: the
-  // official reward searches for them literally (§4.3).
+  // official reward searches for them literally (oss_grpo_4subtol.py, the sub-motion term).
   std::string SectionTitle(int number) const;
 };
 

@@ -34,7 +34,7 @@ struct ToolChoice {
 
 enum class ToolMode { kDynamic, kAll, kNone };
 ToolMode ParseToolMode(std::string_view s);  // dynamic|all|none
-// dynamic: the decisions parsed from turn 1 (§2.2); all / none: the paper's two ablations (turn 1 is
+// dynamic: the decisions parsed from turn 1 (ParseDecisions); all / none: the paper's two ablations (turn 1 is
 // still parsed and reported, but ignored).
 ToolChoice ChooseTools(const Profile& p, std::string_view turn1_text, ToolMode mode = ToolMode::kDynamic);
 

@@ -1,7 +1,7 @@
 #pragma once
 // String rules shared by prompts, parsing, rewards and scoring. Each normaliser is named after the
-// code it reproduces, because the authors use three slightly different ones (official-video-star.md
-// §4.1, §5.5) and the published numbers depend on which.
+// code it reproduces, because the authors use three slightly different ones (Video-STAR
+// oss_grpo_4subtol.py normalize, AScripts/cresult/1.py) and the published numbers depend on which.
 #include <string>
 #include <string_view>
 #include <vector>
@@ -18,9 +18,9 @@ std::string RemoveChars(std::string_view s, std::string_view chars);
 std::string ReplaceAll(std::string_view s, std::string_view from, std::string_view to);
 std::vector<std::string> SplitLines(std::string_view s);  // on '\n', keeps empty lines, no trailing '\r' removal
 
-// Training reward normaliser (§4.1): lower, delete ' ', '_', '\n'.
+// Training reward normaliser (src/r1-v/src/open_r1/oss_grpo_4subtol.py normalize): lower, delete ' ', '_', '\n'.
 std::string NormalizeTrain(std::string_view s);
-// AScripts/cresult/1.py (§5.5): lower, delete ' ', '_', '\n', '*'.
+// AScripts/cresult/1.py: lower, delete ' ', '_', '\n', '*'.
 std::string NormalizeScore(std::string_view s);
 // Our strict label key: lower-case and keep letters and digits only (spaces, '_', '-', punctuation and
 // markdown vanish), so "Ride bike", "ride_bike" and "**ride-bike.**" all map to "ridebike".

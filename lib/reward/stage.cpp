@@ -1,9 +1,9 @@
 #include "reward/stage.hpp"
 
-#include <fstream>
-#include <iterator>
 #include <stdexcept>
 
+#include "io/text.hpp"
+#include "recog/policy_record.hpp"
 #include "recog/profile.hpp"
 
 namespace vstar::reward {
@@ -31,9 +31,11 @@ RewardStage::RewardStage(const RewardOptions& opt) : opt_(opt) {
     recog::Profile p;
     p.name = "official";
     std::filesystem::path f = std::filesystem::path(opt.templates) / (opt.template_stage + ".turn2.txt");
-    std::ifstream in(f, std::ios::binary);
-    if (!in) throw std::invalid_argument("cannot read " + f.string());
-    p.turn2_template.assign(std::istreambuf_iterator<char>(in), {});
+    try {
+      p.turn2_template = io::ReadFile(f, "turn-2 template");
+    } catch (const std::runtime_error& e) {
+      throw std::invalid_argument(e.what());
+    }
     official_.section1_title = p.SectionTitle(1);
     official_.section3_title = p.SectionTitle(3);
   } else if (opt.variant != "paper") {
@@ -75,26 +77,18 @@ std::vector<Completion> ReadCompletions(const Json& arr, const char* key) {
   return out;
 }
 
-std::optional<std::string> TextAt(const Json& j, const char* a, const char* b) {
-  if (!j.is_object() || !j.contains(a)) return std::nullopt;
-  const Json& x = j[a];
-  if (x.is_string()) return x.get<std::string>();
-  if (x.is_object() && x.contains(b) && x[b].is_string()) return x[b].get<std::string>();
-  return std::nullopt;
-}
-
 }  // namespace
 
 void RewardStage::Score(io::Record& rec) const {
-  Json policy = rec.get("policy");
+  std::optional<recog::PolicyRecord> policy;
+  if (rec.has("policy")) policy = recog::PolicyRecord::FromJson(rec.get("policy"));
   std::vector<Completion> comps;
   if (rec.has("completions")) {
     comps = ReadCompletions(rec.get("completions"), "completions");
-  } else if (auto t = TextAt(policy, "turn2", "text")) {
+  } else if (policy && !policy->turn2.text.empty()) {
     Completion c;
-    c.text = *t;
-    Json t2 = policy["turn2"];
-    if (t2.is_object() && t2.contains("tokens") && t2["tokens"].is_number_integer()) c.tokens = t2["tokens"];
+    c.text = policy->turn2.text;
+    if (policy->turn2.tokens > 0) c.tokens = static_cast<int>(policy->turn2.tokens);
     comps.push_back(c);
   } else {
     throw std::runtime_error("no completions: need \"completions\" or \"policy\".turn2.text");
@@ -103,7 +97,7 @@ void RewardStage::Score(io::Record& rec) const {
   if (rec.has("shuffled_completions")) shuffled = ReadCompletions(rec.get("shuffled_completions"), "shuffled_completions");
 
   std::string turn1;
-  if (auto t = TextAt(policy, "turn1", "text")) turn1 = *t;
+  if (policy && policy->turn1) turn1 = policy->turn1->text;
   else if (auto s = rec.string("turn1")) turn1 = *s;
 
   std::string label, solution;
@@ -142,7 +136,7 @@ void RewardStage::Score(io::Record& rec) const {
     std::unique_ptr<recog::ClassList> own;
     const recog::ClassList* cl = classes_.get();
     if (!cl && rec.has("candidates")) {
-      own = std::make_unique<recog::ClassList>(recog::ParseClassList(io::Dump(rec.get("candidates")), "candidates"));
+      own = std::make_unique<recog::ClassList>(recog::ClassListFromJson(rec.get("candidates"), "candidates"));
       cl = own.get();
     }
     if (cl && !cl->Find(label))

@@ -1,14 +1,17 @@
-#include "net/host.hpp"
+#include "tools/host.hpp"
 
 #include <stdexcept>
 
-#include "net/classlist.hpp"
 #include "net/client.hpp"
 #include "net/image.hpp"
-#include "tools/plugins.hpp"
+#include "recog/classlist.hpp"
 
-namespace vstar::net {
+namespace vstar::tools {
 namespace {
+
+using net::Client;
+using net::ClientOptions;
+using net::Json;
 
 class HostChat : public plugin::ChatClient {
  public:
@@ -70,17 +73,14 @@ class NetHost : public plugin::Host {
 
   std::vector<plugin::ClassEntry> ReadClassList(const std::string& file) const override {
     try {
-      return net::ReadClassList(file);
-    } catch (const plugin::Error&) {
-      throw;
+      std::vector<plugin::ClassEntry> out;
+      for (const auto& c : recog::LoadClassList(file).items) out.push_back({c.name, c.explanation, c.key});
+      return out;
     } catch (const std::runtime_error& e) {
       throw plugin::Error(e.what());
     }
   }
 };
-
-// Registered when libvstar loads, before any plugin can be created.
-[[maybe_unused]] const bool kRegistered = (tools::SetDefaultHost(&PluginHost()), true);
 
 }  // namespace
 
@@ -89,4 +89,4 @@ const plugin::Host& PluginHost() {
   return host;
 }
 
-}  // namespace vstar::net
+}  // namespace vstar::tools

@@ -1,12 +1,12 @@
 #pragma once
 // The host services plugins reach through plugin::Config::host (include/vstar/plugin.h, ABI 4): chat
-// completions over lib/net's Client, JPEG data URLs (lib/net/image) and class lists (lib/net/classlist).
-// One process-wide instance; it registers itself as the plugin loader's default host
-// (tools::SetDefaultHost), so every Config handed to a plugin carries it.
+// completions over lib/net's Client, JPEG data URLs (lib/net/image) and class lists (lib/recog's
+// reader, the one every --classes flag uses). One process-wide instance, created on the first call;
+// the plugin loader hands it to every tool whose Config has no host.
 #include <vstar/plugin.h>
 
-namespace vstar::net {
+namespace vstar::tools {
 
 const plugin::Host& PluginHost();
 
-}  // namespace vstar::net
+}  // namespace vstar::tools

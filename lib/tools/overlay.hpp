@@ -1,5 +1,6 @@
 #pragma once
-// Annotated frames the way ultralytics `Results.plot` draws them (official-video-star.md §3.1):
+// Annotated frames the way ultralytics `Results.plot` draws them, as the Video-STAR annotation scripts
+// call it (github.com/Raymond-Qiancx/Video-STAR, AScripts/YOLO/<dataset>/each_{pose,po,bound}.py):
 //   pose  : boxes + 17 keypoints + COCO skeleton, no labels, line width 3, keypoint radius 3
 //   po    : keypoints + skeleton only
 //   bound : boxes only, default line width (max(round((h+w+3)/2 * 0.003), 2))

@@ -1,7 +1,6 @@
 #include "tools/plugins.hpp"
 
 #include <algorithm>
-#include <atomic>
 #include <cstdlib>
 #include <mutex>
 #include <ostream>
@@ -14,6 +13,7 @@
 #include "io/log.hpp"
 #include "io/paths.hpp"
 #include "io/record.hpp"
+#include "tools/host.hpp"
 
 namespace vstar::tools {
 namespace fs = std::filesystem;
@@ -47,8 +47,6 @@ boost::dll::shared_library& Load(const fs::path& path) {
   }
   return loaded->emplace(key, std::move(lib)).first->second;
 }
-
-constinit std::atomic<const plugin::Host*> g_default_host{nullptr};
 
 int AbiOf(boost::dll::shared_library& lib, const fs::path& path) {
   if (!lib.has("vstar_plugin_abi") || !lib.has("vstar_plugin_create"))
@@ -96,12 +94,9 @@ int ReadAbi(const fs::path& path) {
   return AbiOf(lib, path);
 }
 
-void SetDefaultHost(const plugin::Host* host) { g_default_host.store(host); }
-const plugin::Host* DefaultHost() { return g_default_host.load(); }
-
 std::unique_ptr<plugin::Tool> CreateTool(const fs::path& path, const plugin::Config& given) {
   plugin::Config config = given;
-  if (!config.host) config.host = DefaultHost();
+  if (!config.host) config.host = &PluginHost();
   auto& lib = Load(path);
   int abi = AbiOf(lib, path);
   if (abi != plugin::kAbiVersion)

@@ -36,13 +36,8 @@ struct PluginFile {
 // Every plugin file found in `dirs` (first occurrence of a name wins), sorted by name.
 std::vector<PluginFile> FindPlugins(const std::vector<std::filesystem::path>& dirs);
 
-// The host services handed to plugins whose Config has no `host` (plugin::Config::host). lib/net
-// registers its implementation (net/host.hpp) when libvstar loads; null until then.
-void SetDefaultHost(const plugin::Host* host);
-const plugin::Host* DefaultHost();
-
 // Loads the library at `path`, checks its ABI, creates the tool with `config` (its `host` defaulted to
-// DefaultHost()) and checks that it is of `config.kind`. Throws PluginError with a clear message otherwise.
+// the process's PluginHost(), tools/host.hpp) and checks that it is of `config.kind`. Throws PluginError with a clear message otherwise.
 std::unique_ptr<plugin::Tool> CreateTool(const std::filesystem::path& path, const plugin::Config& config);
 
 // Loads and checks only the exported ABI number (what listing tools show before creating anything).

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <optional>
 #include <stdexcept>
 
 #include <opencv2/imgcodecs.hpp>
@@ -87,42 +88,12 @@ std::map<std::string, std::string> GivenOptions(const VisualOptions& v) {
   return given;
 }
 
-// Writes each frame with `people` drawn into a content-addressed cache directory; returns the paths.
-std::vector<std::string> WriteOverlays(const Frames& frames, Overlay variant,
-                                       const std::vector<std::vector<plugin::Person>>& people,
-                                       const Json& drawn) {
-  std::string key = std::string("overlay-v1\n") + OverlayName(variant) + "\n" + io::Dump(drawn);
-  for (const auto& p : frames.paths) {
-    std::error_code ec;
-    auto size = fs::file_size(p, ec);
-    auto mtime = fs::last_write_time(p, ec).time_since_epoch().count();
-    key += "\n" + p + "\t" + std::to_string(size) + "\t" + std::to_string(mtime);
-  }
-  fs::path dir = io::CacheDir("overlay", key);
-  fs::create_directories(dir);
-  std::vector<std::string> out;
-  for (size_t i = 0; i < frames.mats.size(); ++i) {
-    char name[32];
-    std::snprintf(name, sizeof name, "%06zu.png", i);
-    fs::path file = dir / name;
-    if (!fs::exists(file)) {
-      cv::Mat canvas = frames.mats[i].clone();
-      DrawOverlay(canvas, variant, people[i]);
-      std::vector<uchar> png;
-      if (!cv::imencode(".png", canvas, png)) throw std::runtime_error("cannot encode overlay " + file.string());
-      io::WriteFileAtomic(file, std::string_view(reinterpret_cast<const char*>(png.data()), png.size()));
-    }
-    out.push_back(file.string());
-  }
-  return out;
-}
-
 void AddOverlays(Json& value, const VisualOptions& options, const Frames& frames,
                  const std::vector<std::vector<plugin::Person>>& people, const Json& drawn) {
   auto variants = options.OverlayList();
   if (variants.empty()) return;
   Json o = Json::object();
-  for (auto v : variants) o[OverlayName(v)] = WriteOverlays(frames, v, people, drawn);
+  for (auto v : variants) o[OverlayName(v)] = WriteOverlays(frames.paths, &frames.mats, v, people, drawn);
   value["overlays"] = o;
 }
 
@@ -153,27 +124,127 @@ Json PersonJson(const plugin::Person& p, int track_id) {
   return j;
 }
 
-std::vector<std::vector<plugin::Box>> BoxesFromDetect(const Json& detect) {
-  if (!detect.is_object() || !detect.contains("frames") || !detect["frames"].is_array())
-    throw std::runtime_error("`detect.frames` is missing or not an array");
-  std::vector<std::vector<plugin::Box>> out;
-  for (const auto& f : detect["frames"]) {
-    std::vector<plugin::Box> boxes;
-    for (const auto& b : f.at("boxes")) {
-      const auto& xy = b.at("xyxy");
-      plugin::Box box;
-      box.x1 = xy.at(0).get<float>();
-      box.y1 = xy.at(1).get<float>();
-      box.x2 = xy.at(2).get<float>();
-      box.y2 = xy.at(3).get<float>();
-      box.score = b.value("score", 1.0f);
-      box.cls = b.value("class", 0);
-      box.label = b.value("label", std::string());
-      boxes.push_back(box);
+namespace {
+
+plugin::Box BoxFrom(const Json& b) {
+  const auto& xy = b.at("xyxy");
+  plugin::Box box;
+  box.x1 = xy.at(0).get<float>();
+  box.y1 = xy.at(1).get<float>();
+  box.x2 = xy.at(2).get<float>();
+  box.y2 = xy.at(3).get<float>();
+  box.score = b.value("score", 1.0f);
+  box.cls = b.value("class", 0);
+  box.label = b.value("label", std::string());
+  return box;
+}
+
+}  // namespace
+
+std::vector<std::vector<plugin::Person>> PeopleFrom(const Json& value, bool pose) {
+  const char* key = pose ? "pose" : "detect";
+  if (!value.is_object() || !value.contains("frames") || !value["frames"].is_array())
+    throw std::runtime_error(std::string("`") + key + ".frames` is missing or not an array");
+  std::vector<std::vector<plugin::Person>> out;
+  for (const auto& f : value["frames"]) {
+    std::vector<plugin::Person> people;
+    for (const auto& p : f.at(pose ? "people" : "boxes")) {
+      plugin::Person person;
+      person.box = BoxFrom(p);
+      if (pose)
+        for (const auto& k : p.at("keypoints"))
+          person.keypoints.push_back({k.at(0).get<float>(), k.at(1).get<float>(), k.at(2).get<float>()});
+      people.push_back(std::move(person));
     }
+    out.push_back(std::move(people));
+  }
+  return out;
+}
+
+std::vector<std::vector<plugin::Box>> BoxesFromDetect(const Json& detect) {
+  std::vector<std::vector<plugin::Box>> out;
+  for (const auto& people : PeopleFrom(detect, false)) {
+    std::vector<plugin::Box> boxes;
+    for (const auto& p : people) boxes.push_back(p.box);
     out.push_back(std::move(boxes));
   }
   return out;
+}
+
+std::vector<std::string> WriteOverlays(const std::vector<std::string>& paths, const std::vector<cv::Mat>* frames,
+                                       Overlay variant, const std::vector<std::vector<plugin::Person>>& people,
+                                       const Json& drawn) {
+  std::string key = std::string("overlay-v1\n") + OverlayName(variant) + "\n" + io::Dump(drawn);
+  for (const auto& p : paths) {
+    std::error_code ec;
+    auto size = fs::file_size(p, ec);
+    auto mtime = fs::last_write_time(p, ec).time_since_epoch().count();
+    key += "\n" + p + "\t" + std::to_string(size) + "\t" + std::to_string(mtime);
+  }
+  fs::path dir = io::CacheDir("overlay", key);
+  fs::create_directories(dir);
+  std::vector<std::string> out;
+  for (size_t i = 0; i < paths.size(); ++i) {
+    char name[32];
+    std::snprintf(name, sizeof name, "%06zu.png", i);
+    fs::path file = dir / name;
+    if (!fs::exists(file)) {
+      cv::Mat canvas = frames ? (*frames)[i].clone() : cv::imread(paths[i], cv::IMREAD_COLOR);
+      if (canvas.empty()) throw std::runtime_error("cannot read frame " + paths[i]);
+      DrawOverlay(canvas, variant, people[i]);
+      std::vector<uchar> png;
+      if (!cv::imencode(".png", canvas, png)) throw std::runtime_error("cannot encode overlay " + file.string());
+      io::WriteFileAtomic(file, std::string_view(reinterpret_cast<const char*>(png.data()), png.size()));
+    }
+    out.push_back(file.string());
+  }
+  return out;
+}
+
+namespace {
+
+std::optional<std::vector<std::string>> ListedOverlay(const Json& value, const char* variant, size_t n) {
+  if (!value.is_object() || !value.contains("overlays") || !value["overlays"].is_object()) return std::nullopt;
+  const Json& o = value["overlays"];
+  if (!o.contains(variant) || !o[variant].is_array() || o[variant].size() != n) return std::nullopt;
+  std::vector<std::string> out;
+  for (const auto& p : o[variant]) {
+    if (!p.is_string() || !fs::exists(p.get<std::string>())) return std::nullopt;
+    out.push_back(p.get<std::string>());
+  }
+  return out;
+}
+
+}  // namespace
+
+Json OverlayFrames(const io::Record& record, bool pose, bool detect, std::string* variant) {
+  Json frames = record.get("frames");
+  if (!frames.is_object() || !frames.contains("paths") || !frames["paths"].is_array())
+    throw std::runtime_error("record has no frames.paths (run vs-decode first)");
+  std::vector<std::string> paths;
+  for (const auto& p : frames["paths"]) paths.push_back(p.get<std::string>());
+  if (!pose && !detect) {
+    *variant = "original";
+    return frames;
+  }
+  // The authors' get_video_path: pose+detect -> boxes and skeletons ("pose"), pose -> skeletons ("po"),
+  // detect -> boxes ("bound"). Pose people carry their own boxes, so pose+detect draws from `pose`.
+  Overlay v = pose ? (detect ? Overlay::kPose : Overlay::kPo) : Overlay::kBound;
+  const char* key = pose ? "pose" : "detect";
+  Json value = record.get(key);
+  *variant = OverlayName(v);
+  std::vector<std::string> drawn;
+  if (auto listed = ListedOverlay(value, OverlayName(v), paths.size())) {
+    drawn = *listed;
+  } else {
+    auto people = PeopleFrom(value, pose);
+    if (people.size() != paths.size())
+      throw std::runtime_error(std::string("`") + key + "` has " + std::to_string(people.size()) +
+                               " frames but `frames` has " + std::to_string(paths.size()));
+    drawn = WriteOverlays(paths, nullptr, v, people, value["frames"]);
+  }
+  frames["paths"] = drawn;
+  return frames;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -12,14 +12,34 @@
 #include "io/record.hpp"
 #include "tools/options.hpp"
 
-namespace vstar::tools {
+namespace cv {
+class Mat;
+}
 
+namespace vstar::tools {
 
 // JSON of one box / person as written into records (coordinates rounded to 0.01 px).
 io::Json BoxJson(const ::vstar::plugin::Box& box, int track_id = 0);
 io::Json PersonJson(const ::vstar::plugin::Person& person, int track_id = 0);
-// Reads boxes back from a `detect` value: one list per frame. Throws std::runtime_error if malformed.
+// Reads people back from a `pose` value (boxes + keypoints) or boxes from a `detect` value (`pose`
+// false: people without keypoints), one list per frame. Throws std::runtime_error if malformed.
+std::vector<std::vector<::vstar::plugin::Person>> PeopleFrom(const io::Json& value, bool pose);
 std::vector<std::vector<::vstar::plugin::Box>> BoxesFromDetect(const io::Json& detect);
+
+// The one overlay writer: frame i with people[i] drawn, written once into the content-addressed
+// cache under a key of the variant, `drawn` (the key's `frames` JSON) and each frame's path, size and
+// mtime, so the overlays vs-detect/vs-pose write are the files vs-policy reuses. `frames` holds the
+// decoded images when the caller has them (else they are read from `paths`). Returns the PNG paths.
+std::vector<std::string> WriteOverlays(const std::vector<std::string>& paths, const std::vector<cv::Mat>* frames,
+                                       Overlay variant,
+                                       const std::vector<std::vector<::vstar::plugin::Person>>& people,
+                                       const io::Json& drawn);
+
+// The frames turn 2 of the two-turn policy shows for the delivered visual tools: the record's `frames`
+// object with `paths` replaced by the overlay the authors' get_video_path picks (pose+detect: "pose",
+// pose: "po", detect: "bound", neither: the original frames), reusing the overlays the detect/pose key
+// lists and drawing them otherwise. `variant` reports which ("pose", "po", "bound" or "original").
+io::Json OverlayFrames(const io::Record& record, bool pose, bool detect, std::string* variant);
 
 class DetectStage {
  public:

@@ -1,4 +1,4 @@
-#include "net/explain.hpp"
+#include "tools/text.hpp"
 
 #include <future>
 #include <stdexcept>
@@ -8,39 +8,30 @@
 
 #include "io/log.hpp"
 #include "io/paths.hpp"
-#include "io/record.hpp"
-#include "net/classlist.hpp"
-#include "net/host.hpp"
 #include "tools/plugins.hpp"
+#include "video/sampling.hpp"
 
-namespace vstar::net {
+namespace vstar::tools {
 namespace {
 
 constexpr const char* kStage = "vs-explain";
 
-plugin::Config MakeConfig(const ExplainOptions& opt, plugin::Kind kind,
-                          const std::map<std::string, std::string>& user_opts) {
+template <typename T>
+std::unique_ptr<T> Load(const TextToolSpec& spec, plugin::Kind kind, io::Json* report) {
+  auto user_opts = ParseOptionPairs(spec.plugin_opts);  // std::invalid_argument for bad syntax
   plugin::Config config;
   config.kind = kind;
-  config.model = opt.model;  // the openai plugin falls back to --api-model (values["model"])
+  config.model = spec.model;  // the openai plugin falls back to --api-model (values["model"])
   config.device = "cpu";
   config.share_dir = io::ShareDir().string();
-  config.host = &PluginHost();  // the openai plugin's chat client, frame encoding, class lists
   // Client flags reach the plugins that declare them (openai); --plugin-opt wins over them.
-  config.values = opt.client.ToValues();
+  config.values = spec.values;
   for (const auto& [k, v] : user_opts) config.values[k] = v;
-  return config;
-}
-
-template <typename T>
-std::unique_ptr<T> Load(const ExplainOptions& opt, const std::string& name, plugin::Kind kind,
-                        io::Json* report) {
-  auto user_opts = tools::ParseOptionPairs(opt.plugin_opts);
-  auto tool = tools::LoadAs<T>(name, tools::PluginDirs(opt.plugin_paths), MakeConfig(opt, kind, user_opts));
+  auto tool = LoadAs<T>(spec.plugin, PluginDirs(spec.plugin_paths), config);
   auto info = tool->info();
   try {
-    tools::EffectiveOptions(info, user_opts);  // rejects undeclared --plugin-opt keys
-  } catch (const tools::PluginError& e) {
+    EffectiveOptions(info, user_opts);  // rejects undeclared --plugin-opt keys
+  } catch (const PluginError& e) {
     throw std::invalid_argument(e.what());  // a usage error
   }
   *report = {{"plugin", info.name}, {"version", info.version}};
@@ -48,28 +39,36 @@ std::unique_ptr<T> Load(const ExplainOptions& opt, const std::string& name, plug
   return tool;
 }
 
+// A plugin's text as vs-explain writes it: `text` only when found; an unknown class's offered text
+// (e.g. the local plugin's marked nearest entries) stays visible under `offered`, never as `text`.
 io::Json TextJson(const plugin::Text& t, const io::Json& plugin) {
   io::Json j;
   j["text"] = t.found ? io::Json(t.text) : io::Json(nullptr);
   j["found"] = t.found;
+  if (!t.found && !t.text.empty()) j["offered"] = t.text;
   j["source"] = t.source;
   j["plugin"] = plugin["plugin"];
   return j;
 }
 
+TextToolSpec SpecOf(const ExplainOptions& opt, const std::string& plugin) {
+  return {plugin, opt.model, opt.plugin_paths, opt.plugin_opts, opt.client.ToValues()};
+}
+
 int RunClasses(const ExplainOptions& opt, const io::StreamOptions& stream) {
   if (opt.classes.empty()) throw CLI::ValidationError("--classes", "--what classes needs --classes FILE");
-  std::vector<ClassEntry> entries = ReadClassList(opt.classes);
+  recog::ClassList classes = recog::LoadClassList(opt.classes);
   io::Json plugin_report;
-  auto explainer = Load<plugin::Explainer>(opt, opt.plugin.empty() ? "local" : opt.plugin,
+  auto explainer = Load<plugin::Explainer>(SpecOf(opt, opt.plugin.empty() ? "local" : opt.plugin),
                                            plugin::Kind::kExplain, &plugin_report);
   std::vector<std::string> objects;
-  for (size_t i = 0; i < entries.size(); ++i) {
+  for (size_t i = 0; i < classes.size(); ++i) {
+    const recog::Candidate& c = classes.items[i];
     io::Json o;
-    o["id"] = entries[i].key;
+    o["id"] = c.key;
     o["index"] = i;
-    o["class"] = entries[i].name;
-    if (!entries[i].description.empty()) o["description"] = entries[i].description;
+    o["class"] = c.name;
+    if (!c.explanation.empty()) o["description"] = c.explanation;
     objects.push_back(io::Dump(o));
   }
   // One Explain call per batch so a network plugin keeps --jobs requests in flight.
@@ -106,27 +105,8 @@ io::Json DescribeRecord(plugin::Describer& describer, const ExplainOptions& opt,
     if (!video_id.empty()) break;
   }
   if (video_id.empty()) throw plugin::Error("record has none of the --video-key fields");
-  std::vector<cv::Mat> mats;
-  std::vector<plugin::Image> images;
-  io::Json chosen = io::Json::array();
-  io::Json frames = rec.get("frames");
-  if (frames.is_object() && frames.contains("paths") && frames["paths"].is_array()) {
-    const auto& paths = frames["paths"];
-    bool has_indices =
-        frames.contains("indices") && frames["indices"].is_array() && frames["indices"].size() == paths.size();
-    std::vector<std::string> names;
-    for (size_t i : EvenFrameIndices(paths.size(), static_cast<size_t>(opt.num_frames))) {
-      if (!paths[i].is_string()) throw plugin::Error("frames.paths[" + std::to_string(i) + "] is not a string");
-      names.push_back(paths[i].get<std::string>());
-      cv::Mat m = cv::imread(names.back(), cv::IMREAD_COLOR);
-      if (m.empty()) throw plugin::Error("cannot read frame " + names.back());
-      mats.push_back(std::move(m));
-      chosen.push_back(has_indices ? frames["indices"][i] : io::Json(i));
-    }
-    for (size_t k = 0; k < mats.size(); ++k)
-      images.push_back({mats[k].cols, mats[k].rows, static_cast<int>(mats[k].step), mats[k].data, names[k]});
-  }
-  plugin::Text t = describer.Describe(video_id, images);
+  DescribeFrames frames = FramesToDescribe(rec.get("frames"), static_cast<size_t>(opt.num_frames));
+  plugin::Text t = describer.Describe(video_id, frames.images);
   if (!t.error.empty()) throw plugin::Error(t.error);
   io::Json explain = rec.get("explain");
   if (!explain.is_object()) explain = io::Json::object();
@@ -134,7 +114,7 @@ io::Json DescribeRecord(plugin::Describer& describer, const ExplainOptions& opt,
   explain["video_found"] = t.found;
   explain["video_source"] = t.source;
   explain["video_plugin"] = plugin_report["plugin"];
-  explain["video_frames"] = chosen;
+  explain["video_frames"] = frames.chosen;
   return explain;
 }
 
@@ -143,7 +123,7 @@ int RunVideo(const ExplainOptions& opt, const io::StreamOptions& stream) {
     throw CLI::ValidationError("--plugin", "--what video needs --plugin (openai or precomputed)");
   if (opt.num_frames < 1) throw CLI::ValidationError("--num-frames", "must be at least 1");
   io::Json plugin_report;
-  auto describer = Load<plugin::Describer>(opt, opt.plugin, plugin::Kind::kDescribe, &plugin_report);
+  auto describer = Load<plugin::Describer>(SpecOf(opt, opt.plugin), plugin::Kind::kDescribe, &plugin_report);
   size_t batch = static_cast<size_t>(std::max(1, opt.client.jobs));
   return io::RunStream(stream, kStage, batch, [&](std::span<io::Record*> records) {
     // Describe the batch concurrently (a network describer waits on the server, not the CPU).
@@ -168,7 +148,8 @@ void ExplainOptions::Register(CLI::App& app) {
   app.add_option("--what", what, "classes: explain a class list; video: describe each record's clip")
       ->check(CLI::IsMember({"classes", "video"}))
       ->capture_default_str();
-  app.add_option("--classes", classes, "class list for --what classes (names, 'name: description' lines, JSON, or id,name CSV)");
+  app.add_option("--classes", classes, "class list for --what classes (names, 'name: description' or TSV lines, CSV with a header, JSON, "
+                 "or the JSONL of vs-import/vs-explain)");
   app.add_option("--plugin", plugin, "explain/describe plugin (local, openai, precomputed; default local for classes)");
   app.add_option("--plugin-path", plugin_paths, "extra plugin directories (searched first)");
   app.add_option("--plugin-opt", plugin_opts, "plugin option key=value (repeatable)");
@@ -180,14 +161,39 @@ void ExplainOptions::Register(CLI::App& app) {
   client.Register(app);
 }
 
-std::vector<size_t> EvenFrameIndices(size_t total, size_t count) {
-  std::vector<size_t> out;
-  if (count == 0 || total == 0) return out;
-  if (count >= total) {
-    for (size_t i = 0; i < total; ++i) out.push_back(i);
-    return out;
+std::unique_ptr<plugin::Explainer> LoadExplainer(const TextToolSpec& spec, io::Json* report) {
+  return Load<plugin::Explainer>(spec, plugin::Kind::kExplain, report);
+}
+
+std::unique_ptr<plugin::Describer> LoadDescriber(const TextToolSpec& spec, io::Json* report) {
+  return Load<plugin::Describer>(spec, plugin::Kind::kDescribe, report);
+}
+
+std::string ExplainerEntry(const recog::Candidate& c) {
+  return c.explanation.empty() ? c.name : c.name + ": " + c.explanation;
+}
+
+DescribeFrames FramesToDescribe(const io::Json& frames, size_t count) {
+  DescribeFrames out;
+  if (!frames.is_object() || !frames.contains("paths") || !frames["paths"].is_array()) return out;
+  const auto& paths = frames["paths"];
+  bool has_indices =
+      frames.contains("indices") && frames["indices"].is_array() && frames["indices"].size() == paths.size();
+  auto mats = std::make_shared<std::vector<cv::Mat>>();
+  std::vector<std::string> names;
+  for (size_t i : video::EvenFrameIndices(paths.size(), count)) {
+    if (!paths[i].is_string()) throw plugin::Error("frames.paths[" + std::to_string(i) + "] is not a string");
+    names.push_back(paths[i].get<std::string>());
+    cv::Mat m = cv::imread(names.back(), cv::IMREAD_COLOR);
+    if (m.empty()) throw plugin::Error("cannot read frame " + names.back());
+    mats->push_back(std::move(m));
+    out.chosen.push_back(has_indices ? frames["indices"][i] : io::Json(i));
   }
-  for (size_t i = 0; i < count; ++i) out.push_back((2 * i + 1) * total / (2 * count));
+  for (size_t k = 0; k < mats->size(); ++k) {
+    const cv::Mat& m = (*mats)[k];
+    out.images.push_back({m.cols, m.rows, static_cast<int>(m.step[0]), m.data, names[k]});
+  }
+  out.storage = std::move(mats);
   return out;
 }
 
@@ -206,4 +212,4 @@ int RunExplain(const ExplainOptions& opt, const io::StreamOptions& stream) {
   }
 }
 
-}  // namespace vstar::net
+}  // namespace vstar::tools

@@ -1,22 +1,57 @@
 #pragma once
-// vs-explain: the two text tools of the method (design.md §1 step 3), run as a record stage.
-// --what classes: a class list in, one record per class out, each with its explanation (the candidate
-//                 list vs-policy reads).
-// --what video:   records with `frames` in, `explain.video` added from N frames spread evenly over the
-//                 whole clip.
+// The two text tools of the method (explain the action classes, describe a clip), loaded and fed the
+// same way for vs-explain (a record stage) and for vs-policy's tool runner.
+// vs-explain --what classes: a class list in, one record per class out, each with its explanation
+//                            (the candidate list vs-policy reads).
+// vs-explain --what video:   records with `frames` in, `explain.video` added from N frames spread
+//                            evenly over the whole clip.
 // Output keys are documented in vs-explain(1).
-#include <cstddef>
+#include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include <vstar/plugin.h>
+
+#include "io/record.hpp"
 #include "io/stream.hpp"
 #include "net/client.hpp"
+#include "recog/classlist.hpp"
 
 namespace CLI {
 class App;
 }
 
-namespace vstar::net {
+namespace vstar::tools {
+
+// Which text plugin runs and how it is configured.
+struct TextToolSpec {
+  std::string plugin;
+  std::string model;                         // plugin::Config::model
+  std::vector<std::string> plugin_paths;     // extra plugin directories
+  std::vector<std::string> plugin_opts;      // --plugin-opt key=value; undeclared keys are refused
+  std::map<std::string, std::string> values; // defaults under the --plugin-opt values (client flags)
+};
+
+// Loads the plugin as an explainer / describer. `report` gets {"plugin", "version"}. Throws
+// std::invalid_argument for an undeclared or malformed option (a usage error), PluginError otherwise.
+std::unique_ptr<plugin::Explainer> LoadExplainer(const TextToolSpec& spec, io::Json* report);
+std::unique_ptr<plugin::Describer> LoadDescriber(const TextToolSpec& spec, io::Json* report);
+
+// What an explainer is asked for a candidate: "name: explanation", or the name alone
+// (plugin::SplitClassEntry splits it again on the plugin side).
+std::string ExplainerEntry(const recog::Candidate& candidate);
+
+// The frames a describer sees: `count` of `frames.paths` (a vs-decode frames object) spread evenly over
+// the clip (video::EvenFrameIndices), decoded. `chosen` lists their frame indices (frames.indices when
+// the object has them, else positions). No frames object: nothing chosen. Throws plugin::Error for
+// an unreadable frame.
+struct DescribeFrames {
+  std::vector<plugin::Image> images;     // views into `storage`
+  io::Json chosen = io::Json::array();
+  std::shared_ptr<const void> storage;  // the decoded frames
+};
+DescribeFrames FramesToDescribe(const io::Json& frames, size_t count);
 
 struct ExplainOptions {
   std::string what = "classes";              // --what classes|video
@@ -27,16 +62,12 @@ struct ExplainOptions {
   std::string model;                         // --model (plugin::Config::model)
   int num_frames = 8;                        // --num-frames
   std::vector<std::string> video_keys = {"path", "video", "id"};  // --video-key
-  ClientOptions client;                      // --endpoint, --api-model, --jobs, ... (openai plugin)
+  net::ClientOptions client;                 // --endpoint, --api-model, --jobs, ... (openai plugin)
 
   void Register(CLI::App& app);
 };
 
-// Indices of `count` frames spread evenly over `total` frames: the centre of each of `count` equal
-// segments, so the first and last thirds of the clip are both represented. All when count >= total.
-std::vector<size_t> EvenFrameIndices(size_t total, size_t count);
-
-// Runs the stage; returns the process exit code (io::ExitCode).
+// Runs vs-explain; returns the process exit code (io::ExitCode).
 int RunExplain(const ExplainOptions& opt, const io::StreamOptions& stream);
 
-}  // namespace vstar::net
+}  // namespace vstar::tools

@@ -206,4 +206,15 @@ SamplePlan PlanSamples(const SampleSpec& spec, const ClipTiming& clip) {
   return plan;
 }
 
+std::vector<size_t> EvenFrameIndices(size_t total, size_t count) {
+  std::vector<size_t> out;
+  if (count == 0 || total == 0) return out;
+  if (count >= total) {
+    for (size_t i = 0; i < total; ++i) out.push_back(i);
+    return out;
+  }
+  for (size_t i = 0; i < count; ++i) out.push_back((2 * i + 1) * total / (2 * count));
+  return out;
+}
+
 }  // namespace vstar::video

@@ -105,4 +105,9 @@ struct SamplePlan {
 //  - all: every frame.
 SamplePlan PlanSamples(const SampleSpec& spec, const ClipTiming& clip);
 
+// Indices of `count` of a record's `total` frames spread evenly over them: the centre of each of
+// `count` equal segments, so the first and last thirds of the clip are both represented (the text
+// tools hand a describer this subset). All when count >= total.
+std::vector<size_t> EvenFrameIndices(size_t total, size_t count);
+
 }  // namespace vstar::video

@@ -221,14 +221,15 @@ std::vector<plugin::Text> LocalExplainer::Explain(const std::vector<std::string>
       t.found = true;
       t.source = "local:exact:" + e->name;
     } else if (auto hits = kb_.Search(name + " " + description, nearest_, min_score_); !hits.empty()) {
-      // Marked in the text itself, so no reader mistakes it for a definition of `name`.
+      // Offered, not found: the text defines other actions. Marked in the text itself too, so no reader
+      // mistakes it for a definition of `name`.
       t.text = "No definition of '" + name + "' is known; nearest known actions:";
       t.source = "local:nearest:";
       for (size_t i = 0; i < hits.size(); ++i) {
         t.text += (i ? "; " : " ") + hits[i].entry->name + " (" + hits[i].entry->definition + ")";
         t.source += (i ? "|" : "") + hits[i].entry->name;
       }
-      t.found = true;
+      t.found = false;
     } else {
       t.source = "local:none";
     }

@@ -8,6 +8,7 @@
 
 #include "io/record.hpp"
 #include "policy/two_turn.hpp"
+#include "tools/stage.hpp"
 #include "recog/prompt.hpp"
 #include "recog/text.hpp"
 #include "support.hpp"
@@ -71,9 +72,7 @@ Json RunOne(policy::TwoTurnPolicy& pol, io::Record& rec) {
   return Json::parse(rec.text());
 }
 
-policy::Candidates CleanCandidates() {
-  return policy::ParseCandidates("brush_hair\ncartwheel\nkick_ball\nwave\n", "inline");
-}
+recog::ClassList CleanCandidates() { return recog::ParseClassList("brush_hair\ncartwheel\nkick_ball\nwave\n", "inline"); }
 
 std::string Turn2Text(int call, const policy::Turn&, const std::string& t1, const std::string& t2) {
   return call == 0 ? t1 : t2;
@@ -81,43 +80,21 @@ std::string Turn2Text(int call, const policy::Turn&, const std::string& t1, cons
 
 }  // namespace
 
-TEST_CASE("candidate lists: names, name: explanation, tabs, dicts, vs-explain output", "[policy][two-turn]") {
-  auto plain = policy::ParseCandidates("# hmdb\nbrush_hair\ncartwheel\n", "plain");
-  CHECK(plain.list.Names() == std::vector<std::string>{"brush_hair", "cartwheel"});
-  CHECK_FALSE(plain.explained);
-  auto colon = policy::ParseCandidates("Brush hair: comb the hair\nCartwheel: roll sideways: hands then feet\n", "c");
-  REQUIRE(colon.list.size() == 2);
-  CHECK(colon.list.items[1].name == "Cartwheel");
-  CHECK(colon.list.items[1].explanation == "roll sideways: hands then feet");
-  CHECK(colon.list.items[1].line == "Cartwheel: roll sideways: hands then feet");
-  CHECK(colon.explained);
-  auto tab = policy::ParseCandidates("wave\tmove the hand side to side\n", "t");
-  CHECK(tab.list.items[0].explanation == "move the hand side to side");
-  auto dict = policy::ParseCandidates(R"({"0": "Wave: hand moves", "1": "Kick ball: foot strikes"})", "d");
-  CHECK(dict.list.Names() == std::vector<std::string>{"Wave", "Kick ball"});
-  CHECK(dict.list.items[1].line == "Kick ball: foot strikes");
-  auto jsonl = policy::ParseCandidates(
-      R"({"id":"0","index":0,"class":"wave","explain":{"text":"Hand: swings side to side","found":true}})"
-      "\n"
-      R"({"id":"1","index":1,"class":"chew","explain":{"text":null,"found":false}})"
-      "\n",
-      "x.jsonl");
-  CHECK(jsonl.source == "vs-explain");
-  CHECK(jsonl.list.Names() == std::vector<std::string>{"wave", "chew"});
-  CHECK(jsonl.list.items[0].explanation == "Hand: swings side to side");
-  CHECK(jsonl.list.items[1].explanation.empty());
-  CHECK(jsonl.explained);
-  CHECK_THROWS_WITH(policy::ParseCandidates(R"({"class":"wave","error":{"stage":"vs-explain"}})", "bad.jsonl"),
-                    Catch::Contains("vs-explain failed"));
+TEST_CASE("candidates: --candidates is required and read by the one class-list reader", "[policy][two-turn]") {
+  auto dir = test::TempDir("two-turn-candidates");
+  test::WriteFile(dir / "c.txt", "Brush hair: comb the hair\nwave\n");
+  auto c = policy::LoadCandidates((dir / "c.txt").string());
+  CHECK(c.Names() == std::vector<std::string>{"Brush hair", "wave"});
+  CHECK(c.items[0].explanation == "comb the hair");
   CHECK_THROWS_WITH(policy::LoadCandidates(""), Catch::Contains("--candidates"));
-  CHECK_THROWS(policy::LoadCandidates("/nonexistent/classes.txt"));
+  CHECK_THROWS_WITH(policy::LoadCandidates("/nonexistent/classes.txt"), Catch::Contains("/nonexistent/classes.txt"));
 }
 
 TEST_CASE("dynamic mode runs only the chosen tools and turn 2 sees their output", "[policy][two-turn]") {
   auto dir = test::TempDir("two-turn-dynamic");
   auto frames = WriteFrames(dir / "frames", 4);
-  policy::TwoTurnOptions opt;  // defaults: detector hog, explainer local, no pose plugin, no describer
-  policy::ToolRunner tools(opt, "cpu");
+  tools::ToolRunnerOptions opt;  // defaults: detector hog, explainer local, no pose plugin, no describer
+  tools::ToolRunner tools(opt, "cpu");
   ScriptedResponder resp;
   resp.script = [](int call, const policy::Turn& t) {
     return Turn2Text(call, t, kCleanYesDetectExplain, "<think>...</think>\n<answer>**Brush hair**</answer>");
@@ -178,9 +155,9 @@ TEST_CASE("dynamic mode runs only the chosen tools and turn 2 sees their output"
 TEST_CASE("tools all and none override the decisions, and unavailable tools are reported, not faked", "[policy][two-turn]") {
   auto dir = test::TempDir("two-turn-modes");
   auto frames = WriteFrames(dir / "frames", 3);
-  policy::TwoTurnOptions opt;
-  policy::ToolRunner tools(opt, "cpu");
-  auto cands = policy::ParseCandidates("brush_hair: hand moves a brush through the hair\nwave: hand swings\n", "c");
+  tools::ToolRunnerOptions opt;
+  tools::ToolRunner tools(opt, "cpu");
+  auto cands = recog::ParseClassList("brush_hair: hand moves a brush through the hair\nwave: hand swings\n", "c");
   const std::string t1 = "<pose_estimation>no</pose_estimation><person_detection>no</person_detection>";
   ScriptedResponder resp;
   resp.script = [&](int call, const policy::Turn& t) { return Turn2Text(call % 2, t, t1, "<answer>jumping</answer>"); };
@@ -238,9 +215,9 @@ TEST_CASE("upstream detect/pose/explain keys are reused, and their overlays draw
                {"frames", {{{"path", frames[0]}, {"people", {person}}}, {{"path", frames[1]}, {"people", {person}}}}}};
   Json detect = {{"plugin", "upstream-det"},
                  {"frames", {{{"path", frames[0]}, {"boxes", Json::array()}}, {{"path", frames[1]}, {"boxes", Json::array()}}}}};
-  policy::TwoTurnOptions opt;
+  tools::ToolRunnerOptions opt;
   opt.detector.plugin = "no-such-detector";  // would fail loudly if it were ever loaded
-  policy::ToolRunner tools(opt, "cpu");
+  tools::ToolRunner tools(opt, "cpu");
   ScriptedResponder resp;
   resp.script = [](int call, const policy::Turn& t) {
     return Turn2Text(call, t,
@@ -276,21 +253,21 @@ TEST_CASE("upstream detect/pose/explain keys are reused, and their overlays draw
   auto listed = MakeRecord({{"frames", {{"paths", frames}}},
                             {"detect", {{"frames", detect["frames"]}, {"overlays", {{"bound", {frames[1], frames[0]}}}}}}});
   std::string variant;
-  Json f = policy::OverlayFrames(listed, false, true, &variant);
+  Json f = tools::OverlayFrames(listed, false, true, &variant);
   CHECK(variant == "bound");
   CHECK(f["paths"] == Json({frames[1], frames[0]}));
   // A key whose frame count disagrees with `frames` fails the record clearly.
   Json one_frame = Json::array({detect["frames"][0]});
   auto bad = MakeRecord({{"frames", {{"paths", frames}}}, {"detect", {{"frames", one_frame}}}});
-  CHECK_THROWS_WITH(policy::OverlayFrames(bad, false, true, &variant), Catch::Contains("1 frames"));
+  CHECK_THROWS_WITH(tools::OverlayFrames(bad, false, true, &variant), Catch::Contains("1 frames"));
 }
 
 TEST_CASE("clean prompts never show the label, the video path or its file name", "[policy][two-turn]") {
   auto dir = test::TempDir("two-turn-leak");
   auto frames = WriteFrames(dir / "frames", 2);
   const std::string video = "/data/hmdb51/brush_hair/April_09_brush_hair_u_nm_np1_ba_goo_0.avi";
-  policy::TwoTurnOptions opt;
-  policy::ToolRunner tools(opt, "cpu");
+  tools::ToolRunnerOptions opt;
+  tools::ToolRunner tools(opt, "cpu");
   auto cands = CleanCandidates();
   for (auto mode : {recog::ToolMode::kAll, recog::ToolMode::kNone, recog::ToolMode::kDynamic}) {
     ScriptedResponder resp;
@@ -317,7 +294,7 @@ TEST_CASE("clean prompts never show the label, the video path or its file name",
         }
         // The candidate list is the one place class names belong: take it out, then nothing may remain.
         for (bool explained : {true, false}) {
-          std::string list = recog::FormatCandidates(pol.profile(), cands.list, explained, &expl);
+          std::string list = recog::FormatCandidates(pol.profile(), cands, explained, &expl);
           auto at = seen.find(list);
           if (at != std::string::npos) seen.erase(at, list.size());
         }
@@ -339,10 +316,10 @@ TEST_CASE("official profile: turn 2 is lib/recog's rendering byte for byte, on t
   po.templates = templates.string();
   po.annotated_root = "/datasets/hmdb51_pose";
   recog::Profile profile = po.Load();
-  auto cands = policy::ParseCandidates(
+  auto cands = recog::ParseClassList(
       R"({"0": "Brush hair: moving a brush through the hair", "1": "Cartwheel: rolling sideways", "2": "Wave"})", "d");
-  policy::TwoTurnOptions opt;
-  policy::ToolRunner tools(opt, "cpu");
+  tools::ToolRunnerOptions opt;
+  tools::ToolRunner tools(opt, "cpu");
   for (bool noun : {true, false}) {
     ScriptedResponder resp;
     std::string t1 = std::string("<pose_estimation>yes</pose_estimation><person_detection>yes</person_detection>") +
@@ -355,7 +332,7 @@ TEST_CASE("official profile: turn 2 is lib/recog's rendering byte for byte, on t
     Json out = RunOne(pol, rec);
     INFO(out.dump(2));
     recog::Turn2Input in;
-    in.candidates = &cands.list;
+    in.candidates = &cands;
     in.tools.use = {{"pose", true}, {"detect", true}, {"explain", noun}};
     in.path = "cartwheel/clip_7.avi";
     std::string expected = recog::RenderTurn2(profile, in);
@@ -386,8 +363,8 @@ TEST_CASE("official profile: turn 2 is lib/recog's rendering byte for byte, on t
 TEST_CASE("records without frames fail alone", "[policy][two-turn]") {
   auto dir = test::TempDir("two-turn-noframes");
   auto frames = WriteFrames(dir / "frames", 2);
-  policy::TwoTurnOptions opt;
-  policy::ToolRunner tools(opt, "cpu");
+  tools::ToolRunnerOptions opt;
+  tools::ToolRunner tools(opt, "cpu");
   ScriptedResponder resp;
   resp.script = [](int, const policy::Turn&) { return std::string("<answer>wave</answer>"); };
   policy::TwoTurnPolicy pol(resp, recog::LoadProfile("clean"), CleanCandidates(), recog::ToolMode::kNone, tools);
@@ -399,6 +376,72 @@ TEST_CASE("records without frames fail alone", "[policy][two-turn]") {
   CHECK(Json::parse(b.text())["policy"]["mapped"] == "wave");
   REQUIRE(resp.calls.size() == 2);
   CHECK(resp.calls[0].size() == 1);  // only the record with frames reached the model
+}
+
+TEST_CASE("turn-2 contexts: fresh, continued (turn-1 text only) and continued-video (two videos)", "[policy][two-turn]") {
+  auto dir = test::TempDir("two-turn-context");
+  auto frames = WriteFrames(dir / "frames", 2);
+  test::WriteFile(dir / "t1.txt", "Which tools? <pose_estimation>yes|no</pose_estimation>");
+  test::WriteFile(dir / "t2.txt", "Answer with one of:\n{ALLOWED_ANSWERS}");
+  tools::ToolRunnerOptions opt;
+  tools::ToolRunner tools(opt, "cpu");
+  const std::string t1 = "<pose_estimation>no</pose_estimation>";
+  for (std::string context : {"fresh", "continued", "continued-video"}) {
+    auto pdir = dir / context;
+    std::filesystem::create_directories(pdir);
+    std::filesystem::copy_file(dir / "t1.txt", pdir / "turn1.txt");
+    std::filesystem::copy_file(dir / "t2.txt", pdir / "turn2.txt");
+    test::WriteFile(pdir / "profile.json",
+                    Json{{"name", context},
+                         {"templates", {{"dir", "profile"}, {"turn1", "turn1.txt"}, {"turn2", "turn2.txt"}}},
+                         {"tools", {{{"name", "pose"}, {"tag", "pose_estimation"}, {"kind", "frames"}}}},
+                         {"turn2", {{"frames", "selected"}, {"context", context}}}}
+                        .dump());
+    ScriptedResponder resp;
+    resp.script = [&](int call, const policy::Turn& t) { return Turn2Text(call, t, t1, "<answer>wave</answer>"); };
+    policy::TwoTurnPolicy pol(resp, recog::LoadProfile(pdir.string()), CleanCandidates(), recog::ToolMode::kDynamic,
+                              tools);
+    auto rec = MakeRecord({{"id", "c"}, {"frames", {{"paths", frames}}}});
+    Json out = RunOne(pol, rec);
+    INFO(context << ": " << out.dump(2));
+    REQUIRE(out.contains("policy"));
+    const auto& turn2 = resp.calls.at(1).at(0);
+    size_t video_items = 0;
+    for (const auto& m : turn2.messages)
+      for (const auto& item : m.items) video_items += item.kind == model::ChatItem::Kind::kVideo;
+    CHECK(video_items == turn2.videos.size());
+    if (context == "fresh") {
+      CHECK(turn2.messages.size() == 1);
+      CHECK(turn2.videos.size() == 1);
+    } else {
+      REQUIRE(turn2.messages.size() == 3);
+      CHECK(turn2.messages[1].role == "assistant");
+      CHECK(turn2.messages[1].text == t1);
+      // GRPO drops the turn-1 video; SFT keeps it, so turn 2 carries the original and the turn-2 video.
+      CHECK(turn2.videos.size() == (context == "continued" ? 1u : 2u));
+      if (context == "continued-video") CHECK(turn2.videos[0]["paths"] == Json(frames));
+    }
+  }
+}
+
+TEST_CASE("official-sft keeps the turn-1 video in turn 2, official-grpo drops it", "[policy][two-turn]") {
+  VSTAR_REQUIRE_SHARED("reference/official/templates/sft.turn2.txt");
+  auto templates = test::SharedDir() / "reference" / "official" / "templates";
+  CHECK(recog::LoadProfile("official-sft", templates).turn2_context == "continued-video");
+  CHECK(recog::LoadProfile("official-grpo", templates).turn2_context == "continued");
+}
+
+TEST_CASE("the explain tool counts only classes the explainer knows", "[policy][two-turn]") {
+  tools::ToolRunnerOptions opt;  // the local explainer
+  tools::ToolRunner tools(opt, "cpu");
+  auto cands = recog::ParseClassList("wave\nswimming backstroke\n", "c");
+  std::map<std::string, std::string> expl;
+  auto r = tools.Explain(cands, &expl);
+  INFO(r.report.dump());
+  CHECK(r.used);
+  CHECK(r.report["explained"] == 1);
+  CHECK(expl.count("wave") == 1);
+  CHECK(expl.count("swimming backstroke") == 0);  // its nearest entries are offered, not its definition
 }
 
 TEST_CASE("vs-policy --profile: two turns with the tiny model, and clear usage errors", "[policy][two-turn][pipeline]") {
@@ -432,6 +475,15 @@ TEST_CASE("vs-policy --profile: two turns with the tiny model, and clear usage e
   auto nocand = test::Run({"vs-policy", "--model", model, "--profile", "clean"}, "");
   CHECK(nocand.status == 1);
   CHECK_THAT(nocand.err, Catch::Contains("--candidates"));
+  // Without --profile (and without --template) the clean two-turn profile runs.
+  auto bare = test::Run({"vs-policy", "--model", model, "--candidates", cands.string(), "--tools", "none", "--dtype",
+                         "fp32", "--device", "cpu", "--max-new-tokens", "2", "--progress", "never"},
+                        Json{{"id", "a"}, {"frames", {{"paths", frames}, {"sample_fps", 2.0}}}}.dump() + "\n");
+  INFO(bare.err);
+  CHECK(bare.status == 0);
+  REQUIRE(test::Lines(bare.out).size() == 1);
+  CHECK(Json::parse(test::Lines(bare.out)[0])["policy"]["profile"] == "clean");
+  CHECK(test::Run({"vs-policy", "--model", model}, "").status == 1);  // clean needs --candidates
   auto notemplates = test::Run({"vs-policy", "--model", model, "--profile", "official", "--candidates", cands.string()}, "");
   CHECK(notemplates.status == 1);
   CHECK_THAT(notemplates.err, Catch::Contains("--templates"));

@@ -129,5 +129,8 @@ TEST_CASE("vs-policy fails clearly without weights, template or flags", "[policy
   auto notemplate = test::Run({"vs-policy", "--model", TinyModel().string(), "--template", (dir / "x.txt").string()}, "");
   CHECK(notemplate.status == 1);
   CHECK_THAT(notemplate.err, Catch::Contains("template"));
-  CHECK(test::Run({"vs-policy", "--model", TinyModel().string()}, "").status == 2);
+  // Without --template the clean two-turn profile runs, which needs a candidate list.
+  auto bare = test::Run({"vs-policy", "--model", TinyModel().string()}, "");
+  CHECK(bare.status == 1);
+  CHECK_THAT(bare.err, Catch::Contains("--candidates"));
 }

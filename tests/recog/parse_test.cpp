@@ -1,5 +1,6 @@
 // Decision and answer parsing, normalisers and candidate mapping against hand-computed cases taken
-// from official-video-star.md §2.2, §3.5, §4.1 and §5.5.
+// from the Video-STAR scripts (decision regex, ceval1oss/4subtol.py predict, oss_grpo_4subtol.py
+// extract_answer, cresult/1.py).
 #include <catch2/catch.hpp>
 
 #include "recog/classlist.hpp"

@@ -54,7 +54,7 @@ TEST_CASE("official prompts are byte-identical to the authors' rendering") {
   CHECK(checked == cases.size());
 }
 
-TEST_CASE("official template lengths and whitespace variants match the spec (§2.4)") {
+TEST_CASE("official template lengths and whitespace variants match the spec") {
   VSTAR_REQUIRE_SHARED(kTemplates);
   fs::path t = SharedDir() / kTemplates;
   Profile eval = LoadProfile("official", t), grpo = LoadProfile("official-grpo", t);

@@ -1,12 +1,14 @@
-// vs-explain end to end: the real binary and plugins against loopback OpenAI-compatible servers.
+// The text tools (tools/text.hpp) and vs-explain end to end: the real binary and plugins against
+// loopback OpenAI-compatible servers.
 #include <fstream>
 
 #include <nlohmann/json.hpp>
 
-#include "loopback.hpp"
-#include "net/explain.hpp"
 #include "net/image.hpp"
+#include "net/loopback.hpp"
 #include "support.hpp"
+#include "tools/text.hpp"
+#include "video/sampling.hpp"
 
 using vstar::test::LoopbackServer;
 using Json = nlohmann::json;
@@ -58,7 +60,7 @@ void Echo(const httplib::Request& req, httplib::Response& res, int) {
 }  // namespace
 
 TEST_CASE("explain: frames are chosen evenly over the whole clip") {
-  using vstar::net::EvenFrameIndices;
+  using vstar::video::EvenFrameIndices;
   CHECK(EvenFrameIndices(30, 3) == std::vector<size_t>{5, 15, 25});  // the authors' code takes 0, 10, 20
   CHECK(EvenFrameIndices(16, 4) == std::vector<size_t>{2, 6, 10, 14});
   CHECK(EvenFrameIndices(3, 8) == std::vector<size_t>{0, 1, 2});
@@ -102,6 +104,35 @@ TEST_CASE("vs-explain classes: local plugin by default, JSONL per class") {
   CHECK(recs[0]["explain"]["plugin"] == "local");
   CHECK(recs[1]["explain"]["found"] == false);
   CHECK(recs[1]["explain"]["text"].is_null());
+  // An unknown class's nearest entries are offered, marked, and never count as its explanation.
+  vstar::test::WriteFile(dir / "u.txt", "Swimming backstroke\n");
+  auto u = vstar::test::Run({"vs-explain", "--classes", (dir / "u.txt").string()});
+  INFO(u.err);
+  REQUIRE(u.status == 0);
+  auto unknown = Records(u.out);
+  REQUIRE(unknown.size() == 1);
+  CHECK(unknown[0]["explain"]["found"] == false);
+  CHECK(unknown[0]["explain"]["text"].is_null());
+  CHECK(unknown[0]["explain"]["offered"].get<std::string>().rfind("No definition of 'Swimming backstroke'", 0) == 0);
+}
+
+TEST_CASE("text tools: the describer's frames and the explainer's entries") {
+  auto dir = vstar::test::TempDir("text-frames");
+  Json paths = Json::array();
+  for (int i = 0; i < 5; ++i) {
+    auto p = dir / ("f" + std::to_string(i) + ".ppm");
+    WritePpm(p, 8, 6, static_cast<unsigned char>(40 * i));
+    paths.push_back(p.string());
+  }
+  auto picked = vstar::tools::FramesToDescribe({{"paths", paths}, {"indices", {0, 3, 6, 9, 12}}}, 2);
+  CHECK(picked.chosen.dump() == "[3,9]");  // frames 1 and 3 of 5
+  REQUIRE(picked.images.size() == 2);
+  CHECK(picked.images[0].width == 8);
+  CHECK(picked.images[1].data[0] == 120);
+  CHECK(vstar::tools::FramesToDescribe(Json::object(), 4).images.empty());
+  CHECK_THROWS_AS(vstar::tools::FramesToDescribe({{"paths", {(dir / "absent.ppm").string()}}}, 1), vstar::plugin::Error);
+  CHECK(vstar::tools::ExplainerEntry({"Wave", "hand swings", "", ""}) == "Wave: hand swings");
+  CHECK(vstar::tools::ExplainerEntry({"Wave", "", "", ""}) == "Wave");
 }
 
 TEST_CASE("vs-explain classes over openai: records, a failing class, and a fully cached rerun") {
