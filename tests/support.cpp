@@ -1,13 +1,18 @@
 #include "support.hpp"
 
+#include "video/image_io.hpp"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <iostream>
 #include <sstream>
 #include <stdexcept>
 
@@ -27,6 +32,98 @@ fs::path SharedDir() {
   std::error_code ec;
   if (!fs::is_directory(p, ec)) return {};
   return fs::canonical(p, ec);
+}
+
+bool SharedPresent() {
+  const fs::path dir = SharedDir();
+  std::error_code ec;
+  return !dir.empty() && fs::is_directory(dir / "assets", ec);
+}
+
+fs::path SimplePoseModel() { return BinaryDir() / "models" / "ultralight_nano_simplepose_256x192.pt"; }
+
+fs::path VenvPython() {
+  const char* env = std::getenv("VSTAR_VENV");
+  return (env && *env ? fs::path(env) : fs::path(VSTAR_VENV_DIR)) / "bin" / "python";
+}
+
+bool HaveProgram(const std::string& name) {
+  const char* path = std::getenv("PATH");
+  std::istringstream dirs(path ? path : "");
+  for (std::string d; std::getline(dirs, d, ':');)
+    if (!d.empty() && access((fs::path(d) / name).c_str(), X_OK) == 0) return true;
+  return false;
+}
+
+const std::vector<std::string>& DeclaredBinaries() {
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> v;
+    std::istringstream list(VSTAR_DECLARED_COMMANDS);
+    for (std::string n; std::getline(list, n, ',');)
+      if (!n.empty()) v.push_back(n);
+    std::sort(v.begin(), v.end());
+    return v;
+  }();
+  return names;
+}
+
+namespace {
+int g_skipped = 0;
+
+bool EnvSet(const char* name, const char* value = nullptr) {
+  const char* v = std::getenv(name);
+  if (!v || !*v) return false;
+  return value ? std::string(v) == value : std::string(v) != "0";
+}
+}  // namespace
+
+bool SkipIsFailure() {
+  return EnvSet("VSTAR_NO_SKIP") || EnvSet("CI", "true") || (SharedPresent() && fs::exists(VenvPython()));
+}
+
+void Skip(const std::string& why) {
+  if (SkipIsFailure())
+    FAIL("cannot run: " << why
+                        << "\n(a skip is a failure where ../shared and the virtualenv are present, or with "
+                           "VSTAR_NO_SKIP or CI=true: see CONTRIBUTING.md, Tests)");
+  SkipConfigured(why);
+}
+
+void SkipConfigured(const std::string& why) {
+  ++g_skipped;
+  std::cerr << "SKIPPED: " << why << std::endl;
+  WARN("SKIPPED: " << why);
+}
+
+int SkippedCount() { return g_skipped; }
+
+std::string MissingShared(const fs::path& rel) {
+  if (!SharedPresent()) {
+    const char* env = std::getenv("VSTAR_SHARED");
+    return std::string("no shared data (an assets/ folder) in ") + (env ? env : VSTAR_SHARED_DIR) +
+           " (set VSTAR_SHARED); this test needs " + rel.string();
+  }
+  if (!fs::exists(SharedDir() / rel)) return (SharedDir() / rel).string() + " is absent from the shared data";
+  return {};
+}
+
+std::string MissingVenv() {
+  if (fs::exists(VenvPython())) return {};
+  return "no python virtualenv at " + VenvPython().string() + " (tools/deps.sh makes it; or set VSTAR_VENV)";
+}
+
+std::string MissingProgram(const std::string& name) {
+  return HaveProgram(name) ? std::string() : name + " is not on PATH (tools/deps.sh installs it)";
+}
+
+std::string MissingFile(const fs::path& path, const std::string& how) {
+  return fs::exists(path) ? std::string() : path.string() + " is absent (" + how + ")";
+}
+
+std::string UndeclaredBinary(const std::string& name) {
+  const auto& d = DeclaredBinaries();
+  if (std::find(d.begin(), d.end(), name) != d.end()) return {};
+  return name + " is not in this build configuration (VSTAR_DEV_COMMANDS leaves it out)";
 }
 
 namespace {
@@ -117,6 +214,60 @@ RunResult Run(const std::vector<std::string>& argv, const std::string& input,
   waitpid(pid, &st, 0);
   r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
   return r;
+}
+
+namespace {
+double DistanceToSegment(double px, double py, double x1, double y1, double x2, double y2) {
+  const double dx = x2 - x1, dy = y2 - y1, len2 = dx * dx + dy * dy;
+  const double t = len2 > 0 ? std::clamp(((px - x1) * dx + (py - y1) * dy) / len2, 0.0, 1.0) : 0.0;
+  return std::hypot(px - (x1 + t * dx), py - (y1 + t * dy));
+}
+}  // namespace
+
+OverlayCheck CompareOverlay(const fs::path& frame, const fs::path& overlay, const Drawn& drawn, double tolerance) {
+  const video::Image a = video::ReadImageRgb(frame), b = video::ReadImageRgb(overlay);
+  OverlayCheck c;
+  c.same_size = a.width == b.width && a.height == b.height;
+  if (!c.same_size) return c;
+  auto differs = [&](int x, int y) {
+    const size_t o = (static_cast<size_t>(y) * a.width + x) * 3;
+    return a.pixels[o] != b.pixels[o] || a.pixels[o + 1] != b.pixels[o + 1] || a.pixels[o + 2] != b.pixels[o + 2];
+  };
+  auto near = [&](double x, double y) {
+    for (const auto& q : drawn.boxes) {
+      const double x1 = q[0], y1 = q[1], x2 = q[2], y2 = q[3];
+      for (const auto& e : {std::array{x1, y1, x2, y1}, {x2, y1, x2, y2}, {x2, y2, x1, y2}, {x1, y2, x1, y1}})
+        if (DistanceToSegment(x, y, e[0], e[1], e[2], e[3]) <= tolerance) return true;
+    }
+    for (const auto& p : drawn.points)
+      if (std::hypot(x - p[0], y - p[1]) <= tolerance) return true;
+    for (const auto& l : drawn.segments)
+      if (DistanceToSegment(x, y, l[0], l[1], l[2], l[3]) <= tolerance) return true;
+    return false;
+  };
+  for (int y = 0; y < a.height; ++y)
+    for (int x = 0; x < a.width; ++x)
+      if (differs(x, y)) {
+        ++c.changed;
+        if (!near(x, y)) ++c.far;
+      }
+  // Drawing truncates coordinates to ints (cv::Point(int(x), int(y))); sample there.
+  auto mark = [&](double x, double y) {
+    const int ix = static_cast<int>(x), iy = static_cast<int>(y);
+    if (ix < 0 || iy < 0 || ix >= a.width || iy >= a.height) return;
+    ++c.marks;
+    if (differs(ix, iy)) ++c.marks_painted;
+  };
+  for (const auto& q : drawn.boxes)
+    for (int k = 0; k <= 8; ++k) {
+      const double t = k / 8.0;
+      mark(q[0] + t * (q[2] - q[0]), q[1]);
+      mark(q[0] + t * (q[2] - q[0]), q[3]);
+      mark(q[0], q[1] + t * (q[3] - q[1]));
+      mark(q[2], q[1] + t * (q[3] - q[1]));
+    }
+  for (const auto& p : drawn.points) mark(p[0], p[1]);
+  return c;
 }
 
 std::vector<std::string> Lines(const std::string& text) {

@@ -10,6 +10,8 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "io/cache.hpp"
+
 namespace vstar::eval {
 
 namespace {
@@ -155,45 +157,138 @@ std::string Markdown(const Json& report, bool per_class) {
   return md.str();
 }
 
+namespace {
+
+constexpr int kFont = cv::FONT_HERSHEY_SIMPLEX;
+const cv::Scalar kInk(0, 0, 0), kGrey(110, 110, 110), kPaper(255, 255, 255);
+
+cv::Size TextSize(const std::string& text, double scale) {
+  int base = 0;
+  cv::Size z = cv::getTextSize(text, kFont, scale, 1, &base);
+  return {z.width, z.height + base};
+}
+
+// `text` with the top-left corner of its box at `at`.
+void Text(cv::Mat& img, const std::string& text, cv::Point at, double scale, const cv::Scalar& colour) {
+  int base = 0;
+  cv::Size z = cv::getTextSize(text, kFont, scale, 1, &base);
+  cv::putText(img, text, at + cv::Point(0, z.height), kFont, scale, colour, 1, cv::LINE_AA);
+}
+
+// `text` reading upwards, the bottom-left corner of its box at `at` (drawn on white paper).
+void TextUp(cv::Mat& img, const std::string& text, cv::Point at, double scale, const cv::Scalar& colour) {
+  const cv::Size z = TextSize(text, scale);
+  cv::Mat strip(z.height + 2, z.width + 2, img.type(), kPaper);
+  Text(strip, text, {1, 1}, scale, colour);
+  cv::Mat up;
+  cv::rotate(strip, up, cv::ROTATE_90_COUNTERCLOCKWISE);
+  const cv::Rect where = cv::Rect(at.x, at.y - up.rows, up.cols, up.rows) & cv::Rect(0, 0, img.cols, img.rows);
+  up(cv::Rect(where.x - at.x, where.y - (at.y - up.rows), where.width, where.height)).copyTo(img(where));
+}
+
+std::string Percent(double v, int decimals) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.*f%%", decimals, 100.0 * v);
+  return buf;
+}
+
+}  // namespace
+
 void WriteConfusionPng(const FileScore& s, const std::filesystem::path& file) {
   if (s.classes.empty()) throw std::runtime_error("confusion matrix needs a candidate list");
   const int n = static_cast<int>(s.classes.size());
-  const int cell = std::clamp(1200 / (n + 1), 4, 28);
-  const bool labels = cell >= 9;
-  const double font = std::clamp(cell / 30.0, 0.25, 0.5);
-  int margin = 0;
-  if (labels)
-    for (const auto& c : s.classes) {
-      int base = 0;
-      margin = std::max(margin, cv::getTextSize(c, cv::FONT_HERSHEY_SIMPLEX, font, 1, &base).width);
-    }
-  margin += 10;
-  const int w = margin + (n + 1) * cell + 10, h = margin + n * cell + 10;
-  cv::Mat img(h, w, CV_8UC3, cv::Scalar(255, 255, 255));
+  std::vector<std::string> columns = s.classes;
+  columns.emplace_back("(unmapped)");
+  // Cells shrink with the number of classes; under 10 px the names no longer fit (the SVG has them
+  // all, with a tooltip per cell), under 14 px the counts do not.
+  const int cell = std::clamp(1600 / (n + 1), 6, 44);
+  const bool names = cell >= 10;
+  const double name_scale = std::clamp(cell / 88.0, 0.3, 0.45);
+  const int pad = 14, gap = std::max(cell / 3, 4);
+  int name_w = 0;
+  if (names)
+    for (const auto& c : columns) name_w = std::max(name_w, TextSize(c, name_scale).width);
+
+  const std::string title = s.name + ": confusion matrix";
+  const std::string subtitle = "rows: ground truth, columns: prediction mapped onto the candidates; "
+                               "cell: records, colour: share of the row";
+  size_t last_column = 0;
+  for (const auto& row : s.confusion) last_column += row.back();
+  const std::string footer = std::to_string(s.total) + " records, strict accuracy " + Percent(s.acc_strict(), 2) +
+                             "; " + std::to_string(last_column) +
+                             " in the last column (answers that map onto no single candidate)";
+  const double title_scale = 0.65, small = 0.42, axis_scale = 0.5;
+  const cv::Size title_z = TextSize(title, title_scale), sub_z = TextSize(subtitle, small),
+                 foot_z = TextSize(footer, small), axis_z = TextSize("ground truth", axis_scale);
+
+  const int head = pad + title_z.height + 6 + sub_z.height + 14;
+  const int grid_x = pad + axis_z.height + 8 + name_w + 6;
+  const int grid_y = head + axis_z.height + 8 + name_w + 6;
+  const int grid_w = (n + 1) * cell + gap, grid_h = n * cell;
+  const int bar_x = grid_x + grid_w + 28, bar_w = 16, bar_h = std::max(grid_h, 120);
+  const int tick_w = TextSize("100%", small).width;
+  const int w = std::max({bar_x + bar_w + 6 + tick_w + pad, pad + title_z.width + pad, pad + sub_z.width + pad,
+                          pad + foot_z.width + pad});
+  const int h = std::max(grid_y + grid_h, grid_y + bar_h) + 14 + foot_z.height + pad;
+  cv::Mat img(h, w, CV_8UC3, kPaper);
+
+  Text(img, title, {pad, pad}, title_scale, kInk);
+  Text(img, subtitle, {pad, pad + title_z.height + 6}, small, kGrey);
+  // Axis names: "prediction" over the column names, "ground truth" left of the row names.
+  const cv::Size pred_z = TextSize("prediction", axis_scale);
+  Text(img, "prediction", {grid_x + (grid_w - pred_z.width) / 2, head}, axis_scale, kInk);
+  TextUp(img, "ground truth", {pad, grid_y + (grid_h + axis_z.width) / 2}, axis_scale, kInk);
+
+  auto column_x = [&](int j) { return grid_x + j * cell + (j == n ? gap : 0); };
   for (int i = 0; i < n; ++i) {
     for (int j = 0; j <= n; ++j) {
+      const double share = RowShare(s, i, j);
       int r, g, b;
-      Colour(RowShare(s, i, j), &r, &g, &b);
-      cv::Point p0(margin + j * cell, margin + i * cell);
+      Colour(share, &r, &g, &b);
+      const cv::Point p0(column_x(j), grid_y + i * cell);
       cv::rectangle(img, p0, p0 + cv::Point(cell - 1, cell - 1), cv::Scalar(b, g, r), cv::FILLED);
-      if (i == j) cv::rectangle(img, p0, p0 + cv::Point(cell - 1, cell - 1), cv::Scalar(0, 0, 0), 1);
-    }
-    if (labels) {
-      cv::putText(img, s.classes[i], cv::Point(4, margin + i * cell + cell * 3 / 4), cv::FONT_HERSHEY_SIMPLEX, font,
-                  cv::Scalar(0, 0, 0), 1, cv::LINE_AA);
+      cv::rectangle(img, p0, p0 + cv::Point(cell - 1, cell - 1), i == j ? kInk : cv::Scalar(225, 225, 225), 1);
+      const size_t count = s.confusion[i][j];
+      if (cell < 14 || count == 0) continue;
+      const std::string label = std::to_string(count);
+      double scale = std::clamp(cell / 80.0, 0.3, 0.55);
+      while (scale > 0.25 && TextSize(label, scale).width > cell - 4) scale -= 0.05;
+      const cv::Size z = TextSize(label, scale);
+      if (z.width > cell - 2) continue;
+      Text(img, label, p0 + cv::Point((cell - z.width) / 2, (cell - z.height) / 2), scale,
+           share > 0.5 ? kPaper : kInk);
     }
   }
-  if (labels) {
-    // Column names: draw horizontally on a strip, then rotate it into the top margin.
-    cv::Mat strip(cell * (n + 1), margin, CV_8UC3, cv::Scalar(255, 255, 255));
-    for (int j = 0; j <= n; ++j)
-      cv::putText(strip, j < n ? s.classes[j] : std::string("(unmapped)"), cv::Point(4, j * cell + cell * 3 / 4),
-                  cv::FONT_HERSHEY_SIMPLEX, font, cv::Scalar(0, 0, 0), 1, cv::LINE_AA);
-    cv::Mat rot;
-    cv::rotate(strip, rot, cv::ROTATE_90_COUNTERCLOCKWISE);
-    rot.copyTo(img(cv::Rect(margin, 0, rot.cols, rot.rows)));
+  if (names) {
+    for (int i = 0; i < n; ++i) {
+      const cv::Size z = TextSize(s.classes[i], name_scale);
+      Text(img, s.classes[i], {grid_x - 6 - z.width, grid_y + i * cell + (cell - z.height) / 2}, name_scale, kInk);
+    }
+    for (int j = 0; j <= n; ++j) {
+      const cv::Size z = TextSize(columns[j], name_scale);
+      TextUp(img, columns[j], {column_x(j) + (cell - z.height) / 2, grid_y - 6}, name_scale, j == n ? kGrey : kInk);
+    }
   }
-  if (!cv::imwrite(file.string(), img)) throw std::runtime_error("cannot write " + file.string());
+  // Colour scale: 100% at the top, 0% at the bottom, ticks every 25%.
+  for (int y = 0; y < bar_h; ++y) {
+    int r, g, b;
+    Colour(1.0 - static_cast<double>(y) / (bar_h - 1), &r, &g, &b);
+    cv::line(img, {bar_x, grid_y + y}, {bar_x + bar_w - 1, grid_y + y}, cv::Scalar(b, g, r));
+  }
+  cv::rectangle(img, {bar_x, grid_y}, {bar_x + bar_w - 1, grid_y + bar_h - 1}, kGrey, 1);
+  for (int k = 0; k <= 4; ++k) {
+    const int y = grid_y + (bar_h - 1) * (4 - k) / 4;
+    cv::line(img, {bar_x + bar_w, y}, {bar_x + bar_w + 3, y}, kGrey);
+    const std::string tick = Percent(k / 4.0, 0);
+    Text(img, tick, {bar_x + bar_w + 6, y - TextSize(tick, small).height / 2}, small, kInk);
+  }
+  TextUp(img, "share of the row", {bar_x - 4 - TextSize("share of the row", small).height, grid_y + bar_h}, small,
+         kGrey);
+  Text(img, footer, {pad, h - pad - foot_z.height}, small, kGrey);
+
+  std::vector<uchar> png;
+  if (!cv::imencode(".png", img, png)) throw std::runtime_error("cannot encode " + file.string());
+  io::WriteFileAtomic(file, std::string_view(reinterpret_cast<const char*>(png.data()), png.size()));
 }
 
 std::string ConfusionSvg(const FileScore& s) {

@@ -71,7 +71,8 @@ fs::path CacheDir(std::string_view kind, std::string_view key) {
 }
 
 void WriteFileAtomic(const fs::path& path, std::string_view data) {
-  fs::create_directories(path.parent_path());
+  // "conf.svg" has no parent: create_directories("") would throw.
+  if (path.has_parent_path()) fs::create_directories(path.parent_path());
   static thread_local std::mt19937_64 rng{std::random_device{}()};
   fs::path tmp = path;
   tmp += ".tmp" + std::to_string(getpid()) + "-" + std::to_string(rng());

@@ -1,5 +1,8 @@
 #include "model/chat_template.hpp"
 
+#include "io/cache.hpp"
+#include "model/tokenizer.hpp"
+
 namespace vstar::model {
 namespace {
 
@@ -7,6 +10,18 @@ constexpr const char* kImagePad = "<|image_pad|>";
 constexpr const char* kVideoPad = "<|video_pad|>";
 
 }  // namespace
+
+void RequireQwenChatTemplate(const Tokenizer& tokenizer) {
+  const std::string& tmpl = tokenizer.chat_template();
+  if (tmpl.empty()) return;
+  const std::string sha = io::Sha256Hex(tmpl);
+  if (sha == kQwen25VlChatTemplateSha256) return;
+  throw ChatTemplateError(
+      "the chat template in " + tokenizer.chat_template_file().string() +
+      " is not the Qwen2.5-VL template vstar renders (sha256 " + sha + ", expected " + kQwen25VlChatTemplateSha256 +
+      "): prompts would not be the ones this checkpoint expects; restore the original Qwen2.5-VL chat_template.json "
+      "(or remove the changed template to use vstar's)");
+}
 
 std::string RenderChat(const std::vector<ChatMessage>& messages,
                        const ChatTemplateOptions& options) {

@@ -1,8 +1,10 @@
 #pragma once
-// The Qwen2.5-VL processor chat template (qwen25vl.md §2.3), rendered natively, and the expansion of
-// <|image_pad|>/<|video_pad|> by grid. Equal byte for byte to Jinja2 over the real chat_template.json.
+// The Qwen2.5-VL processor chat template (Qwen2.5-VL-3B/7B-Instruct chat_template.json, as
+// transformers' Qwen2_5_VLProcessor.apply_chat_template renders it), rendered natively, and the
+// expansion of <|image_pad|>/<|video_pad|> by grid. Equal byte for byte to Jinja2 over the real file.
 #include <array>
 #include <cstdint>
+#include <filesystem>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -52,6 +54,20 @@ std::string RenderChat(const std::vector<ChatMessage>& messages,
 // {"type":"image",...}, {"image":...}, {"image_url":...}, {"type":"video",...}, {"video":...}]}].
 // Items that are neither images, videos nor carry "text" render as nothing (as the template does).
 std::vector<ChatMessage> ChatMessagesFromJson(const nlohmann::json& messages);
+
+class Tokenizer;
+
+// SHA-256 of the template string RenderChat implements: the "chat_template" of Qwen2.5-VL-3B/7B-Instruct's
+// chat_template.json (the same string is the 7B tokenizer_config.json's). Byte-exact: the released files
+// all hold this exact string, so no whitespace normalisation is needed to accept them.
+inline constexpr const char* kQwen25VlChatTemplateSha256 =
+    "a0bc6f6fc7a29a80017a433e8f03a1cc1236e838a944a2d034295a60c4f2fddb";
+
+// A checkpoint's own template (the one transformers' processor would render: Tokenizer::chat_template())
+// must be the one RenderChat implements, or we would silently render something the checkpoint was not
+// trained with. Throws ChatTemplateError naming the file when it differs. A checkpoint without a template
+// (transformers would refuse to render it at all) takes ours.
+void RequireQwenChatTemplate(const Tokenizer& tokenizer);
 
 using GridTHW = std::array<int64_t, 3>;  // (t, h, w) in patches, as image_grid_thw rows
 

@@ -203,6 +203,7 @@ struct Tokenizer::Impl {
   size_t vocab_count = 0;
   std::optional<TokenId> eos, pad;
   std::string chat_template;
+  fs::path chat_template_file;
   std::string chat_template_from_config, eos_name, pad_name;  // from tokenizer_config.json
   Pcre2Code pattern;
 
@@ -644,10 +645,13 @@ Tokenizer Tokenizer::Load(const fs::path& path) {
     }
     if (j.contains("chat_template") && j["chat_template"].is_string())
       t.chat_template = j["chat_template"].get<std::string>();
+    t.chat_template_file = dir / "chat_template.json";
   } else if (fs::exists(dir / "chat_template.jinja", ec)) {
     t.chat_template = io::ReadFile(dir / "chat_template.jinja", "chat template");
+    t.chat_template_file = dir / "chat_template.jinja";
   } else {
     t.chat_template = t.chat_template_from_config;
+    if (!t.chat_template.empty()) t.chat_template_file = cfg;
   }
   return tok;
 }
@@ -734,6 +738,8 @@ std::optional<TokenId> Tokenizer::pad_token_id() const {
 const std::string& Tokenizer::chat_template() const {
   return impl_->chat_template;
 }
+
+const fs::path& Tokenizer::chat_template_file() const { return impl_->chat_template_file; }
 
 StreamDecoder::StreamDecoder(const Tokenizer& tokenizer, bool skip_special_tokens)
     : tok_(&tokenizer), skip_special_(skip_special_tokens) {}

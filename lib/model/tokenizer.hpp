@@ -59,6 +59,8 @@ class Tokenizer {
   // The chat template found next to the tokenizer: chat_template.json / chat_template.jinja (the
   // processor's, preferred) or tokenizer_config.json's "chat_template"; "" when none.
   const std::string& chat_template() const;
+  // The file chat_template() came from; empty when there is none.
+  const std::filesystem::path& chat_template_file() const;
 
   // Raw bytes of one token (the inverse byte map applied; an added token's content).
   std::string TokenBytes(TokenId id) const;

@@ -320,24 +320,12 @@ NamedTensors RandomWeights(const QwenVLConfig& c) {
   return w;
 }
 
-fs::path VenvPython() {
-  const char* venv = std::getenv("VSTAR_VENV");
-  fs::path root = venv && *venv ? fs::path(venv)
-                                : fs::path(std::getenv("HOME") ? std::getenv("HOME") : "/") /
-                                      ".local/share/vstar/venv";
-  return root / "bin/python";
-}
-
 }  // namespace
 
 TEST_CASE("safetensors: transformers loads a checkpoint we wrote (sharded, Hub layout)",
           "[safetensors][python]") {
-  fs::path py = VenvPython();
-  if (!fs::exists(py)) {
-    WARN("SKIPPED: no python virtualenv at " << py
-                                             << " (set VSTAR_VENV); transformers check not run");
-    return;
-  }
+  VSTAR_REQUIRE_VENV();
+  const fs::path py = vstar::test::VenvPython();
   fs::path cfgs = vstar::test::FixtureDir() / "model/config";
   for (const char* name : {"tiny_tied", "tiny_untied"}) {
     INFO(name);
@@ -379,11 +367,8 @@ TEST_CASE("safetensors: transformers loads a checkpoint we wrote (sharded, Hub l
 TEST_CASE("safetensors: the tiny golden model round-trips through our writer into transformers "
           "with identical logits",
           "[safetensors][python]") {
-  fs::path py = VenvPython();
-  if (!fs::exists(py)) {
-    WARN("SKIPPED: no python virtualenv at " << py << " (set VSTAR_VENV); transformers check not run");
-    return;
-  }
+  VSTAR_REQUIRE_VENV();
+  const fs::path py = vstar::test::VenvPython();
   // Read the transformers-written fixture (4.57 key layout), write it back in the Hub layout,
   // sharded; transformers must load ours and compute exactly the fixture's logits.
   fs::path ref = vstar::test::FixtureDir() / "model/tiny/model";

@@ -89,11 +89,8 @@ void WritePpm(const fs::path& p, int w, int h, int seed) {
 }  // namespace
 
 TEST_CASE("vs-serve: vs-explain against the tiny model, cached rerun, SIGTERM") {
+  VSTAR_REQUIRE_BINARY("vs-serve");
   fs::path serve = vstar::test::BinDir() / "vs-serve";
-  if (!fs::exists(serve)) {
-    WARN("SKIPPED: vs-serve is not built in this build tree (it needs the model and policy domains)");
-    return;
-  }
   fs::path model = vstar::test::FixtureDir() / "model/tiny/model";
   REQUIRE(fs::exists(model / "config.json"));
   auto dir = vstar::test::TempDir("serve-e2e");

@@ -1,5 +1,5 @@
-// The whole method on real clips: manifest -> vs-decode -> vs-detect (hog) -> vs-pose (topdown, when
-// the converted SimplePose model is in the build) -> vs-explain (local) -> vs-policy (tiny random model,
+// The whole method on real clips: manifest -> vs-decode -> vs-detect (hog) -> vs-pose (topdown, the
+// SimplePose model the build converts) -> vs-explain (local) -> vs-policy (tiny random model,
 // both profiles, --tools dynamic|all|none) -> vs-reward -> vs-eval. The tiny model writes random text,
 // so this checks that records flow, keys and exit codes, the tools each mode runs, and that the official
 // prompts are lib/recog's rendering byte for byte.
@@ -51,6 +51,8 @@ std::vector<Json> Stage(const std::vector<std::string>& argv, const std::string&
 
 TEST_CASE("manifest to evaluation report on real clips, both profiles, all tool modes", "[pipeline]") {
   VSTAR_REQUIRE_SHARED("assets/videos/hmdb51/RATRACE_wave_f_nm_np1_fr_goo_37.avi");
+  VSTAR_REQUIRE_SHARED("reference/official/templates/eval.turn2.txt");
+  VSTAR_REQUIRE_FILE(test::SimplePoseModel(), test::kSimplePoseHow);
   const fs::path videos = test::SharedDir() / "assets" / "videos" / "hmdb51";
   const std::vector<Clip> clips = {
       {"RATRACE_wave_f_nm_np1_fr_goo_37.avi", "wave", "wave/RATRACE_wave_f_nm_np1_fr_goo_37.avi"},
@@ -80,17 +82,10 @@ TEST_CASE("manifest to evaluation report on real clips, both profiles, all tool 
   auto detected = Stage({"vs-detect", "--plugin", "hog", "--overlay", "bound", "--progress", "never"}, Jsonl(decoded),
                         clips.size());
   for (const auto& r : detected) CHECK(r["detect"]["overlays"]["bound"].size() == 4);
-  std::vector<Json> tooled = detected;
-  const fs::path pose_model = test::BinaryDir() / "models" / "ultralight_nano_simplepose_256x192.pt";
-  const bool have_pose = fs::exists(pose_model) && fs::exists(test::BinaryDir() / "lib" / "vstar" / "plugins" / "vstar-topdown.so");
-  if (have_pose) {
-    tooled = Stage({"vs-pose", "--plugin", "topdown", "--model", pose_model.string(), "--overlay", "pose", "--overlay",
-                    "po", "--progress", "never"},
-                   Jsonl(detected), clips.size());
-    for (const auto& r : tooled) CHECK(r["pose"]["frames"].size() == 4);
-  } else {
-    WARN("SKIPPED vs-pose: no converted pose model at " << pose_model.string() << " (tools/convert_pose.py)");
-  }
+  auto tooled = Stage({"vs-pose", "--plugin", "topdown", "--model", test::SimplePoseModel().string(), "--overlay",
+                       "pose", "--overlay", "po", "--progress", "never"},
+                      Jsonl(detected), clips.size());
+  for (const auto& r : tooled) CHECK(r["pose"]["frames"].size() == 4);
 
   // Class explanations (local knowledge base) as vs-policy's candidate list.
   auto explained = Stage({"vs-explain", "--what", "classes", "--classes", classes.string(), "--progress", "never"}, "", 4);
@@ -146,9 +141,9 @@ TEST_CASE("manifest to evaluation report on real clips, both profiles, all tool 
   for (const auto& r : clean["all"]) {
     const Json& t = r["policy"]["tools"];
     CHECK(t["detect"]["source"] == "record");
-    CHECK(t["pose"]["source"] == (have_pose ? "record" : "unavailable"));
+    CHECK(t["pose"]["source"] == "record");
     CHECK(t["describe"]["source"] == "unavailable");  // no explain.video upstream, no --describer
-    CHECK(r["policy"]["turn2_frames"] == (have_pose ? "pose" : "bound"));
+    CHECK(r["policy"]["turn2_frames"] == "pose");
   }
   for (const auto& r : clean["none"]) CHECK(r["policy"]["turn2_frames"] == "original");
   // Tools run in process when the records carry no upstream output.
@@ -163,44 +158,38 @@ TEST_CASE("manifest to evaluation report on real clips, both profiles, all tool 
   // Official profile: the authors' templates, byte-identical turn-2 prompts.
   const fs::path templates = test::SharedDir() / "reference" / "official" / "templates";
   std::map<std::string, std::vector<Json>> official;
-  if (fs::exists(templates / "eval.turn2.txt")) {
-    recog::ProfileOptions po;
-    po.profile = "official";
-    po.templates = templates.string();
-    po.annotated_root = "/data/hmdb51_pose";
-    const recog::Profile profile = po.Load();
-    const recog::ClassList list = recog::LoadClassList(dict);
-    for (std::string mode : {"dynamic", "all", "none"}) {
-      official[mode] = policy({"--profile", "official", "--templates", templates.string(), "--annotated-root",
-                               "/data/hmdb51_pose", "--candidates", dict.string(), "--tools", mode},
-                              tooled);
-      check_common(official[mode], mode);
-      for (size_t i = 0; i < official[mode].size(); ++i) {
-        const Json& p = official[mode][i]["policy"];
-        CHECK(p["turn1"]["prompt"] == profile.turn1_template);
-        recog::Turn2Input in;
-        in.candidates = &list;
-        for (const char* t : {"pose", "detect", "explain"}) in.tools.use[t] = p["tools"][t]["used"].get<bool>();
-        in.path = clips[i].path;
-        CHECK(p["turn2"]["prompt"].get<std::string>() == recog::RenderTurn2(profile, in));
-        CHECK(p["turn2_frames"] == "original");
-        if (mode == "all") CHECK(p["turn2"]["prompt"].get<std::string>().find("Wave: a raised hand swings") != std::string::npos);
-        if (mode == "none") CHECK(p["turn2"]["prompt"].get<std::string>().find("\nWave.") != std::string::npos);
-      }
+  recog::ProfileOptions po;
+  po.profile = "official";
+  po.templates = templates.string();
+  po.annotated_root = "/data/hmdb51_pose";
+  const recog::Profile profile = po.Load();
+  const recog::ClassList list = recog::LoadClassList(dict);
+  for (std::string mode : {"dynamic", "all", "none"}) {
+    official[mode] = policy({"--profile", "official", "--templates", templates.string(), "--annotated-root",
+                             "/data/hmdb51_pose", "--candidates", dict.string(), "--tools", mode},
+                            tooled);
+    check_common(official[mode], mode);
+    for (size_t i = 0; i < official[mode].size(); ++i) {
+      const Json& p = official[mode][i]["policy"];
+      CHECK(p["turn1"]["prompt"] == profile.turn1_template);
+      recog::Turn2Input in;
+      in.candidates = &list;
+      for (const char* t : {"pose", "detect", "explain"}) in.tools.use[t] = p["tools"][t]["used"].get<bool>();
+      in.path = clips[i].path;
+      CHECK(p["turn2"]["prompt"].get<std::string>() == recog::RenderTurn2(profile, in));
+      CHECK(p["turn2_frames"] == "original");
+      if (mode == "all") CHECK(p["turn2"]["prompt"].get<std::string>().find("Wave: a raised hand swings") != std::string::npos);
+      if (mode == "none") CHECK(p["turn2"]["prompt"].get<std::string>().find("\nWave.") != std::string::npos);
     }
-  } else {
-    WARN("SKIPPED official profile: ../shared/reference/official/templates is absent");
   }
 
   // Rewards and the evaluation report.
   auto rewarded = Stage({"vs-reward", "--variant", "paper", "--classes", classes.string(), "--progress", "never"},
                         Jsonl(clean["dynamic"]), clips.size());
   for (const auto& r : rewarded) CHECK(r["reward"]["completions"].size() == 1);
-  if (!official.empty()) {
-    auto off = Stage({"vs-reward", "--variant", "official", "--templates", templates.string(), "--progress", "never"},
-                     Jsonl(official["dynamic"]), clips.size());
-    for (const auto& r : off) CHECK(r["reward"]["variant"] == "official");
-  }
+  auto off = Stage({"vs-reward", "--variant", "official", "--templates", templates.string(), "--progress", "never"},
+                   Jsonl(official["dynamic"]), clips.size());
+  for (const auto& r : off) CHECK(r["reward"]["variant"] == "official");
   const fs::path preds = dir / "clean-dynamic.jsonl";
   test::WriteFile(preds, Jsonl(rewarded));
   const fs::path report = dir / "report.json";

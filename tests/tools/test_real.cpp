@@ -3,6 +3,7 @@
 // vs-detect | vs-pose on a real clip puts skeletons on people and writes the overlays.
 #include <cstdlib>
 #include <filesystem>
+#include <array>
 #include <map>
 #include <set>
 
@@ -15,8 +16,6 @@ using vstar::io::Json;
 namespace {
 
 fs::path Asset(const std::string& rel) { return SharedDir() / "assets" / rel; }
-
-fs::path PoseModel() { return BinaryDir() / "models" / "ultralight_nano_simplepose_256x192.pt"; }
 
 struct GtPerson {
   double x1, y1, x2, y2;
@@ -35,6 +34,45 @@ std::map<std::string, std::vector<GtPerson>> CocoGt() {
     gt[files[a["image_id"].get<long>()]].push_back({x, y, x + w, y + h, a["keypoints"], a["num_keypoints"]});
   }
   return gt;
+}
+
+std::array<double, 4> Xyxy(const Json& b) {
+  return {b[0].get<double>(), b[1].get<double>(), b[2].get<double>(), b[3].get<double>()};
+}
+
+// What tools/overlay draws for people in an overlay variant: boxes (pose, bound), the keypoints and
+// COCO-skeleton limbs whose confidence reaches 0.5 (pose, po). The skeleton is COCO's (1-based pairs).
+Drawn PoseDrawing(const Json& people, const std::string& variant) {
+  static const int kLimbs[19][2] = {{16, 14}, {14, 12}, {17, 15}, {15, 13}, {12, 13}, {6, 12}, {7, 13},
+                                    {6, 7},   {6, 8},   {7, 9},   {8, 10},  {9, 11},  {2, 3},  {1, 2},
+                                    {1, 3},   {2, 4},   {3, 5},   {4, 6},   {5, 7}};
+  Drawn d;
+  for (const auto& p : people) {
+    if (variant != "po") d.boxes.push_back(Xyxy(p["xyxy"]));
+    if (variant == "bound") continue;
+    const auto& k = p["keypoints"];
+    auto sure = [&](int i) { return k[i][2].get<double>() >= 0.5; };
+    for (int i = 0; i < 17; ++i)
+      if (sure(i)) d.points.push_back({k[i][0].get<double>(), k[i][1].get<double>()});
+    for (const auto& l : kLimbs) {
+      const int a = l[0] - 1, b = l[1] - 1;
+      if (sure(a) && sure(b))
+        d.segments.push_back({k[a][0].get<double>(), k[a][1].get<double>(), k[b][0].get<double>(),
+                              k[b][1].get<double>()});
+    }
+  }
+  return d;
+}
+
+// The overlay differs from its frame on the drawing (box outlines, keypoint centres) and nowhere farther
+// than 5 px from it (line width 3 or the 2 px default, dots of radius 3, anti-aliasing).
+void CheckOverlayFrame(const std::string& what, const fs::path& frame, const fs::path& overlay, const Drawn& d) {
+  INFO(what << ": " << overlay);
+  const OverlayCheck c = CompareOverlay(frame, overlay, d, 5.0);
+  REQUIRE(c.same_size);
+  CHECK(c.far == 0);
+  CHECK(c.marks_painted >= 0.9 * c.marks);
+  CHECK((c.changed > 0) == (c.marks > 0));
 }
 
 double IoU(const Json& xyxy, const GtPerson& g) {
@@ -110,10 +148,7 @@ TEST_CASE("FastestDet (OpenCV DNN) finds the people in bus, zidane and the COCO 
 
 TEST_CASE("top-down SimplePose on the ground-truth boxes reaches PCK@0.2 >= 0.9") {
   VSTAR_REQUIRE_SHARED("assets/images/coco_val2017/test_coco.json");
-  if (!fs::exists(PoseModel())) {
-    WARN("SKIPPED: " << PoseModel() << " absent (built by tools/convert_pose.py; run tools/deps.sh)");
-    return;
-  }
+  VSTAR_REQUIRE_FILE(SimplePoseModel(), kSimplePoseHow);
   auto gt = CocoGt();
   std::string in;
   for (auto& [file, people] : gt) {
@@ -123,7 +158,7 @@ TEST_CASE("top-down SimplePose on the ground-truth boxes reaches PCK@0.2 >= 0.9"
     Json detect = {{"frames", Json::array({{{"boxes", boxes}}})}};
     in += FramesRecord(file, {Asset("images/coco_val2017/" + file)}, {{"detect", detect}});
   }
-  auto r = Run({"vs-pose", "--plugin", "topdown", "--model", PoseModel().string()}, in);
+  auto r = Run({"vs-pose", "--plugin", "topdown", "--model", SimplePoseModel().string()}, in);
   REQUIRE(r.status == 0);
   int hit = 0, total = 0;
   for (const auto& line : Lines(r.out)) {
@@ -152,24 +187,19 @@ TEST_CASE("top-down SimplePose on the ground-truth boxes reaches PCK@0.2 >= 0.9"
 TEST_CASE("vs-detect | vs-pose on a real clip: skeletons on people, overlays written, ids tracked") {
   VSTAR_REQUIRE_SHARED("assets/videos/kinetics/clean_and_jerk.mp4");
   VSTAR_REQUIRE_SHARED("assets/models/yolox_nano_416.onnx");
-  if (!fs::exists(PoseModel())) {
-    WARN("SKIPPED: " << PoseModel() << " absent (built by tools/convert_pose.py)");
-    return;
-  }
+  VSTAR_REQUIRE_FILE(SimplePoseModel(), kSimplePoseHow);
+  VSTAR_REQUIRE_PROGRAM("ffmpeg");
   fs::path dir = TempDir("clip");
   std::string cmd = "ffmpeg -v error -i '" + Asset("videos/kinetics/clean_and_jerk.mp4").string() +
                     "' -vf fps=1 -frames:v 6 '" + (dir / "%02d.png").string() + "'";
-  if (std::system(cmd.c_str()) != 0) {
-    WARN("SKIPPED: ffmpeg could not extract frames");
-    return;
-  }
+  REQUIRE(std::system(cmd.c_str()) == 0);
   std::vector<fs::path> frames;
   for (int i = 1; i <= 6; ++i) frames.push_back(dir / (std::string(i < 10 ? "0" : "") + std::to_string(i) + ".png"));
   auto det = Run({"vs-detect", "--plugin", "onnx", "--model", Asset("models/yolox_nano_416.onnx").string(), "--track",
                   "--overlay", "bound"},
                  FramesRecord("clip", frames));
   REQUIRE(det.status == 0);
-  auto pose = Run({"vs-pose", "--plugin", "topdown", "--model", PoseModel().string(), "--track", "--overlay",
+  auto pose = Run({"vs-pose", "--plugin", "topdown", "--model", SimplePoseModel().string(), "--track", "--overlay",
                    "pose,po,bound"},
                   det.out);
   REQUIRE(pose.status == 0);
@@ -201,15 +231,27 @@ TEST_CASE("vs-detect | vs-pose on a real clip: skeletons on people, overlays wri
   for (const auto& f : pf)
     if (!f["people"].empty()) lifter_ids.insert(f["people"][0]["id"].get<int>());
   CHECK(lifter_ids.size() == 1);
-  // Overlays: one PNG per frame per variant, frame-sized, distinct per variant.
+  // Overlays: one PNG per frame per variant, frame-sized, painted where the boxes, keypoints and limbs
+  // are and nowhere far from them.
   for (const std::string v : {"pose", "po", "bound"}) {
     const auto& paths = rec["pose"]["overlays"][v];
     REQUIRE(paths.size() == frames.size());
     CHECK(PngSize(paths[0].get<std::string>()) == std::make_pair(340, 256));
   }
-  CHECK(ReadFile(rec["pose"]["overlays"]["pose"][0].get<std::string>()) !=
-        ReadFile(rec["pose"]["overlays"]["po"][0].get<std::string>()));
-  CHECK(rec["detect"]["overlays"]["bound"].size() == frames.size());
+  const auto& detect_overlays = rec["detect"]["overlays"]["bound"];
+  REQUIRE(detect_overlays.size() == frames.size());
+  size_t painted_frames = 0;
+  for (size_t i = 0; i < frames.size(); ++i) {
+    Drawn detect_boxes;
+    for (const auto& b : rec["detect"]["frames"][i]["boxes"]) detect_boxes.boxes.push_back(Xyxy(b["xyxy"]));
+    CheckOverlayFrame("vs-detect bound", frames[i], detect_overlays[i].get<std::string>(), detect_boxes);
+    for (const std::string v : {"pose", "po", "bound"}) {
+      const Drawn d = PoseDrawing(pf[i]["people"], v);
+      CheckOverlayFrame("vs-pose " + v, frames[i], rec["pose"]["overlays"][v][i].get<std::string>(), d);
+    }
+    if (!pf[i]["people"].empty()) ++painted_frames;
+  }
+  CHECK(painted_frames >= 5);
 }
 
 TEST_CASE("hog (the default detector, no weights) finds a person in bus.jpg") {
@@ -221,12 +263,10 @@ TEST_CASE("hog (the default detector, no weights) finds a person in bus.jpg") {
   const auto& boxes = rec["detect"]["frames"][0]["boxes"];
   REQUIRE(boxes.size() >= 1);
   // Every box sits on one of the bus.jpg pedestrians (YOLOX-Nano boxes, README), not on the bus.
-  bool on_person = false;
   for (const auto& b : boxes) {
+    INFO(b.dump());
     double cx = (b["xyxy"][0].get<double>() + b["xyxy"][2].get<double>()) / 2;
     double cy = (b["xyxy"][1].get<double>() + b["xyxy"][3].get<double>()) / 2;
-    if (cy > 390 && cy < 900 && ((cx > 50 && cx < 216) || (cx > 220 && cx < 347) || (cx > 685 && cx < 810)))
-      on_person = true;
+    CHECK((cy > 390 && cy < 900 && ((cx > 50 && cx < 216) || (cx > 220 && cx < 347) || (cx > 685 && cx < 810))));
   }
-  CHECK(on_person);
 }

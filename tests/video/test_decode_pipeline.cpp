@@ -34,8 +34,6 @@ std::string Quote(const std::string& s) {
 
 vstar::test::RunResult Sh(const std::string& cmd) { return Run({"/bin/sh", "-c", cmd}); }
 
-bool HaveTool(const std::string& name) { return Sh("command -v " + name + " >/dev/null 2>&1").status == 0; }
-
 // Decoded frame count as ffprobe counts it (a full decode).
 int64_t ProbeCount(const fs::path& f) {
   auto r = Sh("ffprobe -v error -select_streams v:0 -count_frames -show_entries stream=nb_read_frames -of csv=p=0 " +
@@ -245,10 +243,8 @@ TEST_CASE("vs-decode: the upstream constant set and other rules on a shared clip
 }
 
 TEST_CASE("vs-decode over clips encoded by the test: codecs, seeking, VFR, rotation", "[video][pipeline]") {
-  if (!HaveTool("ffmpeg") || !HaveTool("ffprobe")) {
-    WARN("SKIPPED: the ffmpeg CLI is needed to encode test clips");
-    return;
-  }
+  VSTAR_REQUIRE_PROGRAM("ffmpeg");
+  VSTAR_REQUIRE_PROGRAM("ffprobe");
   const auto& clips = Encoded();
   std::vector<std::string> good;
   for (const auto& name : {"h264.mp4", "h264_opengop.mkv", "mpeg4.avi", "mpeg4_b.mp4", "mjpeg.avi", "vp9.webm",
@@ -392,7 +388,7 @@ TEST_CASE("vs-decode --resize qwen: smart_resize size, antialiased bicubic pixel
   CHECK(got.pixels == ResizeBicubicAntialias(src, 280, 392).pixels);
 }
 
-TEST_CASE("vs-decode: per-clip timeout, usage errors, jq", "[video][pipeline]") {
+TEST_CASE("vs-decode: per-clip timeout, usage errors", "[video][pipeline]") {
   VSTAR_REQUIRE_SHARED("assets/videos/ntu/S001C001P001R001A001_rgb.avi");
   const fs::path clip = vstar::test::SharedDir() / "assets/videos/ntu/S001C001P001R001A001_rgb.avi";
   auto r = Run({"vs-decode", "--timeout", "0.001", "--no-cache", clip.string()}, "", FreshCache("video-timeout"));
@@ -402,14 +398,15 @@ TEST_CASE("vs-decode: per-clip timeout, usage errors, jq", "[video][pipeline]") 
   CHECK(Run({"vs-decode", "--sample", "bogus", clip.string()}).status == 2);
   CHECK(Run({"vs-decode", "--resize", "big", clip.string()}).status == 2);
   CHECK(Run({"vs-decode", "--format", "gif", clip.string()}).status == 2);
+}
 
-  if (HaveTool("jq")) {
-    const fs::path cache = vstar::test::TempDir("video-jq");
-    auto j = Sh("VSTAR_CACHE=" + Quote(cache.string()) + " " + Quote((vstar::test::BinDir() / "vs-decode").string()) +
-                " --log-level quiet " + Quote(clip.string()) + " | jq -e '.frames.total == 103 and (.frames.paths | length) == 6'");
-    CHECK(j.status == 0);
-    CHECK(j.out == "true\n");
-  } else {
-    WARN("SKIPPED: jq is not installed");
-  }
+TEST_CASE("vs-decode: records as jq reads them", "[video][pipeline]") {
+  VSTAR_REQUIRE_SHARED("assets/videos/ntu/S001C001P001R001A001_rgb.avi");
+  VSTAR_REQUIRE_PROGRAM("jq");
+  const fs::path clip = vstar::test::SharedDir() / "assets/videos/ntu/S001C001P001R001A001_rgb.avi";
+  const fs::path cache = vstar::test::TempDir("video-jq");
+  auto j = Sh("VSTAR_CACHE=" + Quote(cache.string()) + " " + Quote((vstar::test::BinDir() / "vs-decode").string()) +
+              " --log-level quiet " + Quote(clip.string()) + " | jq -e '.frames.total == 103 and (.frames.paths | length) == 6'");
+  CHECK(j.status == 0);
+  CHECK(j.out == "true\n");
 }
