@@ -434,6 +434,19 @@ struct Tokenizer::Impl {
   }
 };
 
+std::vector<std::string> Tokenizer::ByteLevelPieces(std::string_view text) const {
+  static const std::array<uint32_t, 256> byte_map = ByteToCodepoint();
+  std::vector<std::string> out;
+  if (text.empty()) return out;
+  const std::string valid = IsValidUtf8(text) ? std::string(text) : ReplaceInvalid(text);
+  impl_->PreTokenize(Nfc(valid), [&](std::string_view piece) {
+    std::string mapped;
+    for (unsigned char b : piece) AppendUtf8(mapped, byte_map[b]);
+    out.push_back(std::move(mapped));
+  });
+  return out;
+}
+
 Tokenizer::Tokenizer() : impl_(std::make_unique<Impl>()) {}
 Tokenizer::Tokenizer(Tokenizer&&) noexcept = default;
 Tokenizer& Tokenizer::operator=(Tokenizer&&) noexcept = default;

@@ -65,6 +65,11 @@ class Tokenizer {
   // Raw bytes of one token (the inverse byte map applied; an added token's content).
   std::string TokenBytes(TokenId id) const;
 
+  // The pre-tokenizer pieces of `text` (NFC, then the Split regex; added tokens are not split out) in
+  // byte-level form, each byte as its GPT-2 code point: the units BPE merges operate on (what
+  // tokenizers' BpeTrainer counts). Used to train a vocabulary (model/bpe_trainer.hpp).
+  std::vector<std::string> ByteLevelPieces(std::string_view text) const;
+
  private:
   Tokenizer();
   struct Impl;
