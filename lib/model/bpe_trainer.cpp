@@ -17,22 +17,10 @@ namespace {
 const char* kQwen2Split =
     R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
 
-// GPT-2 bytes_to_unicode as UTF-8 strings (the 256 initial symbols).
+// The 256 initial symbols, in byte order.
 std::vector<std::string> ByteAlphabet() {
   std::vector<std::string> out;
-  uint32_t n = 0;
-  for (uint32_t b = 0; b < 256; ++b) {
-    const bool keep = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255);
-    const uint32_t cp = keep ? b : 0x100 + n++;
-    std::string s;
-    if (cp < 0x80) {
-      s.push_back(static_cast<char>(cp));
-    } else {
-      s.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-      s.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    }
-    out.push_back(std::move(s));
-  }
+  for (int b = 0; b < 256; ++b) out.push_back(ByteLevelSymbol(static_cast<uint8_t>(b)));
   return out;
 }
 

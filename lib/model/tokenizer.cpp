@@ -434,6 +434,13 @@ struct Tokenizer::Impl {
   }
 };
 
+std::string ByteLevelSymbol(uint8_t byte) {
+  static const std::array<uint32_t, 256> byte_map = ByteToCodepoint();
+  std::string s;
+  AppendUtf8(s, byte_map[byte]);
+  return s;
+}
+
 std::vector<std::string> Tokenizer::ByteLevelPieces(std::string_view text) const {
   static const std::array<uint32_t, 256> byte_map = ByteToCodepoint();
   std::vector<std::string> out;

@@ -77,6 +77,9 @@ class Tokenizer {
   friend class StreamDecoder;
 };
 
+// GPT-2 bytes_to_unicode: the byte-level symbol (UTF-8) that stands for one raw byte.
+std::string ByteLevelSymbol(uint8_t byte);
+
 // Incremental decoding for generation: Push returns the newly completed text, holding back an
 // incomplete UTF-8 tail until the next ids complete it; Finish flushes (replacing what is left).
 // Concatenating all outputs equals Decode(all ids).
