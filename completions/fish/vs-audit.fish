@@ -15,7 +15,7 @@ complete -c vs-audit -l test-classes -d 'Candidate list of the evaluation prompt
 complete -c vs-audit -l official -d 'The authors'\'' data directory (AFile layout): audit every file and pairing' -r -f
 complete -c vs-audit -l field -d 'Record field the model sees (dotted path, repeatable), checked for the label' -r -f
 complete -c vs-audit -l render -d 'Render each record'\''s prompts with --profile and check them' -r -f
-complete -c vs-audit -l profile -d 'Profile name (share/vstar/profiles) or directory: clean (default), official, official-grpo, official-sft' -r -f
+complete -c vs-audit -l profile -d 'Profile name (share/vstar/profiles) or directory: clean (default), official, official-grpo, official-grpo-4tool, official-sft, official-teacher' -r -f
 complete -c vs-audit -l templates -d 'Directory with the authors'\'' template text, needed by the official profiles' -r -f
 complete -c vs-audit -l annotated-root -d 'official profiles: root joined with the record path for the annotated-video text' -r -f
 complete -c vs-audit -l markdown -d 'Also write a markdown summary here' -r -f
