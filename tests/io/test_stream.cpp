@@ -140,6 +140,25 @@ TEST_CASE("stream: lines of any length", "[io][stream]") {
   CHECK(out[0].size() == big.size() + 34);
 }
 
+TEST_CASE("stream: one record at a time, an exception fails only its record", "[io][stream]") {
+  Fixture f;
+  f.Input("{\"id\":\"a\"}\n{\"id\":\"b\"}\n{\"id\":\"c\"}\n");
+  f.opt.threads = 2;
+  std::atomic<int> calls{0};
+  int rc = io::RunStream(f.opt, "vs-test", [&](io::Record& r) {
+    ++calls;
+    if (r.id() == "b") throw std::runtime_error("no b");
+    r.set("seen", io::Json(true));
+  });
+  CHECK(rc == io::kExitRecordErrors);
+  CHECK(calls == 3);
+  auto out = f.Out();
+  REQUIRE(out.size() == 3);
+  CHECK(io::Json::parse(out[0])["seen"] == true);
+  CHECK(io::Json::parse(out[1])["error"]["message"] == "no b");
+  CHECK(io::Json::parse(out[2])["seen"] == true);
+}
+
 namespace {
 // What `fn` writes on the process's stderr (fd 2).
 std::string CaptureStderr(const std::function<void()>& fn) {
