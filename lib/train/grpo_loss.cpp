@@ -196,4 +196,27 @@ torch::Tensor SelectiveLogProbs(const torch::Tensor& logits, const torch::Tensor
   return torch::log_softmax(x, -1).gather(-1, index).squeeze(-1);
 }
 
+torch::Tensor CompletionLogProbs(const model::QwenVL& model, const model::ModelInputs& prompt,
+                                 const torch::Tensor& completion_ids, const torch::Tensor& completion_mask,
+                                 double temperature) {
+  const int64_t B = prompt.input_ids.size(0), L = prompt.input_ids.size(1);
+  if (completion_ids.dim() != 2 || completion_ids.size(0) != B || completion_mask.sizes() != completion_ids.sizes())
+    throw std::invalid_argument("completion ids and mask must be [B, T] with the prompt's B");
+  const int64_t T = completion_ids.size(1);
+  auto device = prompt.input_ids.device();
+  auto ids = completion_ids.to(device, torch::kLong);
+  auto prompt_mask = prompt.attention_mask.defined() ? prompt.attention_mask.to(device, torch::kLong)
+                                                     : torch::ones({B, L}, torch::dtype(torch::kLong).device(device));
+  model::ModelInputs full = prompt;
+  full.input_ids = torch::cat({prompt.input_ids, ids}, 1);
+  full.attention_mask = torch::cat({prompt_mask, completion_mask.to(device, torch::kLong)}, 1);
+  full.position_ids = torch::Tensor();  // recomputed over the whole sequence (GetRopeIndex)
+  model::ForwardOptions fo;
+  fo.last_logits_only = true;  // the head runs below on the T predicting positions only
+  auto out = model.Forward(full, fo);
+  // Position L − 1 + t predicts completion token t.
+  auto logits = model.LmHead(out.hidden.narrow(1, L - 1, T));
+  return SelectiveLogProbs(logits, ids, temperature).masked_fill(completion_mask.to(device) == 0, 0.0);
+}
+
 }  // namespace vstar::train

@@ -12,6 +12,8 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include "model/qwen_vl.hpp"
+
 namespace vstar::train {
 
 enum class AdvantageScale { kGroup, kBatch, kNone };
@@ -79,5 +81,16 @@ GrpoLossResult GrpoLoss(const GrpoBatch& batch, const GrpoLossOptions& opt);
 // log softmax(logits / temperature) at `ids`: logits [..., V], ids [...] → [...]. TRL divides by the
 // sampling temperature before the softmax, so rollout and training log-probs are of one distribution.
 torch::Tensor SelectiveLogProbs(const torch::Tensor& logits, const torch::Tensor& ids, double temperature);
+
+// Training-time per-token log-probs of sampled completions: one forward over prompt + completion,
+// vision inputs included (as TRL's _get_per_token_logps_and_entropies), the LM head applied only at
+// the positions that predict completion tokens, then SelectiveLogProbs. `prompt` is what
+// model::Generate was given (left padding in its attention mask; B rows with their vision items);
+// `completion_ids` [B, T] right-padded, `completion_mask` [B, T] (1 = real token). Equals the
+// log-probs Generate collected with the KV cache; differentiable in the model's parameters unless
+// called under a NoGradGuard. Masked positions are 0.
+torch::Tensor CompletionLogProbs(const model::QwenVL& model, const model::ModelInputs& prompt,
+                                 const torch::Tensor& completion_ids, const torch::Tensor& completion_mask,
+                                 double temperature);
 
 }  // namespace vstar::train
