@@ -2,6 +2,6 @@
 complete -c vs-plugins -s h -l help -d 'Print this help message and exit'
 complete -c vs-plugins -l version -d 'Display program version information and exit' -r -f
 complete -c vs-plugins -l plugin-path -d 'extra plugin directory searched first (repeatable)' -r -f
-complete -c vs-plugins -l kind -d 'list only plugins of this kind' -r -f -a 'detect pose explain describe'
+complete -c vs-plugins -l kind -d 'list only plugins of this kind' -r -f -a 'detect pose explain describe teacher'
 complete -c vs-plugins -l json -d 'print one JSON object per plugin instead of text' -r -f
 complete -c vs-plugins -l paths -d 'print the directories searched, in order, and exit' -r -f

@@ -26,9 +26,9 @@
 
 namespace vstar::plugin {
 
-inline constexpr int kAbiVersion = 4;
+inline constexpr int kAbiVersion = 5;
 
-enum class Kind { kDetect, kPose, kExplain, kDescribe };
+enum class Kind { kDetect, kPose, kExplain, kDescribe, kTeacher };
 
 inline const char* KindName(Kind k) {
   switch (k) {
@@ -36,6 +36,7 @@ inline const char* KindName(Kind k) {
     case Kind::kPose: return "pose";
     case Kind::kExplain: return "explain";
     case Kind::kDescribe: return "describe";
+    case Kind::kTeacher: return "teacher";
   }
   return "?";
 }
@@ -221,6 +222,9 @@ class VSTAR_SDK_API Host {
   virtual std::string JpegDataUrl(const Image& image, int max_side, int quality) const = 0;
   // Reads a class list in any format the host reads for --classes.
   virtual std::vector<ClassEntry> ReadClassList(const std::string& file) const = 0;
+  // JpegDataUrl of an image file (a frame vs-decode or an overlay writer wrote), for teachers, which
+  // receive frame paths (ABI 5).
+  virtual std::string JpegFileDataUrl(const std::string& path, int max_side, int quality) const = 0;
 };
 
 // Helpers for text tools, shared by the host and plugins so both match names the same way.
@@ -281,6 +285,55 @@ class VSTAR_SDK_API Describer : public Tool {
  public:
   // A description of one video from some of its frames.
   virtual Text Describe(const std::string& video_id, const std::vector<Image>& frames) = 0;
+};
+
+// Teachers (ABI 5) write the training conversations vs-decompose turns into SFT records: for each
+// record, turn 1 (the tool decisions) and turn 2 (the reasoning chain ending in the answer), knowing
+// the ground truth.
+
+// One item of a chat message: text, one image file, or a video given as its frame files.
+struct ContentItem {
+  enum class Type { kText, kImage, kVideo };
+  Type type = Type::kText;
+  std::string text;                 // kText
+  std::vector<std::string> frames;  // kImage: one file; kVideo: frame files in time order
+  double sample_fps = 0;            // kVideo: frames per second of video time (0 = not known)
+};
+
+struct Message {
+  std::string role;  // system | user | assistant
+  std::vector<ContentItem> content;
+};
+
+// One question to the teacher. `messages` are what the student will be shown for this turn with the
+// teacher's instruction (which states the ground truth) added; the other fields give the same facts
+// in structured form, for programmatic teachers.
+struct TeachRequest {
+  std::string id;     // the record's id
+  std::string stage;  // "turn1" (tool decisions) or "turn2" (the chain and the answer)
+  std::vector<Message> messages;
+  std::string label;                    // the ground-truth class name, as the candidate list spells it
+  std::vector<std::string> candidates;  // candidate class names, in list order
+  std::vector<std::string> tools;       // turn2: the tools whose output the turn-2 prompt shows
+  std::string turn1;                    // turn2: the turn-1 answer being continued
+  std::string record_json;              // the whole input record (upstream tool outputs, truth fields)
+  std::uint64_t seed = 0;               // differs between retries; sampling teachers use it
+  double temperature = 0;               // the profile's sampling for this turn
+  double top_p = 1;
+  int max_tokens = 1024;
+};
+
+struct TeachReply {
+  std::string text;    // the teacher's answer, verbatim
+  std::string source;  // who answered ("openai:<model>", "synth", ...)
+  std::string error;   // non-empty when this request failed (the record becomes an error record)
+};
+
+class VSTAR_SDK_API Teacher : public Tool {
+ public:
+  // One reply per request, in order; a failed request fails only its own reply. Requests of one call
+  // belong to different records and are independent.
+  virtual std::vector<TeachReply> Teach(const std::vector<TeachRequest>& requests) = 0;
 };
 
 using Factory = std::unique_ptr<Tool> (*)(const Config&);

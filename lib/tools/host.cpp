@@ -2,6 +2,9 @@
 
 #include <stdexcept>
 
+#include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
+
 #include "net/client.hpp"
 #include "net/image.hpp"
 #include "recog/classlist.hpp"
@@ -68,6 +71,13 @@ class NetHost : public plugin::Host {
   }
 
   std::string JpegDataUrl(const plugin::Image& image, int max_side, int quality) const override {
+    return net::JpegDataUrl(image, max_side, quality);
+  }
+
+  std::string JpegFileDataUrl(const std::string& path, int max_side, int quality) const override {
+    cv::Mat m = cv::imread(path, cv::IMREAD_COLOR);
+    if (m.empty()) throw plugin::Error("cannot read image " + path);
+    plugin::Image image{m.cols, m.rows, static_cast<int>(m.step[0]), m.data, path};
     return net::JpegDataUrl(image, max_side, quality);
   }
 

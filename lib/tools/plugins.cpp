@@ -22,6 +22,8 @@ namespace {
 
 constexpr const char* kPrefix = "vstar-";
 constexpr const char* kSuffix = ".so";
+constexpr plugin::Kind kKinds[] = {plugin::Kind::kDetect, plugin::Kind::kPose, plugin::Kind::kExplain,
+                                   plugin::Kind::kDescribe, plugin::Kind::kTeacher};
 
 void SplitPathList(const std::string& list, std::vector<fs::path>& out) {
   std::stringstream s(list);
@@ -122,7 +124,7 @@ std::unique_ptr<plugin::Tool> CreateTool(const fs::path& path, const plugin::Con
 std::vector<plugin::Info> DescribePlugin(const fs::path& path) {
   std::vector<plugin::Info> infos;
   std::string first_error;
-  for (auto kind : {plugin::Kind::kDetect, plugin::Kind::kPose, plugin::Kind::kExplain, plugin::Kind::kDescribe}) {
+  for (auto kind : kKinds) {
     plugin::Config config;
     config.kind = kind;
     config.device = "cpu";
@@ -186,16 +188,16 @@ std::map<std::string, std::string> EffectiveOptions(const plugin::Info& info,
 }
 
 plugin::Kind ParseKind(const std::string& name) {
-  for (auto k : {plugin::Kind::kDetect, plugin::Kind::kPose, plugin::Kind::kExplain, plugin::Kind::kDescribe})
+  for (auto k : kKinds)
     if (name == plugin::KindName(k)) return k;
-  throw std::invalid_argument("unknown plugin kind '" + name + "' (detect, pose, explain, describe)");
+  throw std::invalid_argument("unknown plugin kind '" + name + "' (detect, pose, explain, describe, teacher)");
 }
 
 void ListOptions::Register(CLI::App& app) {
   app.add_option("name", name, "describe only this plugin (exit 1 if it cannot be loaded)");
   app.add_option("--plugin-path", plugin_path, "extra plugin directory searched first (repeatable)");
   app.add_option("--kind", kind, "list only plugins of this kind")
-      ->check(CLI::IsMember({"detect", "pose", "explain", "describe"}));
+      ->check(CLI::IsMember({"detect", "pose", "explain", "describe", "teacher"}));
   app.add_flag("--json", json, "print one JSON object per plugin instead of text");
   app.add_flag("--paths", paths, "print the directories searched, in order, and exit");
 }

@@ -145,12 +145,104 @@ plugin::Text OpenAIDescriber::Describe(const std::string& video_id, const std::v
   return t;
 }
 
+Json TeachRequestBody(const plugin::Host& host, const plugin::TeachRequest& request, int max_side, int quality,
+                      int max_frames) {
+  auto image = [&](const std::string& path) {
+    return Json{{"type", "image_url"}, {"image_url", {{"url", host.JpegFileDataUrl(path, max_side, quality)}}}};
+  };
+  Json messages = Json::array();
+  for (const auto& m : request.messages) {
+    Json content = Json::array();
+    for (const auto& item : m.content) {
+      switch (item.type) {
+        case plugin::ContentItem::Type::kText: content.push_back({{"type", "text"}, {"text", item.text}}); break;
+        case plugin::ContentItem::Type::kImage:
+          if (item.frames.empty()) throw plugin::Error("openai: an image item of " + request.id + " has no file");
+          content.push_back(image(item.frames.front()));
+          break;
+        case plugin::ContentItem::Type::kVideo: {
+          // Chat-completions endpoints take images, not videos: the frames go in time order, evenly
+          // thinned to max_frames (index i*n/k, the first frame always kept).
+          const size_t n = item.frames.size();
+          const size_t k = max_frames > 0 ? std::min(n, static_cast<size_t>(max_frames)) : n;
+          for (size_t i = 0; i < k; ++i) content.push_back(image(item.frames[i * n / k]));
+          break;
+        }
+      }
+    }
+    // Assistant turns and text-only messages as plain strings, which every endpoint accepts.
+    bool text_only = std::all_of(m.content.begin(), m.content.end(),
+                                 [](const auto& c) { return c.type == plugin::ContentItem::Type::kText; });
+    if (text_only) {
+      std::string text;
+      for (const auto& c : m.content) text += c.text;
+      messages.push_back({{"role", m.role}, {"content", text}});
+    } else {
+      messages.push_back({{"role", m.role}, {"content", content}});
+    }
+  }
+  return Json{{"messages", messages},
+              {"max_tokens", request.max_tokens},
+              {"temperature", request.temperature},
+              {"top_p", request.top_p},
+              {"seed", request.seed}};
+}
+
+OpenAITeacher::OpenAITeacher(const plugin::Config& config)
+    : host_(NeedHost(config)),
+      chat_(OpenChat(config)),
+      max_side_(static_cast<int>(plugin::IntegerOption(config, "openai", "max_side", 768, 0, 1 << 16))),
+      quality_(static_cast<int>(plugin::IntegerOption(config, "openai", "jpeg_quality", 85, 1, 100))),
+      max_frames_(static_cast<int>(plugin::IntegerOption(config, "openai", "max_frames", 16, 0, 1 << 16))) {}
+
+plugin::Info OpenAITeacher::info() const {
+  std::vector<plugin::OptionSpec> specs = host_->ChatOptions();
+  specs.push_back({"max_side", "longer frame side sent, pixels", "768"});
+  specs.push_back({"jpeg_quality", "JPEG quality of frames sent", "85"});
+  specs.push_back({"max_frames", "most frames sent per video, evenly spread (0 = all)", "16"});
+  return {"openai", plugin::Kind::kTeacher, kVersion,
+          "teacher chains from an OpenAI-compatible vision chat endpoint (sampling and seed per request)",
+          specs};
+}
+
+std::vector<plugin::TeachReply> OpenAITeacher::Teach(const std::vector<plugin::TeachRequest>& requests) {
+  std::vector<plugin::TeachReply> out(requests.size());
+  std::vector<std::string> bodies;
+  std::vector<size_t> sent;  // index into `requests` of each body
+  for (size_t i = 0; i < requests.size(); ++i) {
+    try {
+      bodies.push_back(TeachRequestBody(*host_, requests[i], max_side_, quality_, max_frames_).dump());
+      sent.push_back(i);
+    } catch (const std::exception& e) {
+      out[i].error = e.what();  // an unreadable frame fails its own record only
+    }
+  }
+  if (bodies.empty()) return out;
+  auto results = chat_->Complete(bodies);
+  if (results.size() != bodies.size())
+    throw plugin::Error("openai: the host's chat client returned " + std::to_string(results.size()) +
+                        " results for " + std::to_string(bodies.size()) + " requests");
+  for (size_t k = 0; k < results.size(); ++k) {
+    auto& reply = out[sent[k]];
+    const auto& r = results[k];
+    if (!r.ok) {
+      reply.error = r.error;
+      continue;
+    }
+    reply.text = r.content;
+    reply.source = "openai:" + r.model + (r.cached ? " (cached)" : "");
+    if (plugin::Trim(r.content).empty()) reply.error = "the endpoint answered with empty text";
+  }
+  return out;
+}
+
 std::unique_ptr<plugin::Tool> CreateOpenAITool(const plugin::Config& config) {
   switch (config.kind) {
     case plugin::Kind::kExplain: return std::make_unique<OpenAIExplainer>(config);
     case plugin::Kind::kDescribe: return std::make_unique<OpenAIDescriber>(config);
+    case plugin::Kind::kTeacher: return std::make_unique<OpenAITeacher>(config);
     default:
-      throw plugin::Error(std::string("openai: serves explain and describe, not ") +
+      throw plugin::Error(std::string("openai: serves explain, describe and teacher, not ") +
                           plugin::KindName(config.kind));
   }
 }

@@ -93,6 +93,10 @@ TEST_CASE("vs-plugins lists every built plugin with kind and options") {
   CHECK(kinds["example"] == std::set<std::string>{"detect"});
   if (kinds.count("yolo")) CHECK(kinds["yolo"] == std::set<std::string>{"detect", "pose"});
   if (kinds.count("topdown")) CHECK(kinds["topdown"] == std::set<std::string>{"pose"});
+  CHECK(kinds["openai"] == std::set<std::string>{"describe", "explain", "teacher"});
+  auto t = Run({"vs-plugins", "--kind", "teacher", "--json"});
+  REQUIRE(t.status == 0);
+  for (const auto& line : Lines(t.out)) CHECK(ParseLine(line)["kind"] == "teacher");
   auto p = Run({"vs-plugins", "--paths"}, "", {{"VSTAR_PLUGIN_PATH", "/a:/b"}});
   auto dirs = Lines(p.out);
   REQUIRE(dirs.size() == 3);
