@@ -11,12 +11,14 @@ using vstar::test::Golden;
 
 namespace {
 
+QwenVL LoadTiny() {
+  LoadOptions o;
+  o.temporal_index_mode = TemporalIndexMode::kIntSpg;  // what transformers 4.57 does (tiny MANIFEST)
+  return QwenVL::Load(test::TinyDir() / "model", o);
+}
+
 const QwenVL& Tiny() {
-  static QwenVL m = [] {
-    LoadOptions o;
-    o.temporal_index_mode = TemporalIndexMode::kIntSpg;  // what transformers 4.57 does (tiny MANIFEST)
-    return QwenVL::Load(test::TinyDir() / "model", o);
-  }();
+  static QwenVL m = LoadTiny();
   return m;
 }
 
@@ -105,9 +107,7 @@ TEST_CASE("greedy KV-cache log-probs equal the training forward's, left-padded b
 }
 
 TEST_CASE("training log-probs carry gradients into the model", "[train][grpo]") {
-  LoadOptions lo;
-  lo.temporal_index_mode = TemporalIndexMode::kIntSpg;
-  auto m = QwenVL::Load(test::TinyDir() / "model", lo);
+  auto m = LoadTiny();
   m.SetRequiresGrad(true);
   auto in = VideoGroup(1);
   auto ids = torch::tensor({5L, 9L, 11L}).view({1, 3});
