@@ -114,6 +114,42 @@ TEST_CASE("vs-eval: reports, base/novel, splits, confusion files, merge") {
   CHECK(rb.err.find("label") != std::string::npos);
 }
 
+TEST_CASE("vs-eval --confusion with a bare prefix writes a readable PNG and an SVG in the working directory") {
+  auto dir = vstar::test::TempDir("eval-conf");
+  vstar::test::WriteFile(dir / "a.jsonl", kRecords);
+  vstar::test::WriteFile(dir / "classes.txt", "Pour\nDrink\nKick ball\n");
+  // "conf" has no directory part (it used to die in create_directories("")); "out/conf" has one that
+  // does not exist yet.
+  const std::string cmd = "cd '" + dir.string() + "' && '" + (vstar::test::BinDir() / "vs-eval").string() +
+                          "' a.jsonl --classes classes.txt --confusion conf -o /dev/null && '" +
+                          (vstar::test::BinDir() / "vs-eval").string() +
+                          "' a.jsonl --classes classes.txt --confusion out/conf -o /dev/null";
+  auto r = vstar::test::Run({"/bin/sh", "-c", cmd});
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  for (const auto& stem : {dir / "conf", dir / "out" / "conf"}) {
+    INFO(stem);
+    const std::string png = vstar::test::ReadFile(stem.string() + ".png");
+    REQUIRE(png.size() > 24);
+    CHECK(png.compare(0, 8, "\x89PNG\r\n\x1a\n") == 0);
+    CHECK(png.compare(png.size() - 8, 4, "IEND") == 0);
+    auto be32 = [&](size_t o) {
+      return (static_cast<uint32_t>(static_cast<unsigned char>(png[o])) << 24) |
+             (static_cast<uint32_t>(static_cast<unsigned char>(png[o + 1])) << 16) |
+             (static_cast<uint32_t>(static_cast<unsigned char>(png[o + 2])) << 8) |
+             static_cast<uint32_t>(static_cast<unsigned char>(png[o + 3]));
+    };
+    // Three classes: 44 px cells plus room for the title, names, axis names and the colour scale.
+    const uint32_t w = be32(16), h = be32(20);
+    CHECK(w >= 400);
+    CHECK(w <= 1600);
+    CHECK(h >= 250);
+    CHECK(h <= 1200);
+    CHECK(png.size() > 5000);  // text, cells and a gradient, not a blank page
+    CHECK(vstar::test::ReadFile(stem.string() + ".svg").find("<svg") == 0);
+  }
+}
+
 TEST_CASE("authors' rule on the reference files: the copy-the-folder ceiling of §7.1") {
   VSTAR_REQUIRE_SHARED("reference/official/data/json/hmdb51/val.json");
   auto ref = vstar::test::SharedDir() / "reference/official/data/json";
