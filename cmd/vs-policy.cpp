@@ -5,7 +5,7 @@
 #include <CLI/CLI.hpp>
 
 #include "io/cli.hpp"
-#include "io/log.hpp"
+#include "io/main.hpp"
 #include "io/stream.hpp"
 #include "policy/engine.hpp"
 #include "policy/two_turn.hpp"
@@ -22,14 +22,12 @@ int main(int argc, char** argv) {
   two.Register(app);
   // --template (one turn) or the two-turn profile, never both.
   app.get_option("--template")->required(false)->excludes(app.get_option("--profile"));
-  VSTAR_PARSE(app, argc, argv);
-
-  std::unique_ptr<policy::PolicyEngine> engine;
-  std::unique_ptr<policy::TemplatePolicy> runner;
-  std::unique_ptr<policy::EngineResponder> responder;
-  std::unique_ptr<tools::ToolRunner> tools;
-  std::unique_ptr<policy::TwoTurnPolicy> two_turn;
-  try {
+  return io::Main(app, argc, argv, [&] {
+    std::unique_ptr<policy::PolicyEngine> engine;
+    std::unique_ptr<policy::TemplatePolicy> runner;
+    std::unique_ptr<policy::EngineResponder> responder;
+    std::unique_ptr<tools::ToolRunner> tools;
+    std::unique_ptr<policy::TwoTurnPolicy> two_turn;
     if (opt.template_file.empty()) {
       auto profile = two.profile.Load();
       auto candidates = policy::LoadCandidates(two.candidates);
@@ -53,12 +51,9 @@ int main(int argc, char** argv) {
       engine = policy::PolicyEngine::Load(opt, policy::ResolveDevice(stream.device));
       runner = std::make_unique<policy::TemplatePolicy>(*engine, std::move(prompt));
     }
-  } catch (const std::exception& e) {
-    log::Error(e.what());
-    return io::kExitFatal;
-  }
-  return io::RunStream(stream, "vs-policy", opt.batch, [&](std::span<io::Record*> batch) {
-    if (two_turn) two_turn->Run(batch);
-    else runner->Run(batch);
+    return io::RunStream(stream, "vs-policy", opt.batch, [&](std::span<io::Record*> batch) {
+      if (two_turn) two_turn->Run(batch);
+      else runner->Run(batch);
+    });
   });
 }

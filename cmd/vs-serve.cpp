@@ -6,6 +6,7 @@
 
 #include "io/cli.hpp"
 #include "io/log.hpp"
+#include "io/main.hpp"
 #include "net/server.hpp"
 #include "policy/engine.hpp"
 #include "policy/serve.hpp"
@@ -25,19 +26,13 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", log_level, "debug, info, warn, error or quiet (stderr)")
       ->check(CLI::IsMember({"debug", "info", "warn", "error", "quiet"}))
       ->capture_default_str();
-  VSTAR_PARSE(app, argc, argv);
-  log::SetLevel(log::ParseLevel(log_level));
-
-  std::unique_ptr<policy::PolicyEngine> engine;
-  try {
-    engine = policy::PolicyEngine::Load(policy_opt, policy::ResolveDevice(device));
-  } catch (const std::exception& e) {
-    log::Error(e.what());
-    return 1;
-  }
-  std::string id = serve_opt.model_id;
-  if (id.empty()) id = std::filesystem::path(policy_opt.model_dir).lexically_normal().filename().string();
-  if (id.empty()) id = std::filesystem::path(policy_opt.model_dir).lexically_normal().parent_path().filename().string();
-  policy::PolicyBackend backend(*engine, id);
-  return net::RunServer(serve_opt, backend);
+  return io::Main(app, argc, argv, [&] {
+    log::SetLevel(log::ParseLevel(log_level));
+    auto engine = policy::PolicyEngine::Load(policy_opt, policy::ResolveDevice(device));
+    std::string id = serve_opt.model_id;
+    if (id.empty()) id = std::filesystem::path(policy_opt.model_dir).lexically_normal().filename().string();
+    if (id.empty()) id = std::filesystem::path(policy_opt.model_dir).lexically_normal().parent_path().filename().string();
+    policy::PolicyBackend backend(*engine, id);
+    return net::RunServer(serve_opt, backend);
+  });
 }

@@ -12,6 +12,7 @@ void SetupApp(CLI::App& app, const std::string& name);
 
 // Parses argv; on --help/--version prints and returns the exit code to use (0), on a usage error
 // prints the message and returns 2, otherwise returns -1 (continue). Handles --dump-flags too.
+// Binaries call it through io::Main (io/main.hpp).
 int ParseArgs(CLI::App& app, int argc, char** argv);
 
 // Every option of an app (and its subcommands) as JSON: names, description, whether it takes a value,
@@ -24,10 +25,3 @@ std::string DescribeFlags(const CLI::App& app);
 std::string CompletionScript(const CLI::App& app, const std::string& shell);
 
 }  // namespace vstar::io
-
-// Standard main body: VSTAR_PARSE(app, argc, argv) returns from main on help/version/usage errors.
-#define VSTAR_PARSE(app, argc, argv)                                   \
-  do {                                                                 \
-    int vstar_parse_rc_ = ::vstar::io::ParseArgs((app), (argc), (argv)); \
-    if (vstar_parse_rc_ >= 0) return vstar_parse_rc_;                  \
-  } while (0)

@@ -7,6 +7,7 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include "io/log.hpp"
+#include "io/main.hpp"
 #include "io/paths.hpp"
 #include "tools/plugins.hpp"
 #include "video/sampling.hpp"
@@ -56,7 +57,7 @@ TextToolSpec SpecOf(const ExplainOptions& opt, const std::string& plugin) {
 }
 
 int RunClasses(const ExplainOptions& opt, const io::StreamOptions& stream) {
-  if (opt.classes.empty()) throw CLI::ValidationError("--classes", "--what classes needs --classes FILE");
+  if (opt.classes.empty()) throw io::UsageError("--what classes needs --classes FILE");
   recog::ClassList classes = recog::LoadClassList(opt.classes);
   io::Json plugin_report;
   auto explainer = Load<plugin::Explainer>(SpecOf(opt, opt.plugin.empty() ? "local" : opt.plugin),
@@ -120,8 +121,8 @@ io::Json DescribeRecord(plugin::Describer& describer, const ExplainOptions& opt,
 
 int RunVideo(const ExplainOptions& opt, const io::StreamOptions& stream) {
   if (opt.plugin.empty())
-    throw CLI::ValidationError("--plugin", "--what video needs --plugin (openai or precomputed)");
-  if (opt.num_frames < 1) throw CLI::ValidationError("--num-frames", "must be at least 1");
+    throw io::UsageError("--what video needs --plugin (openai or precomputed)");
+  if (opt.num_frames < 1) throw io::UsageError("--num-frames must be at least 1");
   io::Json plugin_report;
   auto describer = Load<plugin::Describer>(SpecOf(opt, opt.plugin), plugin::Kind::kDescribe, &plugin_report);
   size_t batch = static_cast<size_t>(std::max(1, opt.client.jobs));
@@ -198,18 +199,7 @@ DescribeFrames FramesToDescribe(const io::Json& frames, size_t count) {
 }
 
 int RunExplain(const ExplainOptions& opt, const io::StreamOptions& stream) {
-  try {
-    return opt.what == "video" ? RunVideo(opt, stream) : RunClasses(opt, stream);
-  } catch (const CLI::ValidationError& e) {
-    log::Error(e.what());
-    return io::kExitUsage;
-  } catch (const std::invalid_argument& e) {  // bad --plugin-opt syntax, client options
-    log::Error(e.what());
-    return io::kExitUsage;
-  } catch (const std::exception& e) {
-    log::Error(e.what());
-    return io::kExitFatal;
-  }
+  return opt.what == "video" ? RunVideo(opt, stream) : RunClasses(opt, stream);
 }
 
 }  // namespace vstar::tools

@@ -67,7 +67,8 @@ struct ExplainOptions {
   void Register(CLI::App& app);
 };
 
-// Runs vs-explain; returns the process exit code (io::ExitCode).
+// Runs vs-explain; returns the process exit code (io::ExitCode). Throws io::UsageError (or
+// std::invalid_argument) for unusable options and other exceptions for fatal errors (io::Main maps both).
 int RunExplain(const ExplainOptions& opt, const io::StreamOptions& stream);
 
 }  // namespace vstar::tools
