@@ -34,15 +34,7 @@ int main(int argc, char** argv) {
       auto mode = recog::ParseToolMode(two.tools);
       engine = policy::PolicyEngine::Load(opt, policy::ResolveDevice(stream.device));
       // Sampling flags given on the command line override the profile's per-turn settings.
-      std::vector<std::string> given;
-      const std::pair<const char*, const char*> flags[] = {{"--temperature", "temperature"},
-                                                           {"--top-p", "top_p"},
-                                                           {"--top-k", "top_k"},
-                                                           {"--max-new-tokens", "max_new_tokens"},
-                                                           {"--repetition-penalty", "repetition_penalty"}};
-      for (auto [flag, name] : flags)
-        if (app.count(flag) > 0) given.emplace_back(name);
-      responder = std::make_unique<policy::EngineResponder>(*engine, given);
+      responder = std::make_unique<policy::EngineResponder>(*engine, policy::PolicyOptions::GivenSampling(app));
       tools = std::make_unique<tools::ToolRunner>(two.runner, stream.device);
       two_turn = std::make_unique<policy::TwoTurnPolicy>(*responder, std::move(profile), std::move(candidates), mode,
                                                          *tools, two.keep_prompts);

@@ -61,6 +61,18 @@ model::SamplingOptions PolicyOptions::Sampling() const {
   return s;
 }
 
+std::vector<std::string> PolicyOptions::GivenSampling(const CLI::App& app) {
+  std::vector<std::string> given;
+  const std::pair<const char*, const char*> flags[] = {{"--temperature", "temperature"},
+                                                       {"--top-p", "top_p"},
+                                                       {"--top-k", "top_k"},
+                                                       {"--max-new-tokens", "max_new_tokens"},
+                                                       {"--repetition-penalty", "repetition_penalty"}};
+  for (auto [flag, name] : flags)
+    if (app.count(flag) > 0) given.emplace_back(name);
+  return given;
+}
+
 torch::Device ResolveDevice(const std::string& device) {
   if (device == "auto") return torch::cuda::is_available() ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
   torch::Device d(device);
@@ -125,8 +137,12 @@ std::vector<Response> PolicyEngine::Respond(const std::vector<Conversation>& con
 
 std::vector<Response> PolicyEngine::Respond(const std::vector<Conversation>& convs, model::SamplingOptions so,
                                             BatchTiming* timing) const {
-  std::vector<Response> out(convs.size());
-  if (convs.empty()) return out;
+  if (convs.empty()) return {};
+  return Generate(Encode(convs), std::move(so), timing);
+}
+
+PolicyEngine::Encoded PolicyEngine::Encode(const std::vector<Conversation>& convs) const {
+  Encoded out;
   const int64_t merge = model_->config().vision.spatial_merge_size;
   std::vector<std::vector<model::TokenId>> ids(convs.size());
   model::VisionInput videos;
@@ -142,12 +158,12 @@ std::vector<Response> PolicyEngine::Respond(const std::vector<Conversation>& con
     }
     const std::string prompt = model::ExpandVisionPads(model::RenderChat(convs[i].messages, copt), {}, grids, merge);
     ids[i] = tokenizer_->Encode(prompt);
-    out[i].prompt_tokens = static_cast<int64_t>(ids[i].size());
+    out.prompt_tokens.push_back(static_cast<int64_t>(ids[i].size()));
   }
   size_t L = 0;
   for (const auto& v : ids) L = std::max(L, v.size());
   const int64_t B = static_cast<int64_t>(convs.size());
-  model::ModelInputs in;
+  model::ModelInputs& in = out.inputs;
   in.input_ids = torch::full({B, static_cast<int64_t>(L)}, pad_id_, torch::kInt64);
   in.attention_mask = torch::zeros({B, static_cast<int64_t>(L)}, torch::kInt64);
   for (int64_t b = 0; b < B; ++b) {
@@ -157,9 +173,17 @@ std::vector<Response> PolicyEngine::Respond(const std::vector<Conversation>& con
     in.attention_mask[b].narrow(0, off, static_cast<int64_t>(v.size())).fill_(1);
   }
   in.videos = videos;
+  return out;
+}
+
+std::vector<Response> PolicyEngine::Generate(const Encoded& batch, model::SamplingOptions so,
+                                             BatchTiming* timing) const {
+  const int64_t B = batch.inputs.input_ids.size(0);
+  std::vector<Response> out(static_cast<size_t>(B));
+  for (int64_t b = 0; b < B; ++b) out[b].prompt_tokens = batch.prompt_tokens[b];
   so.stop_ids = stop_ids_;
   so.pad_token_id = pad_id_;
-  auto r = model::Generate(*model_, in, so);
+  auto r = model::Generate(*model_, batch.inputs, so);
   for (int64_t b = 0; b < B; ++b) {
     auto toks = r.tokens[b];
     out[b].tokens = toks;

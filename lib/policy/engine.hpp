@@ -42,6 +42,9 @@ struct PolicyOptions {
 
   void Register(CLI::App& app);
   model::SamplingOptions Sampling() const;
+  // The sampling settings given on the command line ("temperature", "top_p", "top_k",
+  // "max_new_tokens", "repetition_penalty"): EngineResponder lets them override a profile's.
+  static std::vector<std::string> GivenSampling(const CLI::App& app);
 };
 
 // Resolves --device: "auto" picks CUDA when available.
@@ -69,6 +72,18 @@ class PolicyEngine {
   // each turn as its profile says); stop and pad tokens are the engine's.
   std::vector<Response> Respond(const std::vector<Conversation>& conversations, model::SamplingOptions sampling,
                                 BatchTiming* timing = nullptr) const;
+
+  // The two halves of Respond, for callers that keep the prompt batch (GRPO trains on the very
+  // inputs it sampled from): the conversations rendered, tokenised and left-padded into one batch
+  // with their vision items, and generation from such a batch.
+  struct Encoded {
+    model::ModelInputs inputs;
+    std::vector<int64_t> prompt_tokens;  // per row, unpadded
+  };
+  Encoded Encode(const std::vector<Conversation>& conversations) const;
+  std::vector<Response> Generate(const Encoded& batch, model::SamplingOptions sampling,
+                                 BatchTiming* timing = nullptr) const;
+  int64_t pad_id() const { return pad_id_; }
 
   // Frames of a record's "frames" field (vs-decode), processed as one video.
   model::VisionInput VideoFromFrames(const io::Json& frames) const;

@@ -18,6 +18,7 @@
 #include "model/qwen_vl.hpp"
 #include "model/safetensors.hpp"
 #include "train/checkpoint.hpp"
+#include "train/run_dir.hpp"
 
 namespace vstar::train {
 namespace fs = std::filesystem;
@@ -114,39 +115,10 @@ std::string Fingerprint(const std::vector<Item>& items) {
   return buf;
 }
 
-// Order of the examples in `epoch`: Fisher-Yates with a generator seeded by (seed, epoch), so any
-// position of any epoch is reproducible without replaying the run.
-std::vector<size_t> EpochOrder(size_t n, uint64_t seed, int64_t epoch) {
-  std::vector<size_t> order(n);
-  for (size_t i = 0; i < n; ++i) order[i] = i;
-  std::mt19937_64 rng(seed * 1000003ull + static_cast<uint64_t>(epoch));
-  for (size_t i = n; i > 1; --i) std::swap(order[i - 1], order[rng() % i]);
-  return order;
-}
-
 bool Frozen(const std::string& name, const std::string& freeze) {
   if (freeze == "merger") return name.rfind("visual.", 0) == 0;
   if (freeze == "vision") return name.rfind("visual.", 0) == 0 && name.rfind("visual.merger.", 0) != 0;
   return false;
-}
-
-void CheckWritable(const fs::path& out) {
-  std::error_code ec;
-  fs::create_directories(out, ec);
-  if (ec || !fs::is_directory(out))
-    throw std::runtime_error("cannot create the output directory " + out.string() + (ec ? ": " + ec.message() : ""));
-  const fs::path probe = out / (".vs-sft-probe-" + std::to_string(::getpid()));
-  {
-    std::ofstream f(probe);
-    f << "probe";
-    if (!f) throw std::runtime_error("the output directory " + out.string() + " is not writable");
-  }
-  fs::remove(probe);
-  // Temporary directories of an interrupted run (checkpoints or the final model being written).
-  for (const auto& e : fs::directory_iterator(out)) {
-    const std::string n = e.path().filename().string();
-    if (e.is_directory() && n.size() > 1 && n[0] == '.' && n.find(".tmp-") != std::string::npos) fs::remove_all(e.path());
-  }
 }
 
 void CheckModelDir(const fs::path& dir) {
@@ -192,7 +164,7 @@ SftResult RunSft(const SftOptions& o, std::ostream& error_out, const SftHooks& h
   SftResult result;
   const fs::path out_dir = o.output_dir;
   CheckModelDir(o.model_dir);
-  CheckWritable(out_dir);
+  PrepareOutputDir(out_dir);
 
   const auto tokenizer = model::Tokenizer::Load(o.model_dir);
   const model::QwenVLConfig cfg = model::LoadConfig(o.model_dir);
@@ -257,28 +229,11 @@ SftResult RunSft(const SftOptions& o, std::ostream& error_out, const SftHooks& h
   const Json identity = RunIdentity(o, total, fingerprint);
 
   // 2. Where to start: the base model, or a checkpoint of this very run.
-  fs::path weights_dir = o.model_dir;
-  Json state;
-  if (o.resume) {
-    std::optional<fs::path> from;
-    if (o.resume_from.empty() || o.resume_from == "latest") {
-      from = LatestCheckpoint(out_dir);
-      if (!from) log::Warn("--resume: no checkpoint in ", out_dir.string(), "; starting from the base model");
-    } else {
-      from = fs::path(o.resume_from);
-      if (!fs::is_directory(*from)) throw std::runtime_error("--resume " + o.resume_from + ": no such checkpoint");
-    }
-    if (from) {
-      state = ReadTrainerState(*from);
-      if (state["identity"] != identity)
-        throw std::runtime_error("checkpoint " + from->string() + " belongs to a different run (options or data differ): " +
-                                 state["identity"].dump() + " vs " + identity.dump());
-      weights_dir = *from;
-      log::Info("resuming from ", from->string(), " at step ", state["step"].get<int64_t>());
-    }
-  }
-  const int64_t start = state.is_null() ? 0 : state["step"].get<int64_t>();
-  Json history = state.is_null() ? Json::array() : state["history"];
+  const ResumePoint resume = FindResumePoint(out_dir, o.model_dir, o.resume, o.resume_from, identity);
+  const fs::path weights_dir = resume.weights_dir;
+  const Json state = resume.state;
+  const int64_t start = resume.step();
+  Json history = resume.history();
 
   model::LoadOptions lo;
   lo.dtype = o.dtype == "bf16" ? torch::kBFloat16 : torch::kFloat32;
@@ -427,16 +382,7 @@ SftResult RunSft(const SftOptions& o, std::ostream& error_out, const SftHooks& h
 
   // 4. The end: a last checkpoint (resumable, e.g. to train further) and the final model in --output.
   if (ListCheckpoints(out_dir).empty() || ListCheckpoints(out_dir).back().first != total) save_checkpoint(total);
-  {
-    CheckpointContent c;
-    c.config = &cfg;
-    c.weights = weights_for_save();
-    c.tokenizer_dir = o.model_dir;
-    c.rng = false;
-    const fs::path tmp = out_dir / (".final.tmp-" + std::to_string(::getpid()));
-    WriteCheckpointDir(c, tmp);
-    PublishFiles(tmp, out_dir);
-  }
+  PublishFinalModel(out_dir, cfg, weights_for_save(), o.model_dir);
   WritePlot(out_dir / "training.png", history);
   log::Info("model written to ", out_dir.string(), " after ", total, " steps; final loss ",
             history.empty() ? 0.0 : history.back()["loss"].get<double>());
