@@ -18,6 +18,7 @@
 #include "model/qwen_vl.hpp"
 #include "model/safetensors.hpp"
 #include "train/checkpoint.hpp"
+#include "train/tensorboard.hpp"
 #include "train/run_dir.hpp"
 
 namespace vstar::train {
@@ -272,6 +273,7 @@ SftResult RunSft(const SftOptions& o, std::ostream& error_out, const SftHooks& h
     if (!metrics_file) throw std::runtime_error("cannot open --metrics " + o.metrics_file);
   }
   std::ostream& metrics = o.metrics_file.empty() ? std::cerr : metrics_file;
+  EventWriter events(out_dir);
 
   auto weights_for_save = [&]() {
     NamedParams w;
@@ -369,6 +371,11 @@ SftResult RunSft(const SftOptions& o, std::ostream& error_out, const SftHooks& h
     history.push_back(Json{{"step", m.step}, {"loss", m.loss}, {"lr", m.lr}, {"grad_norm", m.grad_norm}});
     metrics << io::Dump(MetricsJson(m)) << "\n";
     metrics.flush();
+    events.Scalars(m.step, {{"train/loss", m.loss},
+                            {"train/learning_rate", m.lr},
+                            {"train/grad_norm", m.grad_norm},
+                            {"train/tokens_per_s", m.tokens_per_s},
+                            {"train/trained_tokens", static_cast<double>(m.trained_tokens)}});
     bar.Tick();
     result.metrics.push_back(m);
     ++result.steps_run;

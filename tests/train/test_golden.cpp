@@ -23,7 +23,7 @@ Json Expected() { return Json::parse(test::ReadFile(test::TrainFixtures() / "exp
 
 }  // namespace
 
-TEST_CASE("sft golden: masked loss and gradients equal transformers' (fp32, relative 1e-5)", "[train][golden]") {
+TEST_CASE("sft golden: masked loss and gradients equal transformers' (fp32 relative 1e-5)", "[train][golden]") {
   torch::set_num_threads(1);
   const auto tok = model::Tokenizer::Load(test::TinyModelDir());
   const auto cfg = model::LoadConfig(test::TinyModelDir());
@@ -103,7 +103,7 @@ TEST_CASE("sft golden: clipping by global norm equals torch.nn.utils.clip_grad_n
   }
 }
 
-TEST_CASE("sft golden: schedules equal transformers' get_*_schedule_with_warmup", "[train][golden]") {
+TEST_CASE("sft golden: schedules equal transformers' get_x_schedule_with_warmup", "[train][golden]") {
   const Json e = Expected();
   const double lr = e["schedule_lr"];
   const int64_t total = e["schedule_total"];

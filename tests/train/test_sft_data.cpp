@@ -126,7 +126,7 @@ TEST_CASE("sft data: invalid records name the message and the field", "[train][s
   CHECK(unreadable.find("/nonexistent/frame.png") != std::string::npos);
 }
 
-TEST_CASE("sft data: --max-length drops, or truncates when no video is cut", "[train][sft-data]") {
+TEST_CASE("sft data: --max-length drops or truncates when no video is cut", "[train][sft-data]") {
   const auto rec = test::GoldenRecords()[0];
   const auto full = EncodeJson(rec);
   REQUIRE(full.example);
