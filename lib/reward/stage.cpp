@@ -17,7 +17,9 @@ void RewardOptions::Register(CLI::App& app) {
                  "official: directory with the authors' templates (the section titles are read from it)");
   app.add_option("--template-stage", template_stage, "official: template file stem holding the titles (grpo)");
   app.add_option("--classes", classes, "Candidate list file; default: the record's \"candidates\"");
-  app.add_option("--tool-cost", tool_cost, "paper: share of R_tool lost when every tool is used (0.5)")
+  app.add_option("--tool-cost", tool_cost,
+                 "paper: share of R_tool lost when every tool is used (0.5). R_tool = 1 - C*(k-1)/(m-1) for k "
+                 "of m tools is vstar's formula: the paper gives none")
       ->check(CLI::Range(0.0, 1.0));
   app.add_flag("--temporal,!--no-temporal", temporal, "official: +0.3 temporal bonus (on)");
   app.add_flag("--len-control,!--no-len-control", len_control, "official: +0.2 length bonus (on)");
