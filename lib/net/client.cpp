@@ -20,6 +20,7 @@
 
 #include "io/cache.hpp"
 #include "io/log.hpp"
+#include "io/text.hpp"
 
 namespace vstar::net {
 namespace {
@@ -34,17 +35,8 @@ void GlobalInit() {
   });
 }
 
-std::string Lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
-  return s;
-}
-
-std::string Trim(std::string s) {
-  auto not_space = [](unsigned char c) { return !std::isspace(c); };
-  s.erase(s.begin(), std::find_if(s.begin(), s.end(), not_space));
-  s.erase(std::find_if(s.rbegin(), s.rend(), not_space).base(), s.end());
-  return s;
-}
+using io::Lower;
+using io::Trim;
 
 // A short, printable excerpt of a server body for error messages.
 std::string Excerpt(const std::string& body, size_t n = 200) {

@@ -16,6 +16,7 @@
 
 #include "io/cache.hpp"
 #include "io/log.hpp"
+#include "io/text.hpp"
 
 namespace vstar::net {
 namespace {
@@ -30,10 +31,7 @@ Json ErrorBody(int status, const std::string& message) {
   return Json{{"error", {{"message", message}, {"type", type}, {"code", status}}}};
 }
 
-std::string Lower(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
+using io::Lower;
 
 }  // namespace
 

@@ -1,17 +1,11 @@
 #include "policy/prompt.hpp"
 
-#include <fstream>
 #include <sstream>
+
+#include "io/text.hpp"
 
 namespace vstar::policy {
 namespace {
-
-std::string Trim(const std::string& s) {
-  const auto a = s.find_first_not_of(" \t\r");
-  if (a == std::string::npos) return "";
-  const auto b = s.find_last_not_of(" \t\r");
-  return s.substr(a, b - a + 1);
-}
 
 std::string Scalar(const io::Json& v) {
   if (v.is_string()) return v.get<std::string>();
@@ -33,7 +27,7 @@ std::vector<std::string> Substitute(const std::string& text, const io::Json& rec
     const size_t close = text.find("}}", open + 2);
     if (close == std::string::npos) throw TemplateError(origin + ": unterminated '{{'");
     pieces.back() += text.substr(pos, open - pos);
-    const std::string inner = Trim(text.substr(open + 2, close - open - 2));
+    const std::string inner = io::Trim(text.substr(open + 2, close - open - 2));
     pos = close + 2;
     if (inner == "video") {
       if (*has_video) throw TemplateError(origin + ": {{video}} may appear only once");
@@ -42,7 +36,7 @@ std::vector<std::string> Substitute(const std::string& text, const io::Json& rec
       continue;
     }
     const auto bar = inner.find('|');
-    const std::string path = Trim(inner.substr(0, bar));
+    const std::string path = io::Trim(inner.substr(0, bar));
     bool found = false;
     std::string value = FieldText(record, path, &found);
     if (!found) {
@@ -98,11 +92,13 @@ std::string FieldText(const io::Json& record, const std::string& path, bool* fou
 }
 
 PromptTemplate PromptTemplate::Load(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw TemplateError("cannot read prompt template " + file.string());
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return Parse(ss.str(), file.string());
+  std::string text;
+  try {
+    text = io::ReadFile(file, "prompt template");
+  } catch (const std::runtime_error& e) {
+    throw TemplateError(e.what());
+  }
+  return Parse(text, file.string());
 }
 
 PromptTemplate PromptTemplate::Parse(const std::string& text, const std::string& origin) {
@@ -113,7 +109,7 @@ PromptTemplate PromptTemplate::Parse(const std::string& text, const std::string&
   std::string line;
   bool first_in_section = true;
   while (std::getline(ss, line)) {
-    const std::string tl = Trim(line);
+    const std::string tl = io::Trim(line);
     if (tl == "=== system ===" || tl == "=== user ===") {
       target = tl == "=== system ===" ? &t.system_ : &t.user_;
       if (tl == "=== system ===") t.has_system_ = true;
@@ -127,7 +123,7 @@ PromptTemplate PromptTemplate::Parse(const std::string& text, const std::string&
   // A trailing newline of the file is not part of the prompt.
   while (!t.user_.empty() && t.user_.back() == '\n') t.user_.pop_back();
   while (!t.system_.empty() && t.system_.back() == '\n') t.system_.pop_back();
-  if (Trim(t.user_).empty() && t.user_.find("{{") == std::string::npos)
+  if (io::Trim(t.user_).empty() && t.user_.find("{{") == std::string::npos)
     throw TemplateError("prompt template " + origin + " has an empty user message");
   return t;
 }

@@ -1,12 +1,11 @@
 #include "recog/profile.hpp"
 
-#include <fstream>
-#include <sstream>
 #include <stdexcept>
 
 #include <nlohmann/json.hpp>
 
 #include "io/paths.hpp"
+#include "io/text.hpp"
 #include "recog/text.hpp"
 
 namespace vstar::recog {
@@ -14,14 +13,6 @@ namespace fs = std::filesystem;
 using Json = nlohmann::ordered_json;
 
 namespace {
-
-std::string ReadText(const fs::path& p, const std::string& what) {
-  std::ifstream in(p, std::ios::binary);
-  if (!in) throw std::runtime_error("cannot read " + what + " " + p.string());
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 Sampling ReadSampling(const Json& j, const std::string& where) {
   Sampling s;
@@ -86,7 +77,7 @@ Profile LoadProfile(const std::string& name_or_dir, const fs::path& templates) {
     throw std::runtime_error("unknown profile '" + name_or_dir + "': no " + file.string());
   Json j;
   try {
-    j = Json::parse(ReadText(file, "profile"));
+    j = Json::parse(io::ReadFile(file, "profile"));
   } catch (const nlohmann::json::exception& e) {
     throw std::runtime_error(file.string() + ": " + e.what());
   }
@@ -107,11 +98,11 @@ Profile LoadProfile(const std::string& name_or_dir, const fs::path& templates) {
   } else {
     throw std::runtime_error(file.string() + ": templates.dir must be \"profile\" or \"user\"");
   }
-  p.turn1_template = ReadText(p.template_dir / t.at("turn1").get<std::string>(), "turn-1 template");
-  p.turn2_template = ReadText(p.template_dir / t.at("turn2").get<std::string>(), "turn-2 template");
+  p.turn1_template = io::ReadFile(p.template_dir / t.at("turn1").get<std::string>(), "turn-1 template");
+  p.turn2_template = io::ReadFile(p.template_dir / t.at("turn2").get<std::string>(), "turn-2 template");
   if (t.contains("description_block") && t["description_block"].is_string()) {
     fs::path b = p.template_dir / t["description_block"].get<std::string>();
-    if (fs::exists(b)) p.description_block = ReadText(b, "description block");
+    if (fs::exists(b)) p.description_block = io::ReadFile(b, "description block");
   }
   if (j.contains("system_prompt") && j["system_prompt"].is_string()) p.system_prompt = j["system_prompt"];
   for (const auto& tool : j.at("tools")) {

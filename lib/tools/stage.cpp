@@ -88,12 +88,14 @@ std::map<std::string, std::string> GivenOptions(const VisualOptions& v) {
   return given;
 }
 
-void AddOverlays(Json& value, const VisualOptions& options, const Frames& frames,
-                 const std::vector<std::vector<plugin::Person>>& people, const Json& drawn) {
+// Drawn from the written (rounded) values, as vs-policy draws them from a record, so the two write the
+// same bytes under the same cache key.
+void AddOverlays(Json& value, const VisualOptions& options, const Frames& frames, bool pose) {
   auto variants = options.OverlayList();
   if (variants.empty()) return;
+  auto people = PeopleFrom(value, pose);
   Json o = Json::object();
-  for (auto v : variants) o[OverlayName(v)] = WriteOverlays(frames.paths, &frames.mats, v, people, drawn);
+  for (auto v : variants) o[OverlayName(v)] = WriteOverlays(frames.paths, &frames.mats, v, people, value["frames"]);
   value["overlays"] = o;
 }
 
@@ -274,17 +276,13 @@ void DetectStage::Process(io::Record& record) {
   Json value = header_;
   value["tracked"] = options_.track;
   Json out_frames = Json::array();
-  std::vector<std::vector<plugin::Person>> people(boxes.size());
   for (size_t f = 0; f < boxes.size(); ++f) {
     Json list = Json::array();
-    for (size_t i = 0; i < boxes[f].size(); ++i) {
-      list.push_back(BoxJson(boxes[f][i], ids[f][i]));
-      people[f].push_back({boxes[f][i], {}});
-    }
+    for (size_t i = 0; i < boxes[f].size(); ++i) list.push_back(BoxJson(boxes[f][i], ids[f][i]));
     out_frames.push_back({{"path", frames.paths[f]}, {"boxes", list}});
   }
   value["frames"] = out_frames;
-  AddOverlays(value, options_, frames, people, out_frames);
+  AddOverlays(value, options_, frames, false);
   record.set("detect", value);
 }
 
@@ -352,7 +350,7 @@ void PoseStage::Process(io::Record& record) {
     out_frames.push_back({{"path", frames.paths[f]}, {"people", list}});
   }
   value["frames"] = out_frames;
-  AddOverlays(value, options_.visual, frames, people, out_frames);
+  AddOverlays(value, options_.visual, frames, true);
   record.set("pose", value);
 }
 
