@@ -9,7 +9,7 @@ complete -c vs-explain -l progress -d 'Progress bar on stderr: auto (TTY only), 
 complete -c vs-explain -l log-level -d 'debug, info, warn, error or quiet (stderr)' -r -f -a 'debug info warn error quiet'
 complete -c vs-explain -l device -d 'Compute device for model stages: auto, cpu, cuda, cuda:N' -r -f
 complete -c vs-explain -l what -d 'classes: explain a class list; video: describe each record'\''s clip' -r -f -a 'classes video'
-complete -c vs-explain -l classes -d 'class list for --what classes (names, '\''name: description'\'' lines, JSON, or id,name CSV)' -r -f
+complete -c vs-explain -l classes -d 'class list for --what classes (names, '\''name: description'\'' or TSV lines, CSV with a header, JSON, or the JSONL of vs-import/vs-explain)' -r -f
 complete -c vs-explain -l plugin -d 'explain/describe plugin (local, openai, precomputed; default local for classes)' -r -f
 complete -c vs-explain -l plugin-path -d 'extra plugin directories (searched first)' -r -f
 complete -c vs-explain -l plugin-opt -d 'plugin option key=value (repeatable)' -r -f

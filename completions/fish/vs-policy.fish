@@ -21,11 +21,11 @@ complete -c vs-policy -l dtype -d 'Weights and activations: fp32 or bf16' -r -f 
 complete -c vs-policy -l temporal-index-mode -d 'Video temporal rope positions: float_then_trunc (reference) or int_spg (transformers 4.53-4.57)' -r -f -a 'float_then_trunc int_spg'
 complete -c vs-policy -l fps -d 'Frame rate of a record'\''s frames when frames.sample_fps is absent' -r -f
 complete -c vs-policy -l video-max-pixels -d 'Largest frame area fed to the vision tower' -r -f
-complete -c vs-policy -l profile -d 'Profile name (share/vstar/profiles) or directory: clean (default), official, official-grpo, official-sft' -r -f
+complete -c vs-policy -l profile -d 'Profile name (share/vstar/profiles) or directory: clean (default), official, official-grpo, official-grpo-4tool, official-sft, official-teacher' -r -f
 complete -c vs-policy -l templates -d 'Directory with the authors'\'' template text, needed by the official profiles' -r -f
 complete -c vs-policy -l annotated-root -d 'official profiles: root joined with the record path for the annotated-video text' -r -f
-complete -c vs-policy -l candidates -d 'Two-turn mode: candidate class list (names, '\''name: explanation'\'' lines, JSON dict/array, or vs-explain --what classes output)' -r -F
-complete -c vs-policy -l tools -d 'Two-turn mode: dynamic (turn 1 decides), all, none (the paper'\''s ablations)' -r -f -a 'dynamic all none'
+complete -c vs-policy -l candidates -d 'Candidate class list turn 2 chooses from (names, '\''name: explanation'\'' or TSV lines, CSV with a header, JSON dict/array, or the JSONL of vs-import/vs-explain)' -r -F
+complete -c vs-policy -l tools -d 'dynamic (turn 1 decides), all, none (the paper'\''s ablations)' -r -f -a 'dynamic all none'
 complete -c vs-policy -l plugin-path -d 'Extra directories searched for tool plugins' -r -F
 complete -c vs-policy -l detector -d 'person detector run when a record has no detect key plugin name (see vs-plugins)' -r -f
 complete -c vs-policy -l detector-model -d 'person detector run when a record has no detect key model file for the plugin (TorchScript, ONNX, ...)' -r -f
@@ -39,4 +39,4 @@ complete -c vs-policy -l describer -d 'Describer plugin run when a record has no
 complete -c vs-policy -l describer-model -d 'Model of --describer' -r -f
 complete -c vs-policy -l describer-opt -d 'KEY=VALUE option of --describer (repeatable)' -r -f
 complete -c vs-policy -l describe-frames -d 'Frames handed to --describer, spread over the clip' -r -f
-complete -c vs-policy -l keep-prompts -d 'Two-turn mode: store each turn'\''s user text in policy.turn*.prompt' -r -f
+complete -c vs-policy -l keep-prompts -d 'Store each turn'\''s user text in policy.turn*.prompt' -r -f
