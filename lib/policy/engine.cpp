@@ -117,6 +117,22 @@ std::unique_ptr<PolicyEngine> PolicyEngine::Load(const PolicyOptions& options, c
   return e;
 }
 
+std::string PolicyEngine::Text(std::vector<int64_t> toks) const {
+  if (!toks.empty() && std::find(stop_ids_.begin(), stop_ids_.end(), toks.back()) != stop_ids_.end()) toks.pop_back();
+  // Ids of padded embedding rows (vocab_size > len(tokenizer)) have no text: HF's decode drops
+  // them, so do we.
+  std::vector<model::TokenId> known;
+  known.reserve(toks.size());
+  for (auto id : toks) {
+    try {
+      tokenizer_->IdToToken(id);
+      known.push_back(id);
+    } catch (const std::exception&) {
+    }
+  }
+  return tokenizer_->Decode(known, /*skip_special_tokens=*/true);
+}
+
 model::VisionInput PolicyEngine::VideoFromFrames(const io::Json& frames) const {
   if (!frames.is_object() || !frames.contains("paths") || !frames["paths"].is_array() || frames["paths"].empty())
     throw std::runtime_error("record has no frames.paths (run vs-decode first)");
@@ -185,24 +201,10 @@ std::vector<Response> PolicyEngine::Generate(const Encoded& batch, model::Sampli
   so.pad_token_id = pad_id_;
   auto r = model::Generate(*model_, batch.inputs, so);
   for (int64_t b = 0; b < B; ++b) {
-    auto toks = r.tokens[b];
-    out[b].tokens = toks;
+    out[b].tokens = r.tokens[b];
     out[b].logprobs = r.logprobs[b];
     out[b].finish_reason = r.finish_reasons[b];
-    if (!toks.empty() && std::find(stop_ids_.begin(), stop_ids_.end(), toks.back()) != stop_ids_.end())
-      toks.pop_back();
-    // Ids of padded embedding rows (vocab_size > len(tokenizer)) have no text: HF's decode drops
-    // them, so do we.
-    std::vector<model::TokenId> known;
-    known.reserve(toks.size());
-    for (auto id : toks) {
-      try {
-        tokenizer_->IdToToken(id);
-        known.push_back(id);
-      } catch (const std::exception&) {
-      }
-    }
-    out[b].text = tokenizer_->Decode(known, /*skip_special_tokens=*/true);
+    out[b].text = Text(r.tokens[b]);
   }
   if (timing) {
     timing->prefill_seconds = r.prefill_seconds;

@@ -84,6 +84,8 @@ class PolicyEngine {
   std::vector<Response> Generate(const Encoded& batch, model::SamplingOptions sampling,
                                  BatchTiming* timing = nullptr) const;
   int64_t pad_id() const { return pad_id_; }
+  // A response's text from its generated ids: a final stop id dropped, special tokens skipped.
+  std::string Text(std::vector<int64_t> tokens) const;
 
   // Frames of a record's "frames" field (vs-decode), processed as one video.
   model::VisionInput VideoFromFrames(const io::Json& frames) const;

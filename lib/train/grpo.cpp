@@ -1,0 +1,621 @@
+#include "train/grpo.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <map>
+
+#include <CLI/CLI.hpp>
+
+#include "eval/plot.hpp"
+#include "io/log.hpp"
+#include "io/progress.hpp"
+#include "io/stream.hpp"
+#include "reward/reward.hpp"
+#include "reward/stage.hpp"
+#include "train/checkpoint.hpp"
+#include "train/run_dir.hpp"
+
+namespace vstar::train {
+namespace fs = std::filesystem;
+using Json = nlohmann::ordered_json;
+using policy::PolicyEngine;
+using policy::Response;
+
+void GrpoOptions::Register(CLI::App& app) {
+  policy.dtype = "fp32";  // training runs in fp32 (the log-prob exactness and the resume guarantee hold there)
+  policy.Register(app);
+  // vs-policy's single-turn template, dtype and stream batch have no meaning here.
+  for (const char* flag : {"--template", "--dtype", "--batch"}) app.remove_option(app.get_option(flag));
+  two_turn.Register(app);
+  app.remove_option(app.get_option("--keep-prompts"));
+  app.add_option("--output", output_dir, "Run directory: final model, checkpoint-STEP/, metrics plot")
+      ->required()
+      ->type_name("DIR");
+  app.add_option("-i,--input", inputs,
+                 "Prompt records (JSONL as vs-decode and the tool stages write them, with \"label\"; - = stdin); "
+                 "repeatable")
+      ->type_name("FILE");
+  app.add_option("--device", device, "cpu, cuda, cuda:N or auto")->capture_default_str();
+  app.add_option("--num-generations,-G", num_generations, "Completions sampled per prompt (the group size)")
+      ->check(CLI::Range(int64_t{2}, int64_t{4096}))
+      ->capture_default_str();
+  app.add_option("--batch", batch, "Prompts (groups) per step")
+      ->check(CLI::Range(int64_t{1}, int64_t{4096}))
+      ->capture_default_str();
+  app.add_option("--max-steps", max_steps, "Rollout steps to take (each takes --updates optimizer steps)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 40))
+      ->capture_default_str();
+  app.add_option("--updates", updates, "Optimizer steps per rollout batch, with the PPO-style clipped ratio when > 1")
+      ->check(CLI::Range(int64_t{1}, int64_t{1024}))
+      ->capture_default_str();
+  app.add_option("--scale", scale, "Advantage scaling: group (divide by the group std), batch, none (Dr. GRPO)")
+      ->check(CLI::IsMember({"group", "batch", "none"}))
+      ->capture_default_str();
+  app.add_option("--variant", variant, "In-process reward: paper or official (default: the profile's)")
+      ->check(CLI::IsMember({"paper", "official"}));
+  app.add_option("--tool-cost", tool_cost, "paper reward: share of R_tool lost when every tool is used")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
+  app.add_flag("--temporal,!--no-temporal", temporal,
+               "official reward: +0.3 temporal bonus, from G extra completions on frame-shuffled video (on)");
+  app.add_flag("--len-control,!--no-len-control", len_control, "official reward: +0.2 length bonus (on)");
+  app.add_option("--resume", resume_from, "Continue from the newest checkpoint in --output, or from PATH")
+      ->expected(0, 1)
+      ->type_name("PATH");
+  app.add_option("--save-steps", save_steps, "Write a checkpoint every N steps (0 = only at the end)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 40))
+      ->capture_default_str();
+  app.add_option("--keep-last", keep_last, "Keep only the newest K checkpoints (0 = all)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 20))
+      ->capture_default_str();
+  app.add_option("--metrics", metrics_file, "Append one JSON line per step to FILE instead of stderr")
+      ->type_name("FILE");
+  app.add_option("--log-level", log_level, "debug, info, warn, error or quiet")
+      ->check(CLI::IsMember({"debug", "info", "warn", "error", "quiet"}))
+      ->capture_default_str();
+  loss.Register(app);
+  optim.Register(app);
+  external.Register(app);
+}
+
+void GrpoOptions::Finish(const CLI::App& app) {
+  resume = app.count("--resume") > 0;
+  loss.Finish();
+  given_loss = app.count("--loss") > 0;
+  given_beta = app.count("--beta") > 0;
+  given_kl_clamp = app.count("--kl-clamp") > 0;
+  given_sampling = policy::PolicyOptions::GivenSampling(app);
+}
+
+namespace {
+
+// One group: a prompt record's rollouts and what training needs of them.
+struct Group {
+  io::Json record;                   // the prompt record (tool stages may have added keys)
+  PolicyEngine::Encoded turn1;       // G rows (clean: sampled per rollout) or 1 (official: shared)
+  PolicyEngine::Encoded turn2;       // G rows
+  std::vector<Response> answers1;    // one per turn-1 row
+  std::vector<Response> answers2;    // G
+  std::vector<Response> shuffled;    // official temporal bonus: G on frame-shuffled video (not trained)
+  std::vector<recog::ToolChoice> choices;  // one per turn-1 row
+  torch::Tensor ids1, mask1, old1, ids2, mask2, old2;  // right-padded completions, rollout log-probs
+  torch::Tensor ref;                 // [G, T1 + T2] (or [G, T2]) reference log-probs when beta > 0
+  Json reward;                       // the scorer's "reward" object
+};
+
+// Completions right-padded into [B, T] with their mask and the log-probs collected while sampling.
+struct Padded {
+  torch::Tensor ids, mask, logps;
+};
+Padded Pad(const std::vector<Response>& rs, int64_t pad_id) {
+  const int64_t B = static_cast<int64_t>(rs.size());
+  int64_t T = 1;
+  for (const auto& r : rs) T = std::max<int64_t>(T, static_cast<int64_t>(r.tokens.size()));
+  Padded p{torch::full({B, T}, pad_id, torch::kLong), torch::zeros({B, T}, torch::kLong), torch::zeros({B, T})};
+  for (int64_t b = 0; b < B; ++b) {
+    const auto& r = rs[b];
+    const int64_t n = static_cast<int64_t>(r.tokens.size());
+    if (n == 0) continue;
+    p.ids[b].narrow(0, 0, n).copy_(torch::tensor(r.tokens, torch::kLong));
+    p.mask[b].narrow(0, 0, n).fill_(1);
+    p.logps[b].narrow(0, 0, n).copy_(torch::tensor(r.logprobs, torch::kFloat));
+  }
+  return p;
+}
+
+// A sampled vision placeholder (<|vision_start|>, <|image_pad|>, <|video_pad|>, <|vision_pad|>) ends
+// the completion there: no vision features exist for it, so the training forward over prompt +
+// completion could not be run (transformers' placeholder check refuses it as ours does), and a
+// random or young policy does sample them. The text is decoded again from the kept tokens.
+void CutAtVisionTokens(std::vector<Response>& rs, const PolicyEngine& engine) {
+  const model::QwenVLConfig& cfg = engine.model().config();
+  const int64_t ids[] = {cfg.vision_start_token_id, cfg.image_token_id, cfg.video_token_id, cfg.vision_token_id};
+  for (auto& r : rs) {
+    auto it = std::find_first_of(r.tokens.begin(), r.tokens.end(), std::begin(ids), std::end(ids));
+    if (it == r.tokens.end()) continue;
+    const auto n = static_cast<size_t>(it - r.tokens.begin());
+    r.tokens.resize(n);
+    r.logprobs.resize(n);
+    r.finish_reason = "vision_token";
+    r.text = engine.Text(r.tokens);
+  }
+}
+
+// Deterministic seeds for every sampling call (splitmix64 over the run seed, step, group and turn):
+// a resumed run draws what the uninterrupted one drew, with no generator state to carry.
+uint64_t RolloutSeed(uint64_t seed, int64_t step, int64_t group, int turn) {
+  uint64_t z = seed;
+  for (uint64_t v : {static_cast<uint64_t>(step), static_cast<uint64_t>(group), static_cast<uint64_t>(turn)}) {
+    z += 0x9e3779b97f4a7c15ull + v;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    z ^= z >> 31;
+  }
+  return z;
+}
+
+// Each distinct frame list is read and processed once per step (vision inputs are shared by the
+// rollouts that show the same video).
+class VideoCache {
+ public:
+  explicit VideoCache(const PolicyEngine& engine) : engine_(engine) {}
+  policy::Conversation Conversation(const policy::Turn& turn) {
+    policy::Conversation c;
+    c.messages = turn.messages;
+    for (const auto& v : turn.videos) {
+      const std::string key = v.dump();
+      auto it = cache_.find(key);
+      if (it == cache_.end()) it = cache_.emplace(key, engine_.VideoFromFrames(v)).first;
+      c.videos.push_back(it->second);
+    }
+    return c;
+  }
+
+ private:
+  const PolicyEngine& engine_;
+  std::map<std::string, model::VisionInput> cache_;
+};
+
+// Sampling settings for a turn: the profile's, the command line's where given; a greedy profile
+// (clean evaluates greedily) samples at T = 1, TRL's default, since equal completions have no advantage.
+model::SamplingOptions RolloutSampling(const policy::EngineResponder& responder, const recog::Sampling& s) {
+  model::SamplingOptions so = responder.Effective(s);
+  if (!so.do_sample) {
+    so.do_sample = true;
+    so.temperature = 1.0;
+  }
+  return so;
+}
+
+std::string Fingerprint(const std::vector<std::string>& lines) {
+  uint64_t h = 1469598103934665603ull;
+  for (const auto& l : lines)
+    for (unsigned char c : l + "\n") {
+      h ^= c;
+      h *= 1099511628211ull;
+    }
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+
+Json RunIdentity(const GrpoOptions& o, const recog::Profile& profile, const GrpoLossOptions& lo,
+                 const std::string& variant, int64_t total, const std::string& data) {
+  return Json{{"total_steps", total},        {"num_generations", o.num_generations},
+              {"batch", o.batch},            {"updates", o.updates},
+              {"seed", o.policy.seed},       {"profile", profile.name},
+              {"tools", o.two_turn.tools},   {"variant", variant},
+              {"reward_cmd", o.external.command}, {"scale", o.scale},
+              {"loss", Name(lo.loss)},       {"beta", lo.beta},
+              {"epsilon", {lo.epsilon_low, lo.epsilon_high}}, {"kl_clamp", lo.kl_clamp},
+              {"lr", o.optim.lr},            {"schedule", o.optim.schedule},
+              {"warmup", o.optim.Warmup(total * o.updates)}, {"weight_decay", o.optim.weight_decay},
+              {"max_grad_norm", o.optim.max_grad_norm}, {"data", data}};
+}
+
+// Frames of `video` (vs-decode's object) in the order of a seeded shuffle: the temporal bonus's
+// negative rollouts (Video-R1 trainer/grpo_trainer.py shuffles the video frames).
+io::Json Shuffled(io::Json video, uint64_t seed) {
+  const auto& paths = video["paths"];
+  const auto order = reward::ShuffledOrder(paths.size(), seed);
+  io::Json out = io::Json::array();
+  for (size_t i : order) out.push_back(paths[i]);
+  video["paths"] = out;
+  return video;
+}
+
+void WritePlot(const fs::path& file, const Json& history, const recog::Profile& profile) {
+  eval::Series reward{"mean reward", {}, {}}, kl{"KL", {}, {}}, len{"turn-2 tokens", {}, {}};
+  std::vector<eval::Series> rates;
+  for (const auto& t : profile.tools) rates.push_back({t.name, {}, {}});
+  for (const auto& h : history) {
+    const double s = h["step"].get<double>();
+    reward.x.push_back(s);
+    reward.y.push_back(h["reward"].get<double>());
+    kl.x.push_back(s);
+    kl.y.push_back(h["kl"].is_number() ? h["kl"].get<double>() : std::nan(""));
+    len.x.push_back(s);
+    len.y.push_back(h["completion_length"].get<double>());
+    for (auto& r : rates) {
+      r.x.push_back(s);
+      r.y.push_back(h["tool_rate"][r.name].get<double>());
+    }
+  }
+  eval::WriteLineCharts(file, {{"reward", "step", {reward}},
+                               {"tool-call rate in turn 1", "step", rates},
+                               {"KL to the reference", "step", {kl}},
+                               {"completion length", "step", {len}}});
+}
+
+}  // namespace
+
+GrpoResult RunGrpo(const GrpoOptions& o) {
+  GrpoResult result;
+  const fs::path out_dir = o.output_dir;
+  PrepareOutputDir(out_dir);
+
+  // 1. The profile, the candidates, the loss and reward settings.
+  recog::ProfileOptions po = o.two_turn.profile;
+  if (po.profile == "official") po.profile = "official-grpo";  // the authors' GRPO rollouts
+  const recog::Profile profile = po.Load();
+  const bool shared_turn1 = profile.name.rfind("official", 0) == 0;
+  const recog::ClassList candidates = policy::LoadCandidates(o.two_turn.candidates);
+  const recog::ToolMode mode = recog::ParseToolMode(o.two_turn.tools);
+  GrpoLossOptions lopt = o.loss;
+  if (shared_turn1) {
+    const GrpoLossOptions off = GrpoLossOptions::Official();
+    if (!o.given_loss) lopt.loss = off.loss;
+    if (!o.given_beta) lopt.beta = off.beta;
+    if (!o.given_kl_clamp) lopt.kl_clamp = off.kl_clamp;
+  }
+  const AdvantageScale scale = ParseAdvantageScale(o.scale);
+  const std::string variant = o.variant.empty() ? profile.reward_variant : o.variant;
+  const int64_t G = o.num_generations;
+
+  // 2. Prompt records: all read and checked before any rollout.
+  std::vector<std::string> lines;
+  for (const auto& src : o.inputs.empty() ? std::vector<std::string>{"-"} : o.inputs) {
+    std::ifstream file;
+    if (src != "-") {
+      file.open(src, std::ios::binary);
+      if (!file) throw std::runtime_error("cannot open input " + src);
+    }
+    std::istream& in = src == "-" ? std::cin : file;
+    std::string line;
+    size_t n = 0;
+    while (std::getline(in, line)) {
+      ++n;
+      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+      Json j;
+      try {
+        j = Json::parse(line);
+      } catch (const std::exception& e) {
+        throw std::runtime_error(src + ":" + std::to_string(n) + ": not valid JSON: " + e.what());
+      }
+      if (!j.is_object() || !j.contains("frames") || !j["frames"].is_object())
+        throw std::runtime_error(src + ":" + std::to_string(n) + ": no \"frames\" (run vs-decode first)");
+      if (!j.contains("label") && !j.contains("solution"))
+        throw std::runtime_error(src + ":" + std::to_string(n) + ": no \"label\" (the ground truth the reward needs)");
+      lines.push_back(j.dump());
+    }
+  }
+  if (lines.empty()) throw std::runtime_error("no prompt record in the input");
+  result.records = lines.size();
+  const int64_t N = static_cast<int64_t>(lines.size());
+  const int64_t total = o.max_steps;
+  const int64_t total_updates = total * o.updates;
+  const int64_t warmup = o.optim.Warmup(total_updates);
+  const Json identity = RunIdentity(o, profile, lopt, variant, total, Fingerprint(lines));
+
+  // 3. Where to start: the base model, or a checkpoint of this very run.
+  const ResumePoint resume = FindResumePoint(out_dir, o.policy.model_dir, o.resume, o.resume_from, identity);
+  const fs::path weights_dir = resume.weights_dir;
+  const Json state = resume.state;
+  const int64_t start = resume.step();
+  Json history = resume.history();
+
+  torch::manual_seed(o.policy.seed);
+  policy::PolicyOptions popt = o.policy;
+  popt.model_dir = weights_dir.string();
+  popt.dtype = "fp32";
+  const torch::Device device = policy::ResolveDevice(o.device);
+  const auto engine = PolicyEngine::Load(popt, device);
+  const model::QwenVL& model = engine->model();
+  const policy::EngineResponder responder(*engine, o.given_sampling);
+  const model::SamplingOptions sampling1 = RolloutSampling(responder, profile.turn1_sampling);
+  const model::SamplingOptions sampling2 = RolloutSampling(responder, profile.turn2_sampling);
+  tools::ToolRunner runner(o.two_turn.runner, device.str());
+
+  // The frozen reference is the base model (TRL's ref_model); beta 0 loads none.
+  std::unique_ptr<model::QwenVL> reference;
+  if (lopt.beta != 0) {
+    model::LoadOptions lo;
+    lo.device = device;
+    lo.temporal_index_mode = model::ParseTemporalIndexMode(o.policy.temporal_index_mode);
+    reference = std::make_unique<model::QwenVL>(model::QwenVL::Load(o.policy.model_dir, lo));
+    reference->SetRequiresGrad(false);
+  }
+
+  NamedParams params = model.NamedParameters();
+  for (auto& [n, t] : params) t.set_requires_grad(true);
+  AdamW optimizer(params, o.optim);
+  if (!state.is_null()) {
+    optimizer.LoadState(ReadOptimizerState(weights_dir));
+    RestoreRng(weights_dir);
+  }
+
+  // Rewards: the reward program, or the vs-reward library in process. Either scores one record per
+  // group (the prompt record plus "completions" [{"text", "tokens", "turn1"}] and, for the official
+  // temporal bonus, "shuffled_completions") and answers with vs-reward's "reward" object.
+  std::function<io::Json(const io::Json&)> score;
+  std::unique_ptr<reward::ExternalReward> external;
+  std::unique_ptr<reward::RewardStage> stage;
+  if (!o.external.command.empty()) {
+    external = std::make_unique<reward::ExternalReward>(o.external);
+    score = [&](const io::Json& r) { return external->Score({r}).at(0); };  // one process per group
+  } else {
+    reward::RewardOptions ro;
+    ro.variant = variant;
+    ro.templates = profile.template_dir.string();
+    ro.classes = o.two_turn.candidates;
+    ro.tool_cost = o.tool_cost;
+    ro.temporal = o.temporal;
+    ro.len_control = o.len_control;
+    stage = std::make_unique<reward::RewardStage>(ro);
+    score = [&](const io::Json& r) {
+      io::Record rec(r.dump(), "vs-grpo", 0);
+      stage->Score(rec);
+      return rec.get("reward");
+    };
+  }
+  const bool want_shuffled = variant == "official" && o.temporal;
+
+  std::ofstream metrics_file;
+  if (!o.metrics_file.empty()) {
+    metrics_file.open(o.metrics_file, std::ios::app);
+    if (!metrics_file) throw std::runtime_error("cannot open --metrics " + o.metrics_file);
+  }
+  std::ostream& metrics = o.metrics_file.empty() ? std::cerr : metrics_file;
+
+  auto weights_for_save = [&]() {
+    NamedParams w;
+    for (const auto& [name, t] : params) w.emplace_back(name, t.detach().to(torch::kCPU, torch::kFloat32));
+    return w;
+  };
+  auto save_checkpoint = [&](int64_t step) {
+    CheckpointContent c;
+    c.config = &model.config();
+    c.weights = weights_for_save();
+    c.tokenizer_dir = o.policy.model_dir;
+    c.optimizer = optimizer.State();
+    c.trainer_state = Json{{"step", step}, {"identity", identity}, {"history", history}};
+    const fs::path dir = out_dir / ("checkpoint-" + std::to_string(step));
+    WriteCheckpointDir(c, dir);
+    PruneCheckpoints(out_dir, o.keep_last);
+    log::Info("checkpoint ", dir.string());
+  };
+
+  log::Info("GRPO on ", N, " prompts, profile ", profile.name, ", ", G, " generations, ", total, " steps of ", o.batch,
+            " prompts x ", o.updates, " updates; loss ", Name(lopt.loss), ", beta ", lopt.beta, "; reward ",
+            external ? "from " + o.external.command : variant + " (in process)");
+
+  // 4. The loop: step s rolls out prompts [s*batch, (s+1)*batch) of the endless shuffled stream.
+  io::ProgressBar bar("vs-grpo steps", static_cast<size_t>(total - start), ::isatty(2) != 0);
+  for (int64_t step = start; step < total; ++step) {
+    const auto t0 = std::chrono::steady_clock::now();
+    std::vector<Group> groups;
+    {
+      torch::NoGradGuard no_grad;
+      VideoCache videos(*engine);
+      for (int64_t k = 0; k < o.batch; ++k) {
+        const int64_t g = step * o.batch + k;
+        const auto order = EpochOrder(lines.size(), o.policy.seed, g / N);
+        Group grp;
+        io::Record rec(lines[order[g % N]], "vs-grpo", 0);
+        // Turn 1: G samples (clean, each trained with its turn 2) or one shared, untrained (official).
+        const policy::Turn turn1 = policy::BuildTurn1(profile, rec);
+        const int64_t turn1_rows = shared_turn1 ? 1 : G;
+        grp.turn1 = engine->Encode(std::vector<policy::Conversation>(turn1_rows, videos.Conversation(turn1)));
+        model::SamplingOptions s1 = sampling1;
+        s1.seed = RolloutSeed(o.policy.seed, step, k, 1);
+        grp.answers1 = engine->Generate(grp.turn1, s1);
+        CutAtVisionTokens(grp.answers1, *engine);
+        // The tools each turn-1 sample chose, run once per record (their outputs are kept in it), and
+        // the turn 2 they lead to.
+        std::vector<policy::Conversation> convs2, shuffled2;
+        for (int64_t i = 0; i < G; ++i) {
+          const Response& a1 = grp.answers1[shared_turn1 ? 0 : i];
+          if (i < turn1_rows) {
+            const policy::ToolStep ts = policy::RunTools(profile, mode, a1.text, rec, candidates, runner);
+            grp.choices.push_back(ts.choice);
+            policy::Turn2 t2 = policy::BuildTurn2(profile, rec, turn1, a1.text, ts, candidates);
+            convs2.push_back(videos.Conversation(t2.turn));
+            if (want_shuffled) {
+              t2.turn.videos.back() = Shuffled(t2.turn.videos.back(), RolloutSeed(o.policy.seed, step, k, 3));
+              shuffled2.push_back(videos.Conversation(t2.turn));
+            }
+          } else {
+            convs2.push_back(convs2.front());
+            if (want_shuffled) shuffled2.push_back(shuffled2.front());
+          }
+        }
+        grp.turn2 = engine->Encode(convs2);
+        model::SamplingOptions s2 = sampling2;
+        s2.seed = RolloutSeed(o.policy.seed, step, k, 2);
+        grp.answers2 = engine->Generate(grp.turn2, s2);
+        CutAtVisionTokens(grp.answers2, *engine);
+        if (want_shuffled) {
+          s2.seed = RolloutSeed(o.policy.seed, step, k, 4);
+          grp.shuffled = engine->Generate(engine->Encode(shuffled2), s2);
+        }
+        Padded p2 = Pad(grp.answers2, engine->pad_id());
+        grp.ids2 = p2.ids;
+        grp.mask2 = p2.mask;
+        grp.old2 = p2.logps;
+        if (!shared_turn1) {
+          Padded p1 = Pad(grp.answers1, engine->pad_id());
+          grp.ids1 = p1.ids;
+          grp.mask1 = p1.mask;
+          grp.old1 = p1.logps;
+        }
+        grp.record = io::Json::parse(rec.text());
+        groups.push_back(std::move(grp));
+      }
+    }
+
+    // Rewards: one scorer record per group.
+    std::vector<io::Json> inputs;
+    for (const auto& grp : groups) {
+      io::Json r = grp.record;
+      io::Json comps = io::Json::array(), shuf = io::Json::array();
+      for (int64_t i = 0; i < G; ++i)
+        comps.push_back({{"text", grp.answers2[i].text},
+                         {"tokens", grp.answers2[i].tokens.size()},
+                         {"turn1", grp.answers1[shared_turn1 ? 0 : i].text}});
+      for (const auto& s : grp.shuffled) shuf.push_back({{"text", s.text}, {"tokens", s.tokens.size()}});
+      r["completions"] = comps;
+      if (!grp.shuffled.empty()) r["shuffled_completions"] = shuf;
+      inputs.push_back(std::move(r));
+    }
+    std::vector<io::Json> rewards;
+    for (const auto& r : inputs) rewards.push_back(score(r));
+    std::vector<float> totals;
+    std::map<std::string, double> component_sums;
+    for (size_t k = 0; k < groups.size(); ++k) {
+      const auto& rw = rewards[k];
+      if (!rw.is_object() || !rw.contains("completions") || !rw["completions"].is_array() ||
+          static_cast<int64_t>(rw["completions"].size()) != G)
+        throw std::runtime_error("reward of group " + std::to_string(k) + " does not hold " + std::to_string(G) +
+                                 " completions: " + rw.dump());
+      for (const auto& c : rw["completions"]) {
+        if (!c.contains("total") || !c["total"].is_number() || !std::isfinite(c["total"].get<double>()))
+          throw std::runtime_error("reward without a finite \"total\": " + c.dump());
+        totals.push_back(c["total"].get<float>());
+        for (const auto& [name, v] : c.items())
+          if (name != "total" && v.is_number()) component_sums[name] += v.get<double>();
+      }
+      groups[k].reward = rw;
+    }
+    const torch::Tensor reward_t = torch::tensor(totals);
+    const GroupAdvantages adv = ComputeAdvantages(reward_t, G, scale);
+
+    // Training inputs per group: the joint trajectory (clean: turn-1 then turn-2 tokens) or turn 2.
+    auto joined = [&](const torch::Tensor& a, const torch::Tensor& b) {
+      return shared_turn1 ? b : torch::cat({a, b}, 1);
+    };
+    double num_items = 0;
+    int64_t max_len = 0;
+    for (const auto& g : groups) {
+      num_items += joined(g.mask1, g.mask2).sum().item<double>();
+      max_len = std::max<int64_t>(max_len, joined(g.mask1, g.mask2).size(1));
+    }
+    auto policy_logps = [&](const model::QwenVL& m, const Group& g) {
+      torch::Tensor lp2 = CompletionLogProbs(m, g.turn2.inputs, g.ids2, g.mask2, sampling2.temperature);
+      if (shared_turn1) return lp2;
+      torch::Tensor lp1 = CompletionLogProbs(m, g.turn1.inputs, g.ids1, g.mask1, sampling1.temperature);
+      return torch::cat({lp1, lp2}, 1);
+    };
+    if (reference) {
+      torch::NoGradGuard no_grad;
+      for (auto& g : groups) g.ref = policy_logps(*reference, g);
+    }
+
+    // K optimizer steps on this batch; each sums the groups' losses (TRL's gradient accumulation
+    // over the generation batch: accumulation_steps = groups, dapo's token count over all of them).
+    double loss_sum = 0, grad_norm = 0, kl = 0, clip = 0, lr = 0;
+    bool have_kl = false;
+    for (int64_t u = 0; u < o.updates; ++u) {
+      const int64_t opt_step = step * o.updates + u;
+      lr = o.optim.lr * ScheduleFactor(o.optim.schedule, opt_step, warmup, total_updates);
+      for (size_t k = 0; k < groups.size(); ++k) {
+        const Group& g = groups[k];
+        GrpoBatch b;
+        b.logps = policy_logps(model, g);
+        if (o.updates > 1) b.old_logps = joined(g.old1, g.old2);
+        b.ref_logps = g.ref;
+        b.advantages = adv.advantages.narrow(0, static_cast<int64_t>(k) * G, G);
+        b.mask = joined(g.mask1, g.mask2);
+        b.accumulation_steps = static_cast<int64_t>(groups.size());
+        b.num_items_in_batch = num_items;
+        b.max_completion_length = max_len;
+        GrpoLossResult r = GrpoLoss(b, lopt);
+        r.loss.backward();
+        if (u == 0) {
+          loss_sum += r.loss.item<double>();
+          if (!std::isnan(r.stats.kl)) {
+            kl += r.stats.kl / static_cast<double>(groups.size());
+            have_kl = true;
+          }
+        }
+        clip += r.stats.clip_region_mean / static_cast<double>(groups.size() * o.updates);
+      }
+      const double norm = ClipGradNorm(params, o.optim.max_grad_norm);
+      if (u == 0) grad_norm = norm;
+      optimizer.Step(lr);
+      optimizer.ZeroGrad();
+    }
+
+    // Metrics of the step.
+    const double n_comp = static_cast<double>(totals.size());
+    Json m;
+    m["step"] = step + 1;
+    m["reward"] = reward_t.mean().item<double>();
+    m["reward_std"] = adv.std.mean().item<double>();  // TRL logs the mean of the group stds
+    Json comps = Json::object();
+    for (const auto& [name, s] : component_sums) comps[name] = s / n_comp;
+    m["rewards"] = comps;
+    m["loss"] = loss_sum;
+    m["kl"] = have_kl ? Json(kl) : Json(nullptr);
+    m["clip_ratio"] = clip;
+    m["grad_norm"] = grad_norm;
+    m["lr"] = lr;
+    double len2 = 0, len1 = 0, min2 = 1e18, max2 = 0, rows1 = 0;
+    Json rates = Json::object();
+    std::map<std::string, double> yes;
+    for (const auto& g : groups) {
+      for (const auto& a : g.answers2) {
+        const double n = static_cast<double>(a.tokens.size());
+        len2 += n;
+        min2 = std::min(min2, n);
+        max2 = std::max(max2, n);
+      }
+      for (const auto& a : g.answers1) len1 += static_cast<double>(a.tokens.size());
+      rows1 += static_cast<double>(g.answers1.size());
+      for (const auto& c : g.choices)
+        for (const auto& t : profile.tools) yes[t.name] += c.on(t.name) ? 1.0 : 0.0;
+    }
+    m["completion_length"] = len2 / n_comp;
+    m["completion_length_min"] = min2;
+    m["completion_length_max"] = max2;
+    m["turn1_length"] = len1 / rows1;
+    for (const auto& t : profile.tools) rates[t.name] = yes[t.name] / rows1;
+    m["tool_rate"] = rates;
+    m["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    history.push_back(m);
+    metrics << io::Dump(m) << "\n";
+    metrics.flush();
+    bar.Tick();
+    GrpoStepMetrics sm{step + 1, m};
+    result.metrics.push_back(sm);
+    ++result.steps_run;
+    if (o.save_steps > 0 && (step + 1) % o.save_steps == 0 && step + 1 < total) save_checkpoint(step + 1);
+  }
+  bar.Finish();
+
+  // 5. The end: a last checkpoint and the final model in --output.
+  if (ListCheckpoints(out_dir).empty() || ListCheckpoints(out_dir).back().first != total) save_checkpoint(total);
+  PublishFinalModel(out_dir, model.config(), weights_for_save(), o.policy.model_dir);
+  WritePlot(out_dir / "training.png", history, profile);
+  log::Info("model written to ", out_dir.string(), " after ", total, " steps; final mean reward ",
+            history.empty() ? 0.0 : history.back()["reward"].get<double>());
+  result.exit_code = io::kExitOk;
+  return result;
+}
+
+}  // namespace vstar::train

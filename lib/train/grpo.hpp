@@ -1,0 +1,80 @@
+#pragma once
+// The GRPO recipe (vs-grpo): tool-augmented two-turn rollouts with the same steps as vs-policy
+// (BuildTurn1 -> sample -> RunTools -> BuildTurn2 -> sample G), rewards in process (lib/reward) or
+// from a reward program, group advantages, the clipped-ratio loss with an optional k3 KL to the
+// frozen base model, and AdamW; per-step metrics (reward components, KL, lengths, clip fraction,
+// the tool-call rate per tool), atomic checkpoints and resumption. One readable loop; the arithmetic
+// lives in grpo_loss, the optimizer in optim, the directories in checkpoint.
+//
+// Profiles: `clean` samples turn 1 once per rollout and trains it with its turn 2 (the joint
+// trajectory carries the advantage, so the policy learns when to call a tool); `official` is the
+// authors' form (Video-STAR trainer/grpo_trainer.py): one turn-1 sample shared by the group and not
+// trained, their continued turn-2 context, T = 1.0 / top-p 0.95, loss grpo, beta 0.04, KL clamp 10,
+// unless flags say otherwise.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "io/record.hpp"
+#include "policy/engine.hpp"
+#include "policy/two_turn.hpp"
+#include "reward/external.hpp"
+#include "train/grpo_loss.hpp"
+#include "train/optim.hpp"
+
+namespace CLI {
+class App;
+}
+
+namespace vstar::train {
+
+struct GrpoOptions {
+  std::string output_dir;            // --output
+  std::vector<std::string> inputs;   // -i/--input (prompt records, JSONL; "-" = stdin)
+  policy::PolicyOptions policy;      // --model and the sampling flags (no --template, fp32)
+  policy::TwoTurnOptions two_turn;   // --profile, --templates, --candidates, --tools, the tool flags
+  std::string device = "cpu";        // --device
+  int64_t num_generations = 4;       // --num-generations: G completions per prompt
+  int64_t batch = 1;                 // --batch: prompts per step
+  int64_t max_steps = 10;            // --max-steps
+  int64_t updates = 1;               // --updates: optimizer steps per rollout batch (TRL num_iterations)
+  std::string scale = "group";       // --scale group|batch|none
+  std::string variant;               // --variant paper|official ("" = the profile's)
+  double tool_cost = 0.5;            // --tool-cost (paper)
+  bool temporal = true;              // --temporal / --no-temporal (official)
+  bool len_control = true;           // --len-control / --no-len-control (official)
+  bool resume = false;               // --resume given
+  std::string resume_from;           // its value; "" or "latest" = newest checkpoint in --output
+  int64_t save_steps = 0;            // --save-steps (0 = only at the end)
+  int64_t keep_last = 0;             // --keep-last
+  std::string metrics_file;          // --metrics ("" = stderr)
+  std::string log_level = "info";    // --log-level
+  GrpoLossOptions loss;              // --loss, --beta, --epsilon, --epsilon-high, --kl-clamp
+  OptimOptions optim;                // --lr, --schedule, ...
+  reward::ExternalRewardOptions external;  // --reward-cmd, --reward-timeout
+  // Settings the command line gave (filled by Finish): they win over the profile's.
+  std::vector<std::string> given_sampling;
+  bool given_loss = false, given_beta = false, given_kl_clamp = false;
+
+  void Register(CLI::App& app);
+  // After parsing: records which flags were given, checks ranges (std::invalid_argument).
+  void Finish(const CLI::App& app);
+};
+
+struct GrpoStepMetrics {
+  int64_t step = 0;  // 1-based optimizer step
+  nlohmann::ordered_json json;  // what the metrics line holds
+};
+
+struct GrpoResult {
+  int exit_code = 0;
+  size_t records = 0;
+  int64_t steps_run = 0;
+  std::vector<GrpoStepMetrics> metrics;
+};
+
+// Runs the recipe. Unusable options, a missing model, unreadable prompts or a failing reward
+// program throw std::runtime_error (the message names the cause); nothing is ever scored silently.
+GrpoResult RunGrpo(const GrpoOptions& options);
+
+}  // namespace vstar::train
