@@ -199,24 +199,35 @@ torch::Tensor SelectiveLogProbs(const torch::Tensor& logits, const torch::Tensor
 torch::Tensor CompletionLogProbs(const model::QwenVL& model, const model::ModelInputs& prompt,
                                  const torch::Tensor& completion_ids, const torch::Tensor& completion_mask,
                                  double temperature) {
-  const int64_t B = prompt.input_ids.size(0), L = prompt.input_ids.size(1);
+  const int64_t B = prompt.input_ids.size(0);
   if (completion_ids.dim() != 2 || completion_ids.size(0) != B || completion_mask.sizes() != completion_ids.sizes())
     throw std::invalid_argument("completion ids and mask must be [B, T] with the prompt's B");
   const int64_t T = completion_ids.size(1);
   auto device = prompt.input_ids.device();
   auto ids = completion_ids.to(device, torch::kLong);
-  auto prompt_mask = prompt.attention_mask.defined() ? prompt.attention_mask.to(device, torch::kLong)
-                                                     : torch::ones({B, L}, torch::dtype(torch::kLong).device(device));
-  model::ModelInputs full = prompt;
-  full.input_ids = torch::cat({prompt.input_ids, ids}, 1);
-  full.attention_mask = torch::cat({prompt_mask, completion_mask.to(device, torch::kLong)}, 1);
-  full.position_ids = torch::Tensor();  // recomputed over the whole sequence (GetRopeIndex)
+  auto mask = completion_mask.to(device, torch::kLong);
+  if (T == 0) return torch::zeros({B, 0});
+  // The prompt with its vision inputs, then the completion as one chunk against the prompt's keys
+  // (causal inside the chunk): the attention of a forward over prompt + completion, with the
+  // completion's embeddings and M-RoPE positions as generation gives them (plain token embeddings,
+  // text positions after the prompt's rope delta). A vision placeholder id sampled inside a
+  // completion (tiny or badly trained models do) is then an ordinary token, not a slot for features
+  // the prompt does not have (a plain full forward would fail or shift the positions).
+  model::KVCache cache;
   model::ForwardOptions fo;
+  fo.cache = &cache;
   fo.last_logits_only = true;  // the head runs below on the T predicting positions only
-  auto out = model.Forward(full, fo);
-  // Position L − 1 + t predicts completion token t.
-  auto logits = model.LmHead(out.hidden.narrow(1, L - 1, T));
-  return SelectiveLogProbs(logits, ids, temperature).masked_fill(completion_mask.to(device) == 0, 0.0);
+  auto first = model.Forward(prompt, fo);
+  const int64_t L = prompt.input_ids.size(1);
+  std::vector<torch::Tensor> hidden = {first.hidden.narrow(1, L - 1, 1)};  // predicts completion token 0
+  if (T > 1) {
+    model::ModelInputs rest;
+    rest.input_ids = ids.narrow(1, 0, T - 1);
+    rest.attention_mask = mask.narrow(1, 0, T - 1);
+    hidden.push_back(model.Forward(rest, fo).hidden);  // token t predicts token t + 1
+  }
+  auto logits = model.LmHead(torch::cat(hidden, 1));
+  return SelectiveLogProbs(logits, ids, temperature).masked_fill(mask == 0, 0.0);
 }
 
 }  // namespace vstar::train

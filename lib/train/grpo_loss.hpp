@@ -82,9 +82,11 @@ GrpoLossResult GrpoLoss(const GrpoBatch& batch, const GrpoLossOptions& opt);
 // sampling temperature before the softmax, so rollout and training log-probs are of one distribution.
 torch::Tensor SelectiveLogProbs(const torch::Tensor& logits, const torch::Tensor& ids, double temperature);
 
-// Training-time per-token log-probs of sampled completions: one forward over prompt + completion,
-// vision inputs included (as TRL's _get_per_token_logps_and_entropies), the LM head applied only at
-// the positions that predict completion tokens, then SelectiveLogProbs. `prompt` is what
+// Training-time per-token log-probs of sampled completions (TRL's _get_per_token_logps_and_entropies):
+// the prompt with its vision inputs, then the whole completion as one causal chunk against the
+// prompt's keys, the LM head only at the positions that predict completion tokens, then
+// SelectiveLogProbs. The completion is embedded and positioned as generation does it, so a vision
+// placeholder id sampled inside a completion stays an ordinary token. `prompt` is what
 // model::Generate was given (left padding in its attention mask; B rows with their vision items);
 // `completion_ids` [B, T] right-padded, `completion_mask` [B, T] (1 = real token). Equals the
 // log-probs Generate collected with the KV cache; differentiable in the model's parameters unless

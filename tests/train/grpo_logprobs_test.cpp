@@ -121,3 +121,29 @@ TEST_CASE("training log-probs carry gradients into the model", "[train][grpo]") 
   for (auto& g : grads) with_grad += g.defined() && g.abs().sum().item<double>() > 0;
   CHECK(with_grad > leaves.size() / 2);  // the decoder and the vision tower both receive gradient
 }
+
+TEST_CASE("a vision placeholder id sampled in a completion is scored as generation scored it", "[train][grpo]") {
+  torch::NoGradGuard ng;
+  auto in = VideoGroup(1);
+  const auto& cfg = Tiny().config();
+  auto ids = torch::tensor({7L, cfg.vision_start_token_id, cfg.image_token_id, cfg.image_token_id, 21L}).view({1, 5});
+  auto lp = train::CompletionLogProbs(Tiny(), in, ids, torch::ones_like(ids), 0.7);
+  // Generation's path: teacher-forced one token at a time through the KV cache.
+  KVCache cache;
+  ForwardOptions fo;
+  fo.cache = &cache;
+  fo.last_logits_only = true;
+  auto out = Tiny().Forward(in, fo);
+  std::vector<torch::Tensor> ref;
+  for (int64_t t = 0; t < ids.size(1); ++t) {
+    auto next = ids.narrow(1, t, 1);
+    ref.push_back(torch::log_softmax(out.logits.select(1, 0) / 0.7, -1).gather(1, next).view({1}));
+    ModelInputs step;
+    step.input_ids = next;
+    step.attention_mask = torch::ones_like(next);
+    out = Tiny().Forward(step, fo);
+  }
+  double d = test::MaxDiff(lp.view({-1}), torch::cat(ref));
+  INFO("max diff " << d);
+  CHECK(d <= 1e-5);
+}
