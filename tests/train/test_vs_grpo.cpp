@@ -1,0 +1,218 @@
+// vs-grpo on the tiny random model (tests/fixtures/model/tiny) with prompt records the test writes:
+// a learnable reward (a reward program in awk that pays for turn-2 text) rises within a fixed
+// number of seeded steps; vs-reward as the reward program equals the in-process reward; reward
+// programs that exit, hang or print garbage fail the run naming the command; a run killed with
+// SIGKILL and resumed ends with the uninterrupted run's weights.
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+
+#include <nlohmann/json.hpp>
+
+#include "train/checkpoint.hpp"
+#include "train_fixture.hpp"
+
+using namespace vstar;
+namespace fs = std::filesystem;
+using Json = nlohmann::ordered_json;
+
+extern char** environ;
+
+namespace {
+
+// Pays each completion a tenth of its text's length in bytes (the tiny model's padded vocabulary
+// rows decode to nothing, so the policy can learn to avoid them): any program that answers
+// vs-reward's protocol is a reward (here POSIX awk, no JSON library: the "text" strings after
+// "completions").
+constexpr const char* kLengthReward = R"AWK({
+  line = $0
+  rest = substr(line, index(line, "\"completions\":["))
+  out = ""; n = 0
+  while ((p = index(rest, "\"text\":\"")) > 0) {
+    rest = substr(rest, p + 8)
+    len = 0; i = 1
+    while (i <= length(rest)) {
+      c = substr(rest, i, 1)
+      if (c == "\\") { i += 2; len++; continue }
+      if (c == "\"") break
+      len++; i++
+    }
+    rest = substr(rest, i + 1)
+    out = out (n++ ? "," : "") "{\"total\":" len / 10 "}"
+  }
+  sub(/}$/, "", line)
+  print line ",\"reward\":{\"completions\":[" out "]}}"
+})AWK";
+
+struct World {
+  fs::path dir, prompts, candidates, reward;
+};
+
+// Two prompt records over the tiny fixture's frames, a candidate list and the awk reward.
+World MakeWorld(const std::string& tag) {
+  World w;
+  w.dir = test::TempDir(tag);
+  const fs::path media = test::FixtureDir() / "model" / "tiny" / "media";
+  std::string lines;
+  for (const auto& [id, label, first] : {std::tuple{"a", "run", 0}, std::tuple{"b", "jump", 1}}) {
+    Json paths = Json::array();
+    for (int f = 0; f < 4; ++f) paths.push_back((media / ("vid4_" + std::to_string((first + f) % 4) + ".png")).string());
+    lines += Json{{"id", id}, {"label", label}, {"frames", {{"paths", paths}, {"sample_fps", 2.0}}}}.dump() + "\n";
+  }
+  w.prompts = w.dir / "prompts.jsonl";
+  test::WriteFile(w.prompts, lines);
+  w.candidates = w.dir / "classes.txt";
+  test::WriteFile(w.candidates, "run\njump\n");
+  w.reward = w.dir / "length.awk";
+  test::WriteFile(w.reward, kLengthReward);
+  return w;
+}
+
+std::vector<std::string> Args(const World& w, const fs::path& out, std::vector<std::string> extra) {
+  std::vector<std::string> v = {"vs-grpo", "--model", test::TinyModelDir().string(), "--output", out.string(), "-i",
+                                w.prompts.string(), "--profile", "clean", "--candidates", w.candidates.string(),
+                                "--device", "cpu", "--video-max-pixels", std::to_string(test::kTinyVideoPixels),
+                                "--temporal-index-mode", "int_spg", "--max-new-tokens", "6", "-G", "4",
+                                "--batch", "2", "--seed", "3", "--log-level", "warn"};
+  v.insert(v.end(), extra.begin(), extra.end());
+  return v;
+}
+
+std::vector<Json> MetricLines(const fs::path& file) {
+  std::vector<Json> out;
+  for (const auto& l : test::Lines(test::ReadFile(file)))
+    if (!l.empty()) out.push_back(Json::parse(l));
+  return out;
+}
+
+std::string Weights(const fs::path& dir) { return test::ReadFile(dir / "model.safetensors"); }
+
+pid_t Spawn(std::vector<std::string> args) {
+  args[0] = (test::BinDir() / args[0]).string();
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+  pid_t pid = -1;
+  const int rc = posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  REQUIRE(rc == 0);
+  return pid;
+}
+
+}  // namespace
+
+TEST_CASE("vs-grpo: a learnable reward rises within a fixed number of seeded steps", "[train][grpo]") {
+  VSTAR_REQUIRE_BINARY("vs-grpo");
+  VSTAR_REQUIRE_PROGRAM("awk");
+  const World w = MakeWorld("vs-grpo-learn");
+  const fs::path out = w.dir / "run", metrics = w.dir / "metrics.jsonl";
+  auto r = test::Run(Args(w, out, {"--max-steps", "10", "--lr", "1e-2", "--schedule", "constant", "--reward-cmd",
+                                   "awk -f " + w.reward.string(), "--metrics", metrics.string()}));
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  CHECK(r.out.empty());  // stdout carries records only
+  const auto m = MetricLines(metrics);
+  REQUIRE(m.size() == 10);
+  double first = 0, last = 0;
+  for (int i = 0; i < 3; ++i) {
+    first += m[i]["reward"].get<double>() / 3;
+    last += m[m.size() - 1 - i]["reward"].get<double>() / 3;
+  }
+  INFO("mean reward, first 3 steps " << first << ", last 3 steps " << last);
+  CHECK(last > first + 0.15);
+  for (const auto& s : m) {
+    CHECK(s["reward_std"].get<double>() >= 0);
+    CHECK(s["kl"].is_null());  // --beta 0: no reference
+    CHECK(s["completion_length"].get<double>() <= 6);
+    for (const char* tool : {"pose", "detect", "explain", "describe"}) CHECK(s["tool_rate"].contains(tool));
+  }
+  CHECK(fs::exists(out / "config.json"));
+  CHECK(fs::exists(out / "training.png"));
+  CHECK(train::ListCheckpoints(out).back().first == 10);
+}
+
+TEST_CASE("vs-grpo: vs-reward as the reward program equals the in-process reward", "[train][grpo]") {
+  VSTAR_REQUIRE_BINARY("vs-grpo");
+  VSTAR_REQUIRE_BINARY("vs-reward");
+  const World w = MakeWorld("vs-grpo-ext");
+  const std::vector<std::string> common = {"--max-steps", "2", "--lr", "1e-3", "--beta", "0.04"};
+  auto in = Args(w, w.dir / "in", common), ext = Args(w, w.dir / "ext", common);
+  in.insert(in.end(), {"--metrics", (w.dir / "in.jsonl").string()});
+  ext.insert(ext.end(), {"--metrics", (w.dir / "ext.jsonl").string(), "--reward-cmd",
+                         (test::BinDir() / "vs-reward").string() + " --classes " + w.candidates.string()});
+  auto a = test::Run(in), b = test::Run(ext);
+  INFO(a.err << b.err);
+  REQUIRE(a.status == 0);
+  REQUIRE(b.status == 0);
+  const auto ma = MetricLines(w.dir / "in.jsonl"), mb = MetricLines(w.dir / "ext.jsonl");
+  REQUIRE(ma.size() == 2);
+  REQUIRE(mb.size() == 2);
+  for (size_t i = 0; i < 2; ++i) {
+    CHECK(ma[i]["reward"] == mb[i]["reward"]);
+    CHECK(ma[i]["rewards"] == mb[i]["rewards"]);
+    CHECK(ma[i]["rewards"].contains("format"));
+    CHECK(ma[i]["kl"].is_number());  // --beta 0.04 loads the reference
+  }
+  CHECK(Weights(w.dir / "in") == Weights(w.dir / "ext"));
+}
+
+TEST_CASE("vs-grpo: a reward program that exits, hangs or prints garbage fails the run naming it", "[train][grpo]") {
+  VSTAR_REQUIRE_BINARY("vs-grpo");
+  const World w = MakeWorld("vs-grpo-badreward");
+  for (const auto& [cmd, why] : {std::pair<std::string, std::string>{"exit 3", "exit 3"},
+                                 {"sleep 20", "sleep 20"},
+                                 {"cat >/dev/null; echo not-json", "not-json"}}) {
+    INFO(cmd);
+    const fs::path out = w.dir / ("out" + std::to_string(std::hash<std::string>{}(cmd)));
+    auto r = test::Run(Args(w, out, {"--max-steps", "1", "--reward-cmd", cmd, "--reward-timeout", "2"}));
+    INFO(r.err);
+    CHECK(r.status == 1);
+    CHECK_THAT(r.err, Catch::Contains(why));
+    CHECK_FALSE(fs::exists(out / "config.json"));  // nothing scored silently, no model written
+  }
+}
+
+TEST_CASE("vs-grpo: SIGKILL mid-run and --resume end with the uninterrupted run's weights", "[train][grpo][fault]") {
+  VSTAR_REQUIRE_BINARY("vs-grpo");
+  VSTAR_REQUIRE_PROGRAM("awk");
+  const World w = MakeWorld("vs-grpo-fault");
+  const std::vector<std::string> common = {"--max-steps", "4", "--save-steps", "1", "--lr", "3e-3",
+                                           "--reward-cmd", "awk -f " + w.reward.string()};
+  const fs::path whole = w.dir / "whole", cut = w.dir / "cut";
+  auto r = test::Run(Args(w, whole, common));
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+
+  const pid_t pid = Spawn(Args(w, cut, common));
+  int status = 0;
+  bool killed = false;
+  while (true) {
+    if (fs::exists(cut / "checkpoint-2")) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &status, 0);
+      killed = WIFSIGNALED(status);
+      break;
+    }
+    if (::waitpid(pid, &status, WNOHANG) == pid) break;
+  }
+  REQUIRE(killed);
+  CHECK_FALSE(fs::exists(cut / "config.json"));
+  auto resumed = test::Run(Args(w, cut, [&] {
+    auto v = common;
+    v.push_back("--resume");
+    return v;
+  }()));
+  INFO(resumed.err);
+  REQUIRE(resumed.status == 0);
+  CHECK(Weights(cut) == Weights(whole));
+  // The resumed run drew the same rollouts: the same rewards step by step.
+  const auto hc = train::ReadTrainerState(cut / "checkpoint-4")["history"],
+             hw = train::ReadTrainerState(whole / "checkpoint-4")["history"];
+  REQUIRE(hc.size() == 4);
+  REQUIRE(hw.size() == 4);
+  for (size_t i = 0; i < 4; ++i) CHECK(hc[i]["reward"] == hw[i]["reward"]);
+}
