@@ -1,6 +1,6 @@
 // The one class-list reader (recog/classlist.hpp): every form we accept gives the same names and
-// descriptions, in the library and in every binary that takes --classes / --candidates (the real
-// binaries, run as a user runs them). vs-explain's own output and vs-import's class list are two of the
+// descriptions, in the library and in every binary that takes --classes / --candidates (vs-explain,
+// vs-import, vs-eval, vs-reward, vs-audit, vs-policy: the real binaries, run as a user runs them). vs-explain's own output and vs-import's class list are two of the
 // forms, so each stage's output feeds the next.
 #include <fstream>
 
@@ -229,6 +229,24 @@ TEST_CASE("class lists: each form gives the same names and descriptions in every
     auto rewarded = Records(rw.out);
     REQUIRE(rewarded.size() == want.names.size());
     for (size_t i = 0; i < rewarded.size(); ++i) CHECK(rewarded[i]["reward"]["completions"][0]["mapped"] == want.names[i]);
+
+    // vs-audit --classes: every label of the list is a candidate, one other label is not.
+    std::string manifest;
+    for (const auto& n : want.names) manifest += Json{{"id", n}, {"video", n + "/clip.avi"}, {"label", n}}.dump() + "\n";
+    manifest += Json{{"id", "x"}, {"video", "jump/clip.avi"}, {"label", "Jump"}}.dump() + "\n";
+    test::WriteFile(dir / "manifest.jsonl", manifest);
+    auto au = test::Run({"vs-audit", "--train", (dir / "manifest.jsonl").string(), "--classes", file});
+    INFO(au.err);
+    Json audit = Json::parse(au.out);
+    bool outside_reported = false;
+    for (const auto& f : audit["findings"])
+      if (f["check"] == "label-outside-candidates") {
+        outside_reported = true;
+        CHECK(f["count"] == 1);
+        CHECK(f["total"] == want.names.size() + 1);
+        CHECK(f["detail"]["candidates"] == want.names.size());
+      }
+    CHECK(outside_reported);
 
     // vs-policy --candidates: the candidate lines turn 2 shows (explanations from the list itself).
     auto po = test::Run({"vs-policy", "--model", model, "--candidates", file, "--tools", "all",
