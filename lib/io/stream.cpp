@@ -54,11 +54,11 @@ namespace {
 
 class Output {
  public:
-  explicit Output(const std::string& path) {
+  Output(const std::string& path, bool append) {
     if (path == "-" || path.empty()) {
       f_ = stdout;
     } else {
-      f_ = std::fopen(path.c_str(), "wb");
+      f_ = std::fopen(path.c_str(), append ? "ab" : "wb");
       if (!f_) throw std::runtime_error("cannot open output " + path + ": " + std::strerror(errno));
       owned_ = true;
     }
@@ -202,7 +202,7 @@ int Run(Reader& reader, const StreamOptions& opt, std::string_view stage, size_t
   StreamStats stats;
   std::unique_ptr<Output> out;
   try {
-    out = std::make_unique<Output>(opt.output);
+    out = std::make_unique<Output>(opt.output, opt.append);
   } catch (const std::exception& e) {
     log::Error(e.what());
     return kExitFatal;
@@ -230,7 +230,8 @@ int Run(Reader& reader, const StreamOptions& opt, std::string_view stage, size_t
       std::vector<Record> records;
       records.reserve(chunk);
       Record r;
-      while (records.size() < chunk && (more = reader.Next(r))) records.push_back(std::move(r));
+      while (records.size() < chunk && (more = reader.Next(r)))
+        if (!opt.skip || !opt.skip(r)) records.push_back(std::move(r));
       if (records.empty()) break;
 
       std::vector<Record*> todo;

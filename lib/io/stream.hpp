@@ -36,6 +36,10 @@ struct StreamOptions {
   Progress progress = Progress::kAuto;
   std::string log_level = "info";
   std::string device = "auto";  // --device auto|cpu|cuda|cuda:N (used by model stages)
+  // Set by resuming stages (vs-decompose -o FILE), not flags: append to the output file instead of
+  // truncating it, and leave out (neither process nor write) input records `skip` says are done.
+  bool append = false;
+  std::function<bool(const Record&)> skip;
 
   void Register(CLI::App& app);
 };

@@ -40,15 +40,6 @@ std::string RecordPath(const io::Record& rec) {
                            "\"path\" or \"video\"");
 }
 
-// The answer as the candidate list is matched against: the eval rule keeps the tags, the match does not.
-std::string Untagged(std::string s) {
-  const std::string open = "<answer>", close = "</answer>";
-  if (s.rfind(open, 0) == 0 && s.size() >= open.size() + close.size() &&
-      s.compare(s.size() - close.size(), close.size(), close) == 0)
-    s = s.substr(open.size(), s.size() - open.size() - close.size());
-  return recog::Strip(s);
-}
-
 recog::PolicyTurn TurnOf(const Response& r, double seconds) {
   recog::PolicyTurn t;
   t.text = r.text;
@@ -85,6 +76,14 @@ recog::ClassList LoadCandidates(const std::string& file) {
 
 // ---------------------------------------------------------------------------------------------
 // The steps
+
+std::string Untagged(std::string s) {
+  const std::string open = "<answer>", close = "</answer>";
+  if (s.rfind(open, 0) == 0 && s.size() >= open.size() + close.size() &&
+      s.compare(s.size() - close.size(), close.size(), close) == 0)
+    s = s.substr(open.size(), s.size() - open.size() - close.size());
+  return recog::Strip(s);
+}
 
 std::string UserText(const Turn& turn) {
   for (auto it = turn.messages.rbegin(); it != turn.messages.rend(); ++it) {

@@ -68,6 +68,10 @@ struct Turn2 {
 Turn2 BuildTurn2(const recog::Profile& profile, const io::Record& record, const Turn& turn1,
                  const std::string& turn1_text, const ToolStep& tools, const recog::ClassList& candidates);
 
+// An extracted answer as the candidate list is matched against: the eval rule keeps the <answer>
+// tags, the match does not.
+std::string Untagged(std::string answer);
+
 // The `policy` record of one record: both turns, the decisions, the tools, and the answer read with the
 // profile's rule and mapped onto the candidates (never guessing).
 struct TurnTimes {
