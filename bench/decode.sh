@@ -5,7 +5,7 @@
 # vs-decode runs with an empty cache (--no-cache) so it really decodes; its time includes process
 # start-up, like the CLI's (one ffmpeg process per clip). PyAV is timed in-process.
 # Prints frames/s per implementation from wall time and from CPU time (user+sys; steadier on a
-# shared machine) and the ratios (targets, design.md §7: >= 2x CLI, >= 1x PyAV).
+# shared machine) and the ratios (targets: >= 2x CLI, >= 1x PyAV).
 # Needs a build (VSTAR_BUILD_DIR, default build) with vs-decode, ../shared, ffmpeg and the venv.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"

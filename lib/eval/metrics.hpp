@@ -1,6 +1,6 @@
 #pragma once
 // Top-1 accuracy two ways, per-class accuracy, confusion matrices, base/novel harmonic mean and
-// mean ± std over split files (official-video-star.md §5.5; design.md §1).
+// mean ± std over split files (the authors' scoring scripts; the paper's cross-dataset protocol).
 //  - authors: AScripts/cresult/1.py — first <answer> tag (case-insensitive) of the prediction or the
 //    whole text, lower-cased without ' ', '_', '\n', '*', equal to the same of the ground truth; every
 //    record counts in the denominator (errors and missing answers are wrong).

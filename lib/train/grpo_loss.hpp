@@ -39,7 +39,7 @@ struct GrpoLossOptions {
   double epsilon_low = 0.2;
   double epsilon_high = 0.2;
   double kl_clamp = 0.0;  // > 0: clamp ref − logp to [−c, c] before the k3 estimator (the authors: 10)
-  // The authors' settings (official-video-star §4.8, §5.2): grpo, beta 0.04, clamp 10.
+  // The authors' settings (the authors' GRPO trainer and run_grpo_video_4subtol.sh): grpo, beta 0.04, clamp 10.
   static GrpoLossOptions Official();
   // --loss, --beta, --epsilon, --epsilon-high, --kl-clamp. Call Finish() after parsing.
   void Register(CLI::App& app);

@@ -1,4 +1,4 @@
-// vs-audit: every problem of official-video-star.md §1.5 and §7.1 with the counts given there, none on
+// vs-audit: every problem of the authors' released files with its count, none on
 // our clean prompts; synthetic cases for each check.
 #include <catch2/catch.hpp>
 

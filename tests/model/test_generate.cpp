@@ -1,4 +1,4 @@
-// Generation (qwen25vl.md §2.4, §5.5): greedy steps against transformers' generate, the KV cache
+// Generation (transformers' GenerationMixin.generate): greedy steps against transformers' generate, the KV cache
 // against full recomputation, left-padded batches against single runs, logits processors.
 #include "model/generate.hpp"
 #include "model_golden.hpp"

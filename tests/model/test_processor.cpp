@@ -1,4 +1,4 @@
-// Processor (qwen25vl.md §3), get_rope_index (§5.3) and vision window arrays (§4.3–§4.5):
+// Processor (transformers Qwen2_5_VLProcessor), get_rope_index and the vision window arrays (get_window_index):
 // hand-computed cases of §10.4 and exact comparisons with the transformers goldens.
 #include <set>
 

@@ -1,4 +1,4 @@
-// Vision tower, decoder and full model against the transformers goldens (qwen25vl.md §10.3), plus
+// Vision tower, decoder and full model against the transformers goldens (tools/golden/qwen_tiny.py), plus
 // the golden-free checks of §10.4 (segment attention = dense masked attention, linear patch embed =
 // Conv3d), weight-layout variants, loss/gradients and bf16 agreement.
 #include "model/qwen_vl.hpp"

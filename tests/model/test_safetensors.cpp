@@ -268,7 +268,7 @@ TEST_CASE("safetensors: an index that disagrees with its shards is rejected", "[
 
 namespace {
 
-// Canonical names and shapes of a Qwen2.5-VL checkpoint (qwen25vl.md §1.3).
+// Canonical names and shapes of a Qwen2.5-VL checkpoint (transformers' Qwen2_5_VLForConditionalGeneration state dict).
 NamedTensors RandomWeights(const QwenVLConfig& c) {
   NamedTensors w;
   auto add = [&](const std::string& n, std::vector<int64_t> shape) {

@@ -380,7 +380,7 @@ TEST_CASE("vs-decode --resize qwen: smart_resize size, antialiased bicubic pixel
   CHECK(q["resize"] == "qwen");
   CHECK(q["source_width"] == 320);
   CHECK(q["source_height"] == 240);
-  CHECK(q["width"] == 392);  // official-video-star.md §6: 320x240 -> 392x280
+  CHECK(q["width"] == 392);  // the authors' sampler: 320x240 -> 392x280
   CHECK(q["height"] == 280);
   CHECK(q["indices"] == p["indices"]);
   const Image src = ReadImageRgb(p["paths"][3].get<std::string>());

@@ -1,5 +1,5 @@
 // Sampling and sizing rules against qwen-vl-utils (tests/fixtures/video/sampling.json, made by
-// tools/golden/video_sampling.py) and the tables in qwen25vl.md §3.2 / official-video-star.md §6.
+// tools/golden/video_sampling.py) and qwen-vl-utils' own examples.
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
@@ -40,7 +40,7 @@ TEST_CASE("Video-STAR frame counts from the issue and the official notes", "[vid
   CHECK(SmartNFrames(kQwenVideoStar, 9000, 30) == 16);  // 300 s
   CHECK(SmartNFrames(kQwenVideoStar, 73, 30) == 4);     // odd total
   CHECK(SmartNFrames(kQwenVideoStar, 3, 30) == 2);      // max_frames floors to 2
-  CHECK(SmartNFrames(kQwenUpstream, 300, 30) == 20);    // qwen25vl.md §3.4 example
+  CHECK(SmartNFrames(kQwenUpstream, 300, 30) == 20);    // qwen-vl-utils smart_nframes example
   CHECK_THROWS_AS(SmartNFrames(kQwenVideoStar, 1, 30), SamplingError);  // < 2 frames
   CHECK_THROWS_AS(SmartNFrames(kQwenVideoStar, 0, 30), SamplingError);
   for (int64_t total = 240; total < 2000; total += 37) CHECK(SmartNFrames(kQwenVideoStar, total, 30) == 16);
@@ -74,7 +74,7 @@ TEST_CASE("linspace().round() indices equal torch's", "[video][sampling]") {
   }
 }
 
-TEST_CASE("smart_resize table (qwen25vl.md §3.2) and qwen-vl-utils clamping", "[video][sampling]") {
+TEST_CASE("smart_resize table and qwen-vl-utils clamping", "[video][sampling]") {
   const double mn = 3136, mx = 12845056;
   CHECK(SmartResize(480, 640, 28, mn, mx) == Size{476, 644});
   CHECK(SmartResize(1080, 1920, 28, mn, mx) == Size{1092, 1932});
@@ -95,7 +95,7 @@ TEST_CASE("smart_resize table (qwen25vl.md §3.2) and qwen-vl-utils clamping", "
   }
 }
 
-TEST_CASE("video frame sizes (official-video-star.md §6) and fetch_video's budget", "[video][sampling]") {
+TEST_CASE("video frame sizes of the authors' sampler and fetch_video's budget", "[video][sampling]") {
   // Given there as W x H; Size is (height, width).
   CHECK(QwenVideoSize(kQwenVideoStar, 240, 320, 16) == Size{280, 392});
   CHECK(QwenVideoSize(kQwenVideoStar, 256, 340, 16) == Size{280, 392});

@@ -3,7 +3,7 @@
 (../shared/assets/qwen2.5-vl/chat_template.json) rendered with Jinja2 the way transformers renders it
 (transformers' own compiled template: sandboxed, trim_blocks, lstrip_blocks), for message lists written
 here; plus the Qwen2.5-VL processor's pad expansion + tokenisation for synthetic 28-aligned images and
-videos (input_ids and grids), qwen25vl.md §2.3.
+videos (input_ids and grids).
 
 Writes tests/fixtures/model/chat_template/cases.json and manifest.json. Run with the project venv:
   ~/.local/share/vstar/venv/bin/python tools/golden/chat_template_goldens.py [--assets DIR]

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Golden config.json files for lib/model/config: a tiny Qwen2.5-VL config (qwen25vl.md §10.2) built in
+"""Golden config.json files for lib/model/config: a tiny Qwen2.5-VL config (transformers Qwen2_5_VLConfig) built in
 code and saved by the pinned transformers (4.57: top level + nested text_config, layer_types,
 rope_scaling with rope_type/type default), plus the values transformers itself reads back from it.
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Golden hashes of the authors' turn-1/turn-2 prompts (official-video-star.md §2.2–§2.5, §3.5, §3.6).
+"""Golden hashes of the authors' turn-1/turn-2 prompts (their 4subtol.py evaluation, acot.py teacher and SFT/GRPO scripts).
 
 Renders prompts the way the authors' scripts fill their templates: candidate lines from the class dict
 in key order, the full "Name: description" value when noun_explanation is yes, else

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Golden fixtures for the LibTorch Qwen2.5-VL port (docs qwen25vl.md §10.2).
+"""Golden fixtures for the LibTorch Qwen2.5-VL port.
 
 Builds a tiny random Qwen2.5-VL with transformers (versions pinned in tools/requirements.txt), saves it in
 the Hugging Face layout (sharded, plus a copy re-keyed to the legacy Hub layout, plus a tied-embedding

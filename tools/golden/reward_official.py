@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Golden vectors for the official reward variant (official-video-star.md §4.2–§4.7).
+"""Golden vectors for the official reward variant (the reward functions of the authors' oss_grpo_4subtol.py).
 
 A re-statement, in our own code, of the reward the authors' GRPO script computes: accuracy with the
 training extract/normalise rules, the ungated sub-motion term on the ground-truth candidate, the flat

@@ -2,7 +2,7 @@
 """Golden ids for lib/model/tokenizer: the REAL Qwen2.5-VL tokenizer files in ../shared/assets/qwen2.5-vl
 (vocab.json + merges.txt + tokenizer_config.json), loaded by transformers (the fast tokenizer, i.e. HF
 `tokenizers` with the Qwen2 converter) and cross-checked against the slow Qwen2Tokenizer, over a corpus of
-tricky strings written here (qwen25vl.md §2.1, §10.4). Stores only the strings and ids, never the vocab.
+tricky strings written here. Stores only the strings and ids, never the vocab.
 
 Writes tests/fixtures/model/tokenizer/cases.json and manifest.json. Run with the project venv:
   ~/.local/share/vstar/venv/bin/python tools/golden/tokenizer_goldens.py [--assets DIR]

@@ -24,7 +24,7 @@ from torchvision.transforms import functional as F
 OUT = pathlib.Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "video" / "resize"
 
 # (in_h, in_w, out_h, out_w): downscale, upscale, mixed, one-axis, and the qwen sizes of the shared
-# clips (official-video-star.md §6: 320x240 -> 392x280, 340x256 -> 392x280, 427x240 -> 420x224;
+# clips (the authors' sampler: 320x240 -> 392x280, 340x256 -> 392x280, 427x240 -> 420x224;
 # the rotated clip 320x568 (W x H) -> 224x420 at the Video-STAR limits).
 CASES = [
     (37, 53, 16, 20),

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Golden tables for lib/video/sampling: qwen-vl-utils smart_nframes, linspace().round() frame
 indices, smart_resize and fetch_video's frame size, for the upstream constants and the Video-STAR
-copy's constants (official-video-star.md §6: FPS_MAX_FRAMES 16, VIDEO_MIN = VIDEO_MAX = 128*28*28).
+copy's constants (the authors' vision_process.py: FPS_MAX_FRAMES 16, VIDEO_MIN = VIDEO_MAX = 128*28*28).
 
 Writes tests/fixtures/video/sampling.json (+ sampling.manifest.json). Run with the project venv:
   ~/.local/share/vstar/venv/bin/python tools/golden/video_sampling.py
@@ -79,7 +79,7 @@ def main():
 
     resize = []
     image_min, image_max = 4 * FACTOR * FACTOR, 16384 * FACTOR * FACTOR
-    # qwen25vl.md §3.2 examples with the preprocessor_config limits (h, w).
+    # qwen-vl-utils smart_resize examples with the preprocessor_config limits (h, w).
     for h, w in [(480, 640), (1080, 1920), (70, 70), (42, 98), (4000, 3000), (224, 224), (14, 14), (1, 150),
                  (10, 1000), (28, 5600), (100, 20001)]:
         try:
@@ -89,7 +89,7 @@ def main():
             resize.append({"h": h, "w": w, "min": image_min, "max": image_max, "out": None})
 
     video = []
-    # official-video-star.md §6 examples (given there as W x H) plus the shared clips' sizes.
+    # the authors' frame sizes (W x H) plus the shared clips' sizes.
     sizes = [(240, 320), (256, 340), (256, 456), (240, 427), (360, 640), (720, 1280), (1080, 1920),
              (568, 320), (320, 568), (240, 352), (480, 640), (256, 256), (100, 100), (27, 3000), (2000, 20)]
     for name in SETS:
