@@ -67,7 +67,8 @@ class Teacher final : public plugin::Teacher {
       auto j = nlohmann::ordered_json::parse(line, nullptr, false);
       if (j.is_discarded() || !j.contains("id") || !j["id"].is_string())
         throw std::runtime_error("synth teacher: " + file_ + ":" + std::to_string(n) + " is not a truth record");
-      truth_[j["id"].get<std::string>()] = std::move(j);
+      std::string id = j["id"].get<std::string>();  // before the move: json's operator= takes its argument by value
+      truth_[std::move(id)] = std::move(j);
     }
   }
 

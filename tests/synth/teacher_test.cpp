@@ -56,3 +56,29 @@ TEST_CASE("synth teacher: refuses a missing truth file and answers unknown ids w
   REQUIRE(replies.size() == 1);
   CHECK(replies[0].error.find("no truth for id nope") != std::string::npos);
 }
+
+TEST_CASE("synth teacher: answers the ids of a real truth file", "[synth][teacher]") {
+  VSTAR_REQUIRE_BINARY("vs-synth");
+  const fs::path dir = vstar::test::TempDir("synth-teacher-file");
+  auto r = vstar::test::Run({"vs-synth", "--out", dir.string(), "--per-class", "1", "--seed", "4", "--classes", "wave,clap"});
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  auto teacher = vstar::synth::MakeTeacher({"truth=" + (dir / "truth.jsonl").string()});
+  std::ifstream in(dir / "truth.jsonl");
+  std::vector<vstar::plugin::TeachRequest> reqs;
+  for (std::string line; std::getline(in, line);) {
+    vstar::plugin::TeachRequest req;
+    req.id = nlohmann::ordered_json::parse(line)["id"];
+    req.stage = "turn2";
+    req.candidates = {"Wave", "Clap"};
+    reqs.push_back(req);
+  }
+  REQUIRE(reqs.size() == 2);
+  auto replies = teacher->Teach(reqs);
+  REQUIRE(replies.size() == 2);
+  for (const auto& reply : replies) {
+    INFO(reply.error);
+    CHECK(reply.error.empty());
+    CHECK(reply.text.find("<answer>") != std::string::npos);
+  }
+}
