@@ -71,7 +71,7 @@ struct Person {
 // Text produced for one class name (explain) or one video (describe).
 struct Text {
   std::string subject;  // the class name or the video id it answers
-  std::string text;     // empty when `found` is false
+  std::string text;     // when `found` is false: empty, or offered text (nearest entries) marked by `source`
   bool found = false;   // false = the tool honestly has no answer (never a made-up one)
   std::string source;   // where the text came from (knowledge base entry, model name, file)
   // Non-empty when producing this text failed (network error, malformed answer): the host turns it into

@@ -10,12 +10,7 @@
 namespace vstar::local {
 namespace {
 
-std::string Trim(std::string s) {
-  auto not_space = [](unsigned char c) { return !std::isspace(c); };
-  s.erase(s.begin(), std::find_if(s.begin(), s.end(), not_space));
-  s.erase(std::find_if(s.rbegin(), s.rend(), not_space).base(), s.end());
-  return s;
-}
+using plugin::Trim;
 
 std::vector<std::string> Split(const std::string& s, char sep) {
   std::vector<std::string> out;
@@ -172,18 +167,6 @@ std::filesystem::path KbPath(const plugin::Config& c) {
   return std::filesystem::path(c.share_dir) / "kb" / "actions.tsv";
 }
 
-double Number(const plugin::Config& c, const std::string& key, double fallback) {
-  std::string v = c.get(key);
-  if (v.empty()) return fallback;
-  try {
-    size_t used = 0;
-    double d = std::stod(v, &used);
-    if (used == v.size() && d >= 0) return d;
-  } catch (const std::exception&) {
-  }
-  throw plugin::Error("local: option " + key + " must be a non-negative number, got '" + v + "'");
-}
-
 KnowledgeBase LoadKb(const plugin::Config& c) {
   try {
     return KnowledgeBase::Load(KbPath(c));
@@ -196,8 +179,8 @@ KnowledgeBase LoadKb(const plugin::Config& c) {
 
 LocalExplainer::LocalExplainer(const plugin::Config& config)
     : kb_(LoadKb(config)),
-      nearest_(static_cast<size_t>(Number(config, "nearest", 3))),
-      min_score_(Number(config, "min_score", 1.5)) {}
+      nearest_(static_cast<size_t>(plugin::IntegerOption(config, "local", "nearest", 3, 0))),
+      min_score_(plugin::NumberOption(config, "local", "min_score", 1.5, 0)) {}
 
 plugin::Info LocalExplainer::info() const {
   return {"local",
