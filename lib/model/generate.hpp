@@ -2,7 +2,9 @@
 // Autoregressive generation with the KV cache (transformers GenerationMixin._sample): left-padded
 // batches, greedy or sampled decoding with HF's logits-processor order and semantics (repetition
 // penalty on every id already in the sequence, then temperature, top-k, top-p), stop ids, a token
-// budget, a seeded CPU generator (same draws on any device), and per-token log-probabilities.
+// budget, a seeded CPU generator (same draws on any device), and per-token log-probabilities. Rows
+// that share a prompt prefix (a GRPO group: G copies of one prompt, or G prompts that differ only after
+// the video) prefill it once and expand the KV cache to the rows.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -24,6 +26,9 @@ struct SamplingOptions {
   int64_t pad_token_id = 0;         // fed to finished rows
   uint64_t seed = 0;
   bool keep_logits = false;         // return the raw float32 logits of every step (tests, debugging)
+  // Prefill the rows' common prompt prefix once (PrefillPrompt); false runs every row's prompt on its
+  // own row, transformers' way (the reference the shared prefill is tested against).
+  bool share_prefix = true;
 };
 
 struct GenerationResult {
@@ -34,6 +39,7 @@ struct GenerationResult {
   std::vector<std::string> finish_reasons;  // "stop" or "length"
   torch::Tensor step_logits;                // [B, steps, V] float32 when keep_logits
   int64_t prompt_tokens = 0;                // L of the (padded) prompt
+  int64_t shared_prefix = 0;                // of which prefilled once for all rows (PrefillPrompt)
   double prefill_seconds = 0;
   double decode_seconds = 0;
   int64_t decode_steps = 0;  // forward passes after the prefill
@@ -42,6 +48,23 @@ struct GenerationResult {
 // Applies HF's processors in order to float32 scores [B, V] in place of a copy: repetition penalty
 // over `seen` ids [B, n] (n may be 0), then (when sampling) temperature, top-k and top-p.
 torch::Tensor ProcessLogits(const torch::Tensor& scores, const torch::Tensor& seen, const SamplingOptions& opt);
+
+// Runs a left-padded prompt batch (B rows with their vision items in row order) into the empty
+// `cache`; returns the final hidden states from each row's last prompt position on.
+// When `share_prefix` and the rows begin with the same ids holding the same vision items, with no
+// vision placeholder after them, that prefix is run once as one row (the vision tower included), the
+// cache is expanded to the B rows (KVCache::SelectRows) and each row's rest follows as one chunk,
+// left-padded inside the sequence: the padding keys are masked and the row's rope delta is lowered by
+// its padding, so every real token keeps the position and attention of the unshared forward. Otherwise
+// the batch is one plain prefill. `then_ids` [B, T] (right-padded, `then_mask` 1 = real; optional)
+// continue every row in the same pass: the training-time forward of sampled completions. Differentiable
+// unless called under a NoGradGuard.
+struct Prefilled {
+  torch::Tensor hidden;       // [B, 1 + T, H]
+  int64_t shared_prefix = 0;  // prompt tokens run once for all rows (0: a plain prefill)
+};
+Prefilled PrefillPrompt(const QwenVL& model, const ModelInputs& prompt, KVCache& cache, bool share_prefix,
+                        const torch::Tensor& then_ids = {}, const torch::Tensor& then_mask = {});
 
 // Generates for a prompt batch (left padding in inputs.attention_mask). Vision inputs are used by the prefill.
 GenerationResult Generate(const QwenVL& model, const ModelInputs& inputs, const SamplingOptions& options);

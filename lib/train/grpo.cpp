@@ -255,6 +255,57 @@ void WritePlot(const fs::path& file, const Json& history, const recog::Profile& 
 
 }  // namespace
 
+std::vector<UpdateLog> PolicyUpdates(const std::vector<RolloutGroup>& groups,
+                                     const std::function<torch::Tensor(size_t)>& logps, const GrpoLossOptions& loss,
+                                     int64_t updates, const std::function<double(int64_t)>& lr,
+                                     double max_grad_norm, const NamedParams& params, AdamW& optimizer) {
+  double num_items = 0;
+  int64_t max_len = 0;
+  for (const auto& g : groups) {
+    num_items += g.mask.sum().item<double>();
+    max_len = std::max<int64_t>(max_len, g.mask.size(1));
+  }
+  const double n_groups = static_cast<double>(groups.size());
+  std::vector<UpdateLog> out;
+  for (int64_t u = 0; u < updates; ++u) {
+    UpdateLog log;
+    log.lr = lr(u);
+    double kl = 0, ratio_min = INFINITY, ratio_max = -INFINITY;
+    for (size_t k = 0; k < groups.size(); ++k) {
+      const RolloutGroup& g = groups[k];
+      GrpoBatch b;
+      b.logps = logps(k);
+      if (updates > 1) b.old_logps = g.old_logps;
+      b.ref_logps = g.ref_logps;
+      b.advantages = g.advantages;
+      b.mask = g.mask;
+      b.accumulation_steps = static_cast<int64_t>(groups.size());
+      b.num_items_in_batch = num_items;
+      b.max_completion_length = max_len;
+      GrpoLossResult r = GrpoLoss(b, loss);
+      r.loss.backward();
+      log.loss += r.loss.item<double>();
+      kl += r.stats.kl / n_groups;
+      log.clip_ratio += r.stats.clip_region_mean / n_groups;
+      if (b.old_logps.defined() && g.mask.sum().item<double>() > 0) {
+        auto ratio = torch::exp(b.logps.detach() - b.old_logps).masked_select(g.mask > 0);
+        ratio_min = std::min(ratio_min, ratio.min().item<double>());
+        ratio_max = std::max(ratio_max, ratio.max().item<double>());
+      }
+    }
+    log.kl = kl;  // NaN when beta is 0 (GrpoStats logs no KL then)
+    if (std::isfinite(ratio_min)) {  // else the ratio is 1 by construction (one update)
+      log.ratio_min = ratio_min;
+      log.ratio_max = ratio_max;
+    }
+    log.grad_norm = ClipGradNorm(params, max_grad_norm);
+    optimizer.Step(log.lr);
+    optimizer.ZeroGrad();
+    out.push_back(log);
+  }
+  return out;
+}
+
 GrpoResult RunGrpo(const GrpoOptions& o) {
   GrpoResult result;
   const fs::path out_dir = o.output_dir;
@@ -409,6 +460,19 @@ GrpoResult RunGrpo(const GrpoOptions& o) {
   io::ProgressBar bar("vs-grpo steps", static_cast<size_t>(total - start), ::isatty(2) != 0);
   for (int64_t step = start; step < total; ++step) {
     const auto t0 = std::chrono::steady_clock::now();
+    // Where the step's time goes (--log-level debug): seconds per phase since the previous lap.
+    std::vector<std::pair<std::string, double>> phases;
+    auto last = t0;
+    auto lap = [&](const char* phase) {
+      const auto now = std::chrono::steady_clock::now();
+      const double sec = std::chrono::duration<double>(now - last).count();
+      last = now;
+      auto it = std::find_if(phases.begin(), phases.end(), [&](const auto& p) { return p.first == phase; });
+      if (it == phases.end())
+        phases.emplace_back(phase, sec);
+      else
+        it->second += sec;
+    };
     std::vector<Group> groups;
     {
       torch::NoGradGuard no_grad;
@@ -422,10 +486,12 @@ GrpoResult RunGrpo(const GrpoOptions& o) {
         const policy::Turn turn1 = policy::BuildTurn1(profile, rec);
         const int64_t turn1_rows = shared_turn1 ? 1 : G;
         grp.turn1 = engine->Encode(std::vector<policy::Conversation>(turn1_rows, videos.Conversation(turn1)));
+        lap("encode");
         model::SamplingOptions s1 = sampling1;
         s1.seed = RolloutSeed(o.policy.seed, step, k, 1);
         grp.answers1 = engine->Generate(grp.turn1, s1);
         CutAtVisionTokens(grp.answers1, *engine);
+        lap("turn1");
         // The tools each turn-1 sample chose, run once per record (their outputs are kept in it), and
         // the turn 2 they lead to.
         std::vector<policy::Conversation> convs2, shuffled2;
@@ -446,13 +512,16 @@ GrpoResult RunGrpo(const GrpoOptions& o) {
           }
         }
         grp.turn2 = engine->Encode(convs2);
+        lap("tools+encode");
         model::SamplingOptions s2 = sampling2;
         s2.seed = RolloutSeed(o.policy.seed, step, k, 2);
         grp.answers2 = engine->Generate(grp.turn2, s2);
         CutAtVisionTokens(grp.answers2, *engine);
+        lap("turn2");
         if (want_shuffled) {
           s2.seed = RolloutSeed(o.policy.seed, step, k, 4);
           grp.shuffled = engine->Generate(engine->Encode(shuffled2), s2);
+          lap("shuffled");
         }
         Padded p2 = Pad(grp.answers2, engine->pad_id());
         grp.ids2 = p2.ids;
@@ -502,6 +571,7 @@ GrpoResult RunGrpo(const GrpoOptions& o) {
       }
       groups[k].reward = rw;
     }
+    lap("reward");
     const torch::Tensor reward_t = torch::tensor(totals);
     const GroupAdvantages adv = ComputeAdvantages(reward_t, G, scale);
 
@@ -509,12 +579,6 @@ GrpoResult RunGrpo(const GrpoOptions& o) {
     auto joined = [&](const torch::Tensor& a, const torch::Tensor& b) {
       return shared_turn1 ? b : torch::cat({a, b}, 1);
     };
-    double num_items = 0;
-    int64_t max_len = 0;
-    for (const auto& g : groups) {
-      num_items += joined(g.mask1, g.mask2).sum().item<double>();
-      max_len = std::max<int64_t>(max_len, joined(g.mask1, g.mask2).size(1));
-    }
     auto policy_logps = [&](const model::QwenVL& m, const Group& g) {
       torch::Tensor lp2 = CompletionLogProbs(m, g.turn2.inputs, g.ids2, g.mask2, sampling2.temperature);
       if (shared_turn1) return lp2;
@@ -524,42 +588,25 @@ GrpoResult RunGrpo(const GrpoOptions& o) {
     if (reference) {
       torch::NoGradGuard no_grad;
       for (auto& g : groups) g.ref = policy_logps(*reference, g);
+      lap("reference");
     }
 
-    // K optimizer steps on this batch; each sums the groups' losses (TRL's gradient accumulation
-    // over the generation batch: accumulation_steps = groups, dapo's token count over all of them).
-    double loss_sum = 0, grad_norm = 0, kl = 0, clip = 0, lr = 0;
-    bool have_kl = false;
-    for (int64_t u = 0; u < o.updates; ++u) {
-      const int64_t opt_step = step * o.updates + u;
-      lr = o.optim.lr * ScheduleFactor(o.optim.schedule, opt_step, warmup, total_updates);
-      for (size_t k = 0; k < groups.size(); ++k) {
-        const Group& g = groups[k];
-        GrpoBatch b;
-        b.logps = policy_logps(model, g);
-        if (o.updates > 1) b.old_logps = joined(g.old1, g.old2);
-        b.ref_logps = g.ref;
-        b.advantages = adv.advantages.narrow(0, static_cast<int64_t>(k) * G, G);
-        b.mask = joined(g.mask1, g.mask2);
-        b.accumulation_steps = static_cast<int64_t>(groups.size());
-        b.num_items_in_batch = num_items;
-        b.max_completion_length = max_len;
-        GrpoLossResult r = GrpoLoss(b, lopt);
-        r.loss.backward();
-        if (u == 0) {
-          loss_sum += r.loss.item<double>();
-          if (!std::isnan(r.stats.kl)) {
-            kl += r.stats.kl / static_cast<double>(groups.size());
-            have_kl = true;
-          }
-        }
-        clip += r.stats.clip_region_mean / static_cast<double>(groups.size() * o.updates);
-      }
-      const double norm = ClipGradNorm(params, o.optim.max_grad_norm);
-      if (u == 0) grad_norm = norm;
-      optimizer.Step(lr);
-      optimizer.ZeroGrad();
+    std::vector<RolloutGroup> batch;
+    for (size_t k = 0; k < groups.size(); ++k) {
+      const Group& g = groups[k];
+      batch.push_back({joined(g.old1, g.old2), g.ref, adv.advantages.narrow(0, static_cast<int64_t>(k) * G, G),
+                       joined(g.mask1, g.mask2)});
     }
+    const std::vector<UpdateLog> updates = PolicyUpdates(
+        batch, [&](size_t k) { return policy_logps(model, groups[k]); }, lopt, o.updates,
+        [&](int64_t u) {
+          return o.optim.lr * ScheduleFactor(o.optim.schedule, step * o.updates + u, warmup, total_updates);
+        },
+        o.optim.max_grad_norm, params, optimizer);
+    lap("updates");
+    std::string times;
+    for (const auto& [phase, sec] : phases) times += " " + phase + " " + std::to_string(sec);
+    log::Debug("step ", step + 1, " seconds:", times);
 
     // Metrics of the step.
     const double n_comp = static_cast<double>(totals.size());
@@ -570,11 +617,22 @@ GrpoResult RunGrpo(const GrpoOptions& o) {
     Json comps = Json::object();
     for (const auto& [name, s] : component_sums) comps[name] = s / n_comp;
     m["rewards"] = comps;
-    m["loss"] = loss_sum;
-    m["kl"] = have_kl ? Json(kl) : Json(nullptr);
+    double clip = 0, trained = 0;
+    for (const auto& u : updates) clip += u.clip_ratio / static_cast<double>(updates.size());
+    for (const auto& g : batch) trained += g.mask.sum().item<double>();
+    m["trained_tokens"] = trained;  // clean: both turns' tokens; official: turn 2's only
+    m["loss"] = updates.front().loss;
+    m["kl"] = std::isnan(updates.front().kl) ? Json(nullptr) : Json(updates.front().kl);
     m["clip_ratio"] = clip;
-    m["grad_norm"] = grad_norm;
-    m["lr"] = lr;
+    m["grad_norm"] = updates.front().grad_norm;
+    m["lr"] = updates.back().lr;
+    if (updates.size() > 1) {
+      Json each = Json::array();
+      for (const auto& u : updates)
+        each.push_back({{"loss", u.loss}, {"clip_ratio", u.clip_ratio}, {"ratio_min", u.ratio_min},
+                        {"ratio_max", u.ratio_max}, {"grad_norm", u.grad_norm}, {"lr", u.lr}});
+      m["updates"] = each;
+    }
     double len2 = 0, len1 = 0, min2 = 1e18, max2 = 0, rows1 = 0;
     Json rates = Json::object();
     std::map<std::string, double> yes;

@@ -11,7 +11,9 @@
 // authors' form (Video-STAR trainer/grpo_trainer.py): one turn-1 sample shared by the group and not
 // trained, their continued turn-2 context, T = 1.0 / top-p 0.95, loss grpo, beta 0.04, KL clamp 10,
 // unless flags say otherwise.
+#include <cmath>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -72,6 +74,33 @@ struct GrpoResult {
   int64_t steps_run = 0;
   std::vector<GrpoStepMetrics> metrics;
 };
+
+// One group of a rollout batch: what its loss needs besides the current log-probs.
+struct RolloutGroup {
+  torch::Tensor old_logps;   // [G, T] collected while sampling
+  torch::Tensor ref_logps;   // [G, T] frozen reference; undefined when beta is 0
+  torch::Tensor advantages;  // [G]
+  torch::Tensor mask;        // [G, T] 1 = a trained token
+};
+
+struct UpdateLog {  // one optimizer step
+  double loss = 0;                // summed over the groups
+  double kl = std::nan("");       // mean over the groups of the masked token mean (beta != 0)
+  double clip_ratio = 0;          // mean over the groups of TRL's clip_ratio/region_mean
+  double ratio_min = 1, ratio_max = 1;  // exp(logp - old) over the trained tokens
+  double grad_norm = 0, lr = 0;
+};
+
+// `updates` optimizer steps on one rollout batch (TRL's num_iterations). Each recomputes every group's
+// log-probs with `logps(k)` (autograd on) and sums the groups' GrpoLoss (TRL's gradient accumulation
+// over the generation batch: accumulation_steps = groups, dapo's token count over all of them), then
+// clips the gradient norm and steps the optimizer at `lr(u)`. With one update the old log-probs are the
+// current ones detached (ratio 1, as TRL); with more, the sampled ones, so from the second update on
+// the ratio moves and is clipped to [1 - epsilon, 1 + epsilon_high].
+std::vector<UpdateLog> PolicyUpdates(const std::vector<RolloutGroup>& groups,
+                                     const std::function<torch::Tensor(size_t)>& logps, const GrpoLossOptions& loss,
+                                     int64_t updates, const std::function<double(int64_t)>& lr,
+                                     double max_grad_norm, const NamedParams& params, AdamW& optimizer);
 
 // Runs the recipe. Unusable options, a missing model, unreadable prompts or a failing reward
 // program throw std::runtime_error (the message names the cause); nothing is ever scored silently.

@@ -5,6 +5,8 @@
 #include <limits>
 #include <stdexcept>
 
+#include "model/generate.hpp"
+
 namespace vstar::train {
 
 AdvantageScale ParseAdvantageScale(const std::string& s) {
@@ -212,21 +214,16 @@ torch::Tensor CompletionLogProbs(const model::QwenVL& model, const model::ModelI
   // completion's embeddings and M-RoPE positions as generation gives them (plain token embeddings,
   // text positions after the prompt's rope delta). A vision placeholder id sampled inside a
   // completion (tiny or badly trained models do) is then an ordinary token, not a slot for features
-  // the prompt does not have (a plain full forward would fail or shift the positions).
+  // the prompt does not have (a plain full forward would fail or shift the positions). The rows'
+  // shared prompt prefix (a group's video) runs once, as in generation; its gradient is the sum
+  // over the rows.
   model::KVCache cache;
-  model::ForwardOptions fo;
-  fo.cache = &cache;
-  fo.last_logits_only = true;  // the head runs below on the T predicting positions only
-  auto first = model.Forward(prompt, fo);
-  const int64_t L = prompt.input_ids.size(1);
-  std::vector<torch::Tensor> hidden = {first.hidden.narrow(1, L - 1, 1)};  // predicts completion token 0
-  if (T > 1) {
-    model::ModelInputs rest;
-    rest.input_ids = ids.narrow(1, 0, T - 1);
-    rest.attention_mask = mask.narrow(1, 0, T - 1);
-    hidden.push_back(model.Forward(rest, fo).hidden);  // token t predicts token t + 1
-  }
-  auto logits = model.LmHead(torch::cat(hidden, 1));
+  // Hidden states at the last prompt position (predicts completion token 0) and at completion tokens
+  // 0..T-2 (token t predicts token t + 1); the head runs on these T positions only.
+  auto hidden = model::PrefillPrompt(model, prompt, cache, /*share_prefix=*/true, ids.narrow(1, 0, T - 1),
+                                     mask.narrow(1, 0, T - 1))
+                    .hidden;
+  auto logits = model.LmHead(hidden);
   return SelectiveLogProbs(logits, ids, temperature).masked_fill(mask == 0, 0.0);
 }
 

@@ -1,12 +1,15 @@
 #pragma once
 // Access to the tiny-model goldens of tools/golden/qwen_tiny.py (tests/fixtures/model/tiny).
+#include <algorithm>
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <torch/torch.h>
 
 #include "model/processor.hpp"
+#include "model/qwen_vl.hpp"
 #include "model/safetensors.hpp"
 #include "support.hpp"
 
@@ -61,6 +64,29 @@ inline model::ProcessorOptions TinyProcessor() {
   model::ProcessorOptions o;
   o.video_min_pixels = 3136;
   return o;
+}
+
+// A GRPO group's prompts: the golden image + video prompt, then per row the text ids of `tails[b]`
+// (possibly none), left-padded with id 1000; every row carries the same image and video.
+inline model::ModelInputs ImageVideoGroup(const std::vector<std::vector<int64_t>>& tails) {
+  auto base = Golden::Get()["image_video.input_ids"].view({-1});
+  auto img = model::ProcessImage(MediaImage("img56x84"));
+  auto vid = model::ProcessVideoFiles(MediaVideo("vid4", 4), 2.0, TinyProcessor());
+  const int64_t B = static_cast<int64_t>(tails.size());
+  size_t longest = 0;
+  for (const auto& t : tails) longest = std::max(longest, t.size());
+  const int64_t L = base.size(0) + static_cast<int64_t>(longest);
+  model::ModelInputs in;
+  in.input_ids = torch::full({B, L}, 1000, torch::kInt64);
+  in.attention_mask = torch::zeros({B, L}, torch::kInt64);
+  for (int64_t b = 0; b < B; ++b) {
+    auto row = torch::cat({base, torch::tensor(tails[b], torch::kInt64)});
+    in.input_ids[b].narrow(0, L - row.size(0), row.size(0)).copy_(row);
+    in.attention_mask[b].narrow(0, L - row.size(0), row.size(0)).fill_(1);
+    in.images.Append(img);
+    in.videos.Append(vid);
+  }
+  return in;
 }
 
 }  // namespace vstar::test

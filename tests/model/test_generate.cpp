@@ -1,5 +1,6 @@
 // Generation (transformers' GenerationMixin.generate): greedy steps against transformers' generate, the KV cache
-// against full recomputation, left-padded batches against single runs, logits processors.
+// against full recomputation, left-padded batches against single runs, logits processors; a shared
+// prompt prefix prefilled once (the KV cache expanded to the rows) against every row prefilled alone.
 #include "model/generate.hpp"
 #include "model_golden.hpp"
 
@@ -162,4 +163,49 @@ TEST_CASE("seeded sampling is reproducible, top_k=1 is greedy", "[model][generat
   o.top_k = 1;
   auto e = Generate(Tiny(), in, o);
   CHECK(e.tokens[0] == Generate(Tiny(), in, Greedy()).tokens[0]);
+}
+
+TEST_CASE("a prompt prefix prefilled once samples what every row prefilled on its own samples", "[model][generate]") {
+  torch::NoGradGuard ng;
+  const int64_t base = Golden::Get()["image_video.input_ids"].size(1);
+  auto in = test::ImageVideoGroup({{}, {17, 4}, {9, 33, 2, 15, 8}, {}});
+  auto o = Greedy(10);
+  o.do_sample = true;
+  o.temperature = 0.9;
+  o.top_p = 0.95;
+  o.seed = 11;
+  auto shared = Generate(Tiny(), in, o);
+  o.share_prefix = false;
+  auto alone = Generate(Tiny(), in, o);
+  // The whole image + video prompt but its last id ran once (rows 0 and 3 keep one token of their own).
+  CHECK(shared.shared_prefix == base - 1);
+  CHECK(alone.shared_prefix == 0);
+  // The same seeded draws over the same distributions: the same tokens, the same log-probs.
+  CHECK(shared.tokens == alone.tokens);
+  CHECK(shared.tokens[0] != shared.tokens[3]);  // identical prompts, different samples
+  const double d = test::MaxDiff(shared.step_logits, alone.step_logits);
+  INFO("step logits max diff " << d);
+  CHECK(d <= 1e-5);
+  for (size_t b = 0; b < shared.logprobs.size(); ++b)
+    CHECK(test::MaxDiff(torch::tensor(shared.logprobs[b]), torch::tensor(alone.logprobs[b])) <= 1e-5);
+}
+
+TEST_CASE("rows whose vision items differ are not shared", "[model][generate]") {
+  torch::NoGradGuard ng;
+  auto in = test::ImageVideoGroup({{}, {}});
+  // Row 1's video: the frames in another order (same grid, other pixels).
+  auto other = ProcessVideoFiles({test::MediaVideo("vid4", 4)[1], test::MediaVideo("vid4", 4)[0],
+                                  test::MediaVideo("vid4", 4)[3], test::MediaVideo("vid4", 4)[2]},
+                                 2.0, test::TinyProcessor());
+  auto first = ProcessVideoFiles(test::MediaVideo("vid4", 4), 2.0, test::TinyProcessor());
+  in.videos = first;
+  in.videos.Append(other);
+  auto o = Greedy(6);
+  auto r = Generate(Tiny(), in, o);
+  CHECK(r.shared_prefix == 0);
+  o.share_prefix = false;
+  auto alone = Generate(Tiny(), in, o);
+  CHECK(r.tokens == alone.tokens);
+  CHECK(test::MaxDiff(r.step_logits[1], alone.step_logits[1]) <= 1e-5);
+  CHECK(test::MaxDiff(r.step_logits[0], r.step_logits[1]) > 1e-4);  // the videos do reach the rows
 }

@@ -1,8 +1,11 @@
 // KV-cache exactness for GRPO: the per-token log-probs Generate collects while sampling (prefill +
 // cached decode steps) equal the training-time ones from one full forward over prompt + completion,
-// video included (CompletionLogProbs), fp32 on the tiny model, to 1e-5.
+// video included (CompletionLogProbs), fp32 on the tiny model, to 1e-5; a group's shared video prefix
+// run once gives the unshared values and gradients; several updates per rollout batch (PolicyUpdates)
+// move and clip the ratio as TRL's objective says.
 #include "model/generate.hpp"
 #include "model/model_golden.hpp"
+#include "train/grpo.hpp"
 #include "train/grpo_loss.hpp"
 
 using namespace vstar;
@@ -23,21 +26,7 @@ const QwenVL& Tiny() {
 }
 
 // The golden's image + video prompt, repeated `g` times: one GRPO group's rollout batch.
-ModelInputs VideoGroup(int64_t g) {
-  const auto& gold = Golden::Get();
-  auto ids = gold["image_video.input_ids"];
-  auto img = ProcessImage(test::MediaImage("img56x84"));
-  auto vid = ProcessVideoFiles(test::MediaVideo("vid4", 4), 2.0, test::TinyProcessor());
-  ModelInputs in;
-  std::vector<torch::Tensor> rows(g, ids);
-  in.input_ids = torch::cat(rows, 0);
-  in.attention_mask = torch::ones_like(in.input_ids);
-  for (int64_t i = 0; i < g; ++i) {
-    in.images.Append(img);
-    in.videos.Append(vid);
-  }
-  return in;
-}
+ModelInputs VideoGroup(int64_t g) { return test::ImageVideoGroup(std::vector<std::vector<int64_t>>(g)); }
 
 // Generated tokens right-padded into [B, T] with their mask, and the collected log-probs likewise.
 struct Padded {
@@ -146,4 +135,104 @@ TEST_CASE("a vision placeholder id sampled in a completion is scored as generati
   double d = test::MaxDiff(lp.view({-1}), torch::cat(ref));
   INFO("max diff " << d);
   CHECK(d <= 1e-5);
+}
+
+TEST_CASE("training log-probs over a shared video prefix equal unshared sampling's", "[train][grpo]") {
+  auto in = test::ImageVideoGroup({{}, {17, 4}, {9, 33, 2, 15, 8}});
+  SamplingOptions o;
+  o.max_new_tokens = 8;
+  o.do_sample = true;
+  o.temperature = 0.8;
+  o.seed = 5;
+  o.pad_token_id = 1000;
+  o.share_prefix = false;  // every row prefilled on its own, as before the prefix was shared
+  GenerationResult r;
+  {
+    torch::NoGradGuard ng;
+    r = Generate(Tiny(), in, o);
+  }
+  auto p = Pad(r, o.pad_token_id);
+  {
+    torch::NoGradGuard ng;
+    const double d = test::MaxDiff(train::CompletionLogProbs(Tiny(), in, p.ids, p.mask, o.temperature), p.logps);
+    INFO("max diff " << d);
+    CHECK(d <= 1e-5);
+  }
+  // Gradients: the shared prefix (run once, expanded) receives the sum of the rows' gradients, as
+  // the unshared forward gives them.
+  auto m = LoadTiny();
+  m.SetRequiresGrad(true);
+  std::vector<torch::Tensor> leaves;
+  for (auto& [name, t] : m.NamedParameters()) leaves.push_back(t);
+  auto grads = [&](bool share) {
+    KVCache cache;
+    const int64_t T = p.ids.size(1);
+    auto pre = PrefillPrompt(m, in, cache, share, p.ids.narrow(1, 0, T - 1), p.mask.narrow(1, 0, T - 1));
+    CHECK((pre.shared_prefix > 0) == share);
+    auto lp = train::SelectiveLogProbs(m.LmHead(pre.hidden), p.ids, o.temperature) * p.mask;
+    return torch::autograd::grad({lp.sum()}, leaves, {}, false, false, /*allow_unused=*/true);
+  };
+  auto shared = grads(true), alone = grads(false);
+  double worst = 0;
+  for (size_t i = 0; i < leaves.size(); ++i) {
+    REQUIRE(shared[i].defined() == alone[i].defined());
+    if (!alone[i].defined()) continue;
+    const double scale = 1.0 + test::MaxAbs(alone[i]);
+    worst = std::max(worst, test::MaxDiff(shared[i], alone[i]) / scale);
+  }
+  INFO("largest gradient difference relative to 1 + max |grad| " << worst);
+  CHECK(worst <= 1e-5);
+}
+
+TEST_CASE("two updates on one rollout batch: the second moves the ratio, clips it, and takes TRL's loss", "[train][grpo]") {
+  auto m = LoadTiny();
+  m.SetRequiresGrad(true);
+  auto in = VideoGroup(4);
+  SamplingOptions so;
+  so.max_new_tokens = 6;
+  so.do_sample = true;
+  so.seed = 3;
+  so.pad_token_id = 1000;
+  GenerationResult r;
+  {
+    torch::NoGradGuard ng;
+    r = Generate(m, in, so);
+  }
+  auto p = Pad(r, so.pad_token_id);
+  auto adv = train::ComputeAdvantages(torch::tensor({1.0f, 0.0f, 0.5f, -1.0f}), 4, train::AdvantageScale::kGroup);
+  train::GrpoLossOptions lo;  // dapo
+  lo.epsilon_low = lo.epsilon_high = 0.01;
+  train::NamedParams params = m.NamedParameters();
+  train::OptimOptions oo;
+  train::AdamW optimizer(params, oo);
+  std::vector<torch::Tensor> seen;  // the log-probs each update computed
+  auto logps = [&](size_t) {
+    auto lp = train::CompletionLogProbs(m, in, p.ids, p.mask, 1.0);
+    seen.push_back(lp.detach().clone());
+    return lp;
+  };
+  auto logs = train::PolicyUpdates({{p.logps, {}, adv.advantages, p.mask}}, logps, lo, 2,
+                                   [](int64_t) { return 1e-2; }, 1.0, params, optimizer);
+  REQUIRE(logs.size() == 2);
+  REQUIRE(seen.size() == 2);
+  // Update 1 runs at the sampling policy: ratio 1 up to the log-prob exactness, nothing clipped.
+  CHECK(std::abs(logs[0].ratio_min - 1) <= 1e-4);
+  CHECK(std::abs(logs[0].ratio_max - 1) <= 1e-4);
+  CHECK(logs[0].clip_ratio == 0.0);
+  // Update 2 after one AdamW step at lr 1e-2: the ratio has left [0.99, 1.01] and TRL clips tokens.
+  auto mask = p.mask.to(torch::kDouble);
+  auto ratio = torch::exp(seen[1].to(torch::kDouble) - p.logps.to(torch::kDouble));
+  auto real = ratio.masked_select(p.mask > 0);
+  CHECK(logs[1].ratio_min == Approx(real.min().item<double>()).epsilon(1e-6));
+  CHECK(logs[1].ratio_max == Approx(real.max().item<double>()).epsilon(1e-6));
+  CHECK((logs[1].ratio_max > 1.01 || logs[1].ratio_min < 0.99));
+  CHECK(logs[1].clip_ratio > 0);
+  // trl 1.16.0 GRPOTrainer._compute_loss (dapo, beta 0) restated in float64 on the recorded log-probs.
+  auto a = adv.advantages.to(torch::kDouble).unsqueeze(1);
+  auto clipped = ratio.clamp(1 - 0.01, 1 + 0.01);
+  auto per_token = -torch::min(ratio * a, clipped * a);
+  const double loss = ((per_token * mask).sum() / mask.sum()).item<double>();
+  CHECK(logs[1].loss == Approx(loss).epsilon(1e-5).margin(1e-7));
+  auto region = ((ratio < 0.99) & (a < 0)) | ((ratio > 1.01) & (a > 0));
+  CHECK(logs[1].clip_ratio == Approx(((region.to(torch::kDouble) * mask).sum() / mask.sum()).item<double>()));
 }

@@ -2,7 +2,9 @@
 // a learnable reward (a reward program in awk that pays for turn-2 text) rises within a fixed
 // number of seeded steps; vs-reward as the reward program equals the in-process reward; reward
 // programs that exit, hang or print garbage fail the run naming the command; a run killed with
-// SIGKILL and resumed ends with the uninterrupted run's weights.
+// SIGKILL and resumed ends with the uninterrupted run's weights; --updates 2 moves and clips the
+// ratio on the second update; the official profile (the authors' templates) shares one untrained
+// turn 1 per group.
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -215,4 +217,85 @@ TEST_CASE("vs-grpo: SIGKILL mid-run and --resume end with the uninterrupted run'
   REQUIRE(hc.size() == 4);
   REQUIRE(hw.size() == 4);
   for (size_t i = 0; i < 4; ++i) CHECK(hc[i]["reward"] == hw[i]["reward"]);
+}
+
+TEST_CASE("vs-grpo: --updates 2 moves and clips the ratio on the second update and logs both", "[train][grpo]") {
+  VSTAR_REQUIRE_BINARY("vs-grpo");
+  VSTAR_REQUIRE_PROGRAM("awk");
+  const World w = MakeWorld("vs-grpo-updates");
+  const fs::path metrics = w.dir / "metrics.jsonl";
+  auto r = test::Run(Args(w, w.dir / "run", {"--max-steps", "1", "--updates", "2", "--epsilon", "0.001", "--lr",
+                                             "1e-2", "--schedule", "constant", "--reward-cmd",
+                                             "awk -f " + w.reward.string(), "--metrics", metrics.string()}));
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  const auto m = MetricLines(metrics);
+  REQUIRE(m.size() == 1);
+  INFO(m[0].dump());
+  const auto& u = m[0]["updates"];
+  REQUIRE(u.size() == 2);
+  // Update 1 runs at the sampling policy (ratio 1 up to the log-prob exactness), update 2 after a step.
+  CHECK(std::abs(u[0]["ratio_min"].get<double>() - 1) <= 1e-4);
+  CHECK(std::abs(u[0]["ratio_max"].get<double>() - 1) <= 1e-4);
+  CHECK(u[0]["clip_ratio"].get<double>() == 0.0);
+  CHECK((u[1]["ratio_max"].get<double>() > 1.001 || u[1]["ratio_min"].get<double>() < 0.999));
+  CHECK(u[1]["clip_ratio"].get<double>() > 0);
+  CHECK(m[0]["clip_ratio"].get<double>() == Approx(u[1]["clip_ratio"].get<double>() / 2));
+}
+
+TEST_CASE("vs-grpo: the official profile shares one untrained turn 1 per group, the authors' templates", "[train][grpo]") {
+  VSTAR_REQUIRE_BINARY("vs-grpo");
+  VSTAR_REQUIRE_PROGRAM("awk");
+  VSTAR_REQUIRE_SHARED("reference/official/templates/grpo.turn1.txt");
+  const fs::path templates = test::SharedDir() / "reference" / "official" / "templates";
+  const World w = MakeWorld("vs-grpo-official");
+  // The authors' turn 2 names the clip's path: the prompt records carry one.
+  std::string with_path;
+  for (const auto& line : test::Lines(test::ReadFile(w.prompts))) {
+    if (line.empty()) continue;
+    Json rec = Json::parse(line);
+    rec["path"] = rec["label"].get<std::string>() + "/clip_" + rec["id"].get<std::string>() + ".avi";
+    with_path += rec.dump() + "\n";
+  }
+  test::WriteFile(w.prompts, with_path);
+  // The reward program keeps what it was asked to score: one line per group, with each completion's
+  // turn 1 (--no-temporal: no frame-shuffled completions, which the awk reward would count too).
+  const fs::path asked = w.dir / "asked.jsonl";
+  const std::string reward = "tee -a " + asked.string() + " | awk -f " + w.reward.string();
+  auto run = [&](const std::string& profile) {
+    const fs::path out = w.dir / profile, metrics = w.dir / (profile + ".jsonl");
+    fs::remove(asked);
+    auto args = Args(w, out, {"--templates", templates.string(), "--max-steps", "2", "--lr", "1e-3", "--no-temporal",
+                              "--reward-cmd", reward, "--metrics", metrics.string()});
+    *(std::find(args.begin(), args.end(), "--profile") + 1) = profile;
+    auto r = test::Run(args);
+    INFO(r.err);
+    REQUIRE(r.status == 0);
+    return std::pair{MetricLines(metrics), MetricLines(asked)};
+  };
+  const auto [official, official_asked] = run("official");
+  const auto [clean, clean_asked] = run("clean");
+  REQUIRE(official.size() == 2);
+  REQUIRE(official_asked.size() == 4);  // 2 steps x 2 groups
+  bool clean_differs = false;
+  for (const auto& g : official_asked) {
+    REQUIRE(g["completions"].size() == 4);
+    for (const auto& c : g["completions"]) CHECK(c["turn1"] == g["completions"][0]["turn1"]);
+  }
+  for (const auto& g : clean_asked)
+    for (const auto& c : g["completions"]) clean_differs = clean_differs || c["turn1"] != g["completions"][0]["turn1"];
+  CHECK(clean_differs);  // the clean profile samples turn 1 per rollout
+  for (const auto& s : official) {
+    INFO(s.dump());
+    // One turn-1 row per group (2 groups): the tool-call rate is over those rows, and the trained tokens
+    // are turn 2's only: the group's G completions times their mean length, per group.
+    const double turn2 = s["completion_length"].get<double>() * 8;
+    CHECK(s["trained_tokens"].get<double>() == Approx(turn2));
+    CHECK(s["turn1_length"].get<double>() > 0);
+    CHECK(s["kl"].is_number());  // the authors' beta 0.04 loads the reference
+  }
+  for (const auto& s : clean) {
+    const double both = (s["completion_length"].get<double>() + s["turn1_length"].get<double>()) * 8;
+    CHECK(s["trained_tokens"].get<double>() == Approx(both));
+  }
 }
