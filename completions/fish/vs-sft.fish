@@ -15,6 +15,7 @@ complete -c vs-sft -l save-steps -d 'Write a checkpoint every N steps (0 = only 
 complete -c vs-sft -l keep-last -d 'Keep only the newest K checkpoints (0 = all)' -r -f
 complete -c vs-sft -l metrics -d 'Append one JSON line per step to FILE instead of stderr' -r -F
 complete -c vs-sft -l freeze -d 'Frozen parameters: none, vision (patch embed and blocks; the merger trains) or merger (the whole vision tower, merger included)' -r -f -a 'none vision merger'
+complete -c vs-sft -l gradient-checkpointing -d 'Keep only each decoder layer'\''s and vision block'\''s input and recompute the block in backward (less memory for about one more forward pass)' -r -f
 complete -c vs-sft -l strict -d 'Stop at the first bad record instead of reporting it and going on' -r -f
 complete -c vs-sft -l log-level -d 'debug, info, warn, error or quiet' -r -f -a 'debug info warn error quiet'
 complete -c vs-sft -l train-on -d 'Tokens trained: assistant (assistant contents and their <|im_end|>) or prompt (every token but vision tokens, as the authors'\'' SFT)' -r -f -a 'assistant prompt'
@@ -31,3 +32,8 @@ complete -c vs-sft -l schedule -d 'Learning-rate schedule after the warmup: cons
 complete -c vs-sft -l warmup-steps -d 'Linear warmup steps from 0 to --lr' -r -f
 complete -c vs-sft -l warmup-ratio -d 'Warmup as a fraction of all steps (when --warmup-steps is 0)' -r -f
 complete -c vs-sft -l max-grad-norm -d 'Clip gradients to this global 2-norm (0 = no clipping)' -r -f
+complete -c vs-sft -l lora-rank -d 'Train rank-R LoRA adapters of the text decoder instead of all weights (0 = full fine-tuning)' -r -f
+complete -c vs-sft -l lora-alpha -d 'LoRA alpha: the adapters'\'' output is scaled by alpha / rank' -r -f
+complete -c vs-sft -l lora-dropout -d 'Dropout probability on the input of the LoRA A matrices' -r -f
+complete -c vs-sft -l lora-targets -d 'Decoder Linear layers to adapt: a layer whose name equals an entry or ends with .entry' -r -f
+complete -c vs-sft -l merge -d 'Write the merged weights (W + alpha/rank B A) as the final model; the adapter goes to OUTPUT/adapter' -r -f

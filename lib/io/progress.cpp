@@ -22,7 +22,7 @@ std::string Clock(double seconds) {
 }  // namespace
 
 std::string ProgressBar::Format(const std::string& label, size_t done, std::optional<size_t> total,
-                                double seconds) {
+                                double seconds, const std::string& note) {
   double rate = seconds > 0 ? done / seconds : 0.0;
   char buf[256];
   std::string text = label + " ";
@@ -32,10 +32,12 @@ std::string ProgressBar::Format(const std::string& label, size_t done, std::opti
     text += "[" + std::string(filled, '#') + std::string(width - filled, '.') + "] ";
     std::snprintf(buf, sizeof buf, "%zu/%zu records  %.2f rec/s", done, *total, rate);
     text += buf;
+    if (!note.empty()) text += "  " + note;
     if (rate > 0 && done < *total) text += "  ETA " + Clock((*total - done) / rate);
   } else {
     std::snprintf(buf, sizeof buf, "%zu records  %.2f rec/s", done, rate);
     text += buf;
+    if (!note.empty()) text += "  " + note;
   }
   text += "  " + Clock(seconds);
   return text;
@@ -43,7 +45,7 @@ std::string ProgressBar::Format(const std::string& label, size_t done, std::opti
 
 void ProgressBar::Draw() {
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-  std::fprintf(stderr, "\r\033[K%s", Format(label_, done_, total_, secs).c_str());
+  std::fprintf(stderr, "\r\033[K%s", Format(label_, done_, total_, secs, note_).c_str());
   std::fflush(stderr);
 }
 

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <optional>
 #include <string>
+#include <utility>
 
 namespace vstar::io {
 
@@ -14,13 +15,16 @@ class ProgressBar {
   ~ProgressBar() { Finish(); }
   void Tick(size_t n = 1);
   void Finish();
+  // A short text drawn after the counts from the next redraw on (e.g. "loss 0.4321").
+  void SetNote(std::string note) { note_ = std::move(note); }
   // The text drawn for `done` records after `seconds` (exposed for tests).
   static std::string Format(const std::string& label, size_t done, std::optional<size_t> total,
-                            double seconds);
+                            double seconds, const std::string& note = "");
 
  private:
   void Draw();
   std::string label_;
+  std::string note_;
   std::optional<size_t> total_;
   bool enabled_;
   bool finished_ = false;

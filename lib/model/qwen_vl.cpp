@@ -126,6 +126,13 @@ std::vector<std::pair<std::string, torch::Tensor>> QwenVL::NamedParameters() con
   return out;
 }
 
+std::vector<std::pair<std::string, Linear*>> QwenVL::Linears() {
+  std::vector<std::pair<std::string, Linear*>> out;
+  for (const auto& r : Refs())
+    if (r.linear) out.emplace_back(r.name.substr(0, r.name.size() - std::string(".weight").size()), r.linear);
+  return out;
+}
+
 void QwenVL::SetRequiresGrad(bool requires_grad) {
   for (const auto& r : Refs()) r.slot->set_requires_grad(requires_grad);
 }

@@ -77,6 +77,14 @@ class QwenVL {
   // Every trainable tensor by canonical (Hub) name; a tied head is listed once (as the embedding).
   std::vector<std::pair<std::string, torch::Tensor>> NamedParameters() const;
   void SetRequiresGrad(bool requires_grad);
+  // The Linear layers by canonical module name ("model.layers.0.self_attn.q_proj",
+  // "visual.blocks.0.attn.qkv"; the LM head is a plain tensor), for adapters to attach to.
+  std::vector<std::pair<std::string, Linear*>> Linears();
+  // Gradient checkpointing of the decoder layers and the vision blocks (training only).
+  void SetGradientCheckpointing(bool on) {
+    text_.SetGradientCheckpointing(on);
+    vision_.SetGradientCheckpointing(on);
+  }
   bool tied() const { return tied_; }
 
  private:

@@ -67,6 +67,13 @@ std::pair<torch::Tensor, torch::Tensor> MRopeCosSin(const torch::Tensor& positio
 
 TextModel::TextModel(const QwenVLConfig& config) : cfg_(config), layers_(config.num_hidden_layers) {}
 
+std::vector<torch::Tensor> TextModel::Layer::tensors() const {
+  std::vector<torch::Tensor> t{input_norm, post_norm};
+  for (const Linear* lin : {&q, &k, &v, &o, &gate, &up, &down})
+    for (auto& w : lin->tensors()) t.push_back(w);
+  return t;
+}
+
 void TextModel::Collect(ParamRefs& refs) {
   const int64_t H = cfg_.hidden_size, hd = cfg_.head_dim, I = cfg_.intermediate_size;
   const int64_t nh = cfg_.num_attention_heads, nkv = cfg_.num_key_value_heads;
@@ -117,25 +124,33 @@ torch::Tensor TextModel::Forward(const torch::Tensor& inputs_embeds, const torch
   auto cos = cos32.to(dtype).unsqueeze(1), sin = sin32.to(dtype).unsqueeze(1);  // [B, 1, L, hd]
   const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
 
-  auto x = inputs_embeds;
-  for (size_t i = 0; i < layers_.size(); ++i) {
+  // Decoder layer i on hidden states h; `kv` is null when the layer is recomputed in backward.
+  auto layer = [=, this](size_t i, const torch::Tensor& h0, KVCache* kv) {
     const auto& l = layers_[i];
-    auto h = RmsNorm(x, l.input_norm, cfg_.rms_norm_eps);
+    auto h = RmsNorm(h0, l.input_norm, cfg_.rms_norm_eps);
     auto q = l.q(h).view({B, L, nh, hd}).transpose(1, 2);
     auto k = l.k(h).view({B, L, nkv, hd}).transpose(1, 2);
     auto v = l.v(h).view({B, L, nkv, hd}).transpose(1, 2);
     q = q * cos + RotateHalf(q) * sin;
     k = k * cos + RotateHalf(k) * sin;
     torch::Tensor K = k, V = v;
-    if (cache) std::tie(K, V) = cache->Append(i, k, v);
+    if (kv) std::tie(K, V) = kv->Append(i, k, v);
     // Grouped-query attention without materialising repeated keys: [B, kv, rep*L, hd] x [B, kv, hd, T].
     auto qg = q.reshape({B, nkv, rep * L, hd});
     auto scores = torch::matmul(qg, K.transpose(2, 3)).view({B, nh, L, T}) * scale + mask;
     auto p = torch::softmax(scores, -1, torch::kFloat32).to(dtype);
     auto a = torch::matmul(p.view({B, nkv, rep * L, T}), V).view({B, nh, L, hd});
-    x = x + l.o(a.transpose(1, 2).reshape({B, L, nh * hd}));
+    auto x = h0 + l.o(a.transpose(1, 2).reshape({B, L, nh * hd}));
     auto n = RmsNorm(x, l.post_norm, cfg_.rms_norm_eps);
-    x = x + l.down(torch::silu(l.gate(n)) * l.up(n));
+    return x + l.down(torch::silu(l.gate(n)) * l.up(n));
+  };
+  const bool recompute = checkpointing_ && !cache && torch::GradMode::is_enabled();
+  auto x = inputs_embeds;
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    if (recompute)
+      x = Recomputed([layer, i](const torch::Tensor& h) { return layer(i, h, nullptr); }, x, layers_[i].tensors());
+    else
+      x = layer(i, x, cache);
     if (hidden_states && i + 1 < layers_.size()) hidden_states->push_back(x);
   }
   x = RmsNorm(x, norm_, cfg_.rms_norm_eps);

@@ -63,13 +63,18 @@ class TextModel {
                         std::vector<torch::Tensor>* hidden_states = nullptr) const;
 
   const QwenVLConfig& config() const { return cfg_; }
+  // Gradient checkpointing: under autograd and without a cache, each layer keeps only its input and
+  // is recomputed in backward (Recomputed).
+  void SetGradientCheckpointing(bool on) { checkpointing_ = on; }
 
  private:
   struct Layer {
     torch::Tensor input_norm, post_norm;
     Linear q, k, v, o, gate, up, down;
+    std::vector<torch::Tensor> tensors() const;
   };
   QwenVLConfig cfg_;
+  bool checkpointing_ = false;
   torch::Tensor embed_;
   std::vector<Layer> layers_;
   torch::Tensor norm_;

@@ -30,6 +30,13 @@ torch::Tensor SegmentAttention(const torch::Tensor& q, const torch::Tensor& k, c
 
 VisionTower::VisionTower(const QwenVisionConfig& config) : cfg_(config), blocks_(config.depth) {}
 
+std::vector<torch::Tensor> VisionTower::Block::tensors() const {
+  std::vector<torch::Tensor> t{norm1, norm2};
+  for (const Linear* lin : {&qkv, &proj, &gate, &up, &down})
+    for (auto& w : lin->tensors()) t.push_back(w);
+  return t;
+}
+
 void VisionTower::Collect(ParamRefs& refs, const std::string& prefix) {
   const int64_t D = cfg_.hidden_size, I = cfg_.intermediate_size;
   refs.push_back({prefix + "patch_embed.proj.weight",
@@ -92,18 +99,26 @@ torch::Tensor VisionTower::Forward(const torch::Tensor& pixel_values, const torc
   auto cos = emb.cos().unsqueeze(1), sin = emb.sin().unsqueeze(1);  // [S, 1, hd] float32
   const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
   const auto& full = cfg_.fullatt_block_indexes;
-  for (size_t j = 0; j < blocks_.size(); ++j) {
+  // Vision block j on rows h (window order).
+  auto block = [=, this](size_t j, const torch::Tensor& h0) {
     const auto& blk = blocks_[j];
     const bool is_full = std::find(full.begin(), full.end(), static_cast<int64_t>(j)) != full.end();
-    auto h = RmsNorm(x, blk.norm1, cfg_.rms_norm_eps);
+    auto h = RmsNorm(h0, blk.norm1, cfg_.rms_norm_eps);
     auto qkv = blk.qkv(h).reshape({S, 3, heads, hd}).permute({1, 0, 2, 3});
     auto q = qkv[0].to(torch::kFloat32), k = qkv[1].to(torch::kFloat32), v = qkv[2];
     q = (q * cos + RotateHalf(q) * sin).to(dtype);
     k = (k * cos + RotateHalf(k) * sin).to(dtype);
     auto a = SegmentAttention(q, k, v, is_full ? win.cu_seqlens : win.cu_window_seqlens, scale);
-    x = x + blk.proj(a);
-    auto n2 = RmsNorm(x, blk.norm2, cfg_.rms_norm_eps);
-    x = x + blk.down(torch::silu(blk.gate(n2)) * blk.up(n2));
+    auto r = h0 + blk.proj(a);
+    auto n2 = RmsNorm(r, blk.norm2, cfg_.rms_norm_eps);
+    return r + blk.down(torch::silu(blk.gate(n2)) * blk.up(n2));
+  };
+  const bool recompute = checkpointing_ && torch::GradMode::is_enabled();
+  for (size_t j = 0; j < blocks_.size(); ++j) {
+    if (recompute)
+      x = Recomputed([block, j](const torch::Tensor& h) { return block(j, h); }, x, blocks_[j].tensors());
+    else
+      x = block(j, x);
     if (trace) trace->blocks.push_back(x);
   }
   auto y = RmsNorm(x, ln_q_, cfg_.rms_norm_eps).view({S / unit, cfg_.merger_dim()});

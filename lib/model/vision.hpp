@@ -44,13 +44,18 @@ class VisionTower {
   torch::Tensor RotaryFreqs(const torch::Tensor& grid_thw) const;
 
   const QwenVisionConfig& config() const { return cfg_; }
+  // Gradient checkpointing: under autograd each block keeps only its input and is recomputed in
+  // backward (Recomputed), with the same rotary and window tensors.
+  void SetGradientCheckpointing(bool on) { checkpointing_ = on; }
 
  private:
   struct Block {
     torch::Tensor norm1, norm2;
     Linear qkv, proj, gate, up, down;
+    std::vector<torch::Tensor> tensors() const;
   };
   QwenVisionConfig cfg_;
+  bool checkpointing_ = false;
   torch::Tensor patch_embed_;  // [D, C, T, P, P] as stored (Conv3d); used as [D, patch_dim]
   std::vector<Block> blocks_;
   torch::Tensor ln_q_;

@@ -54,7 +54,7 @@ void WriteCheckpointDir(const CheckpointContent& c, const fs::path& dir) {
   fs::create_directories(tmp);
   model::SaveOptions so;
   so.max_shard_bytes = 0;
-  model::SaveCheckpoint(c.weights, tmp, so);
+  if (!c.weights.empty()) model::SaveCheckpoint(c.weights, tmp, so);
   if (c.config) {
     model::QwenVLConfig cfg = *c.config;
     if (!c.weights.empty()) cfg.torch_dtype = c.weights.front().second.scalar_type() == torch::kBFloat16 ? "bfloat16" : "float32";
@@ -71,6 +71,7 @@ void WriteCheckpointDir(const CheckpointContent& c, const fs::path& dir) {
   }
   if (!c.trainer_state.is_null()) WriteText(tmp / "trainer_state.json", c.trainer_state.dump(2) + "\n");
   for (const auto& [name, bytes] : c.extra_files) WriteText(tmp / name, bytes);
+  for (const auto& [name, tensors] : c.tensor_files) model::SaveSafetensors(tensors, tmp / name);
   for (const auto& e : fs::directory_iterator(tmp)) SyncPath(e.path());
   SyncPath(tmp);
   if (fs::exists(dir)) fs::remove_all(dir);
@@ -83,7 +84,8 @@ void PublishFiles(const fs::path& tmp, const fs::path& dest) {
   for (const auto& e : fs::directory_iterator(tmp))
     if (e.is_regular_file()) files.push_back(e.path());
   std::sort(files.begin(), files.end(), [](const fs::path& a, const fs::path& b) {
-    const bool ca = a.filename() == "config.json", cb = b.filename() == "config.json";
+    auto last = [](const fs::path& p) { return p.filename() == "config.json" || p.filename() == "adapter_config.json"; };
+    const bool ca = last(a), cb = last(b);
     return ca != cb ? cb : a < b;
   });
   // Stale shards of an earlier final model would be listed by nobody but could confuse a reader.

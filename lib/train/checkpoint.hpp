@@ -24,13 +24,15 @@ const std::vector<std::string>& TokenizerFiles();
 
 struct CheckpointContent {
   const model::QwenVLConfig* config = nullptr;
-  NamedParams weights;                      // canonical names; written in the Hub layout
+  NamedParams weights;                      // canonical names; written in the Hub layout (none: no model files)
   std::filesystem::path tokenizer_dir;      // TokenizerFiles() copied from here
   NamedParams optimizer;                    // AdamW::State(); empty = none (final model)
   bool rng = true;                          // save the torch CPU generator state
   nlohmann::ordered_json trainer_state;     // null = none
   // Extra files written verbatim (name -> bytes), e.g. adapters.
   std::vector<std::pair<std::string, std::string>> extra_files;
+  // Extra safetensors files (name -> tensors, names kept), e.g. a LoRA adapter.
+  std::vector<std::pair<std::string, NamedParams>> tensor_files;
 };
 
 // Writes `content` into `dir` atomically (sibling temporary directory + fsync + rename; an existing
@@ -38,7 +40,7 @@ struct CheckpointContent {
 void WriteCheckpointDir(const CheckpointContent& content, const std::filesystem::path& dir);
 
 // Moves the files of a completed temporary directory into `dest` one rename at a time, config.json
-// last (a reader finding config.json finds the weights), then removes `tmp`.
+// and adapter_config.json last (a reader finding them finds the weights), then removes `tmp`.
 void PublishFiles(const std::filesystem::path& tmp, const std::filesystem::path& dest);
 
 // checkpoint-STEP directories under `output`, ascending by step.

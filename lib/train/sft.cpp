@@ -18,6 +18,7 @@
 #include "model/qwen_vl.hpp"
 #include "model/safetensors.hpp"
 #include "train/checkpoint.hpp"
+#include "train/lora.hpp"
 #include "train/tensorboard.hpp"
 #include "train/run_dir.hpp"
 
@@ -66,12 +67,16 @@ void SftOptions::Register(CLI::App& app) {
                  "(the whole vision tower, merger included)")
       ->check(CLI::IsMember({"none", "vision", "merger"}))
       ->capture_default_str();
+  app.add_flag("--gradient-checkpointing", gradient_checkpointing,
+               "Keep only each decoder layer's and vision block's input and recompute the block in backward "
+               "(less memory for about one more forward pass)");
   app.add_flag("--strict", strict, "Stop at the first bad record instead of reporting it and going on");
   app.add_option("--log-level", log_level, "debug, info, warn, error or quiet")
       ->check(CLI::IsMember({"debug", "info", "warn", "error", "quiet"}))
       ->capture_default_str();
   data.Register(app);
   optim.Register(app);
+  lora.Register(app);
 }
 
 namespace {
@@ -132,12 +137,15 @@ void CheckModelDir(const fs::path& dir) {
 
 // What must not change between a run and its resumption.
 Json RunIdentity(const SftOptions& o, int64_t total_steps, const std::string& fingerprint) {
-  return Json{{"total_steps", total_steps}, {"batch", o.batch},         {"grad_accum", o.grad_accum},
+  Json id = Json{{"total_steps", total_steps}, {"batch", o.batch},         {"grad_accum", o.grad_accum},
               {"seed", o.seed},             {"dtype", o.dtype},         {"lr", o.optim.lr},
               {"schedule", o.optim.schedule}, {"warmup", o.optim.Warmup(total_steps)},
               {"weight_decay", o.optim.weight_decay}, {"max_grad_norm", o.optim.max_grad_norm},
               {"betas", {o.optim.beta1, o.optim.beta2}}, {"eps", o.optim.eps}, {"freeze", o.freeze},
               {"train_on", o.data.train_on}, {"data", fingerprint}};
+  if (o.lora.enabled())
+    id["lora"] = Json{{"r", o.lora.rank}, {"alpha", o.lora.alpha}, {"dropout", o.lora.dropout}, {"targets", o.lora.targets}};
+  return id;
 }
 
 Json MetricsJson(const StepMetrics& m) {
@@ -165,6 +173,8 @@ SftResult RunSft(const SftOptions& o, std::ostream& error_out, const SftHooks& h
   SftResult result;
   const fs::path out_dir = o.output_dir;
   CheckModelDir(o.model_dir);
+  if (o.lora.enabled() && o.freeze != "none")
+    throw std::runtime_error("--freeze " + o.freeze + " with --lora-rank: only the adapters train, everything else is frozen");
   PrepareOutputDir(out_dir);
 
   const auto tokenizer = model::Tokenizer::Load(o.model_dir);
@@ -239,14 +249,21 @@ SftResult RunSft(const SftOptions& o, std::ostream& error_out, const SftHooks& h
   model::LoadOptions lo;
   lo.dtype = o.dtype == "bf16" ? torch::kBFloat16 : torch::kFloat32;
   torch::manual_seed(o.seed);
-  model::QwenVL model = model::QwenVL::Load(weights_dir, lo);
+  // A LoRA run's checkpoints hold the adapter only: the model is always the base one.
+  model::QwenVL model = model::QwenVL::Load(o.lora.enabled() ? fs::path(o.model_dir) : weights_dir, lo);
   model.SetRequiresGrad(false);
+  model.SetGradientCheckpointing(o.gradient_checkpointing);
 
   // Trainable parameters as the model holds them (compute dtype) and their fp32 master copies (the
-  // same tensors in fp32 runs).
+  // same tensors in fp32 runs, and for LoRA adapters, which are float32 whatever the model's dtype).
   NamedParams live, master;
   NamedParams all_weights = model.NamedParameters();
-  {
+  std::optional<Lora> lora;
+  if (o.lora.enabled()) {
+    lora = Lora::Attach(model, o.lora);
+    if (!state.is_null()) lora->Load(weights_dir);
+    live = master = lora->Parameters();
+  } else {
     const model::Checkpoint ckpt = model::Checkpoint::Open(weights_dir);
     for (auto& [name, t] : all_weights) {
       if (Frozen(name, o.freeze)) continue;
@@ -255,10 +272,12 @@ SftResult RunSft(const SftOptions& o, std::ostream& error_out, const SftHooks& h
       master.emplace_back(name, lo.dtype == torch::kFloat32 ? t : ckpt.Get(name).to(torch::kFloat32).clone());
     }
   }
+  const bool separate_masters = lo.dtype != torch::kFloat32 && !lora;
   if (live.empty()) throw std::runtime_error("--freeze leaves nothing to train");
   int64_t trainable = 0;
   for (const auto& [n, t] : live) trainable += t.numel();
-  log::Info("training ", trainable, " parameters (", live.size(), " tensors) on ", N, " conversations, ", total,
+  log::Info("training ", trainable, " parameters (", live.size(), " tensors", lora ? ", LoRA adapters of " : "",
+            lora ? std::to_string(lora->size()) + " layers" : "", ") on ", N, " conversations, ", total,
             " steps of ", o.batch, "x", o.grad_accum);
 
   AdamW optimizer(master, o.optim);
@@ -284,10 +303,21 @@ SftResult RunSft(const SftOptions& o, std::ostream& error_out, const SftHooks& h
     }
     return w;
   };
+  // A LoRA run's checkpoints and final output: the adapter in peft's layout (no model weights).
+  auto adapter_content = [&]() {
+    CheckpointContent c;
+    c.tensor_files = {{"adapter_model.safetensors", lora->PeftTensors()}};
+    c.extra_files = {{"adapter_config.json", lora->PeftConfig(o.model_dir).dump(2) + "\n"}};
+    return c;
+  };
   auto save_checkpoint = [&](int64_t step) {
     CheckpointContent c;
-    c.config = &cfg;
-    c.weights = weights_for_save();
+    if (lora) {
+      c = adapter_content();
+    } else {
+      c.config = &cfg;
+      c.weights = weights_for_save();
+    }
     c.tokenizer_dir = o.model_dir;
     c.optimizer = optimizer.State();
     c.trainer_state = Json{{"step", step}, {"micro_batches", step * o.grad_accum}, {"identity", identity},
@@ -339,7 +369,7 @@ SftResult RunSft(const SftOptions& o, std::ostream& error_out, const SftHooks& h
       auto loss = model::CausalLmLoss(outp.logits, b.labels, num_items);
       loss.backward();
       loss_sum += loss.item<double>();
-      if (lo.dtype != torch::kFloat32) {
+      if (separate_masters) {
         // Gradients accumulate in fp32 on the master copies.
         for (size_t p = 0; p < live.size(); ++p) {
           auto& g = live[p].second.mutable_grad();
@@ -360,7 +390,7 @@ SftResult RunSft(const SftOptions& o, std::ostream& error_out, const SftHooks& h
     optimizer.Step(lr);
     optimizer.ZeroGrad();
     for (auto& [n, t] : live) t.mutable_grad() = torch::Tensor();
-    if (lo.dtype != torch::kFloat32) {
+    if (separate_masters) {
       torch::NoGradGuard ng;
       for (size_t p = 0; p < live.size(); ++p) live[p].second.copy_(master[p].second);
     }
@@ -376,6 +406,9 @@ SftResult RunSft(const SftOptions& o, std::ostream& error_out, const SftHooks& h
                             {"train/grad_norm", m.grad_norm},
                             {"train/tokens_per_s", m.tokens_per_s},
                             {"train/trained_tokens", static_cast<double>(m.trained_tokens)}});
+    char note[64];
+    std::snprintf(note, sizeof note, "loss %.4f", m.loss);
+    bar.SetNote(note);
     bar.Tick();
     result.metrics.push_back(m);
     ++result.steps_run;
@@ -389,7 +422,27 @@ SftResult RunSft(const SftOptions& o, std::ostream& error_out, const SftHooks& h
 
   // 4. The end: a last checkpoint (resumable, e.g. to train further) and the final model in --output.
   if (ListCheckpoints(out_dir).empty() || ListCheckpoints(out_dir).back().first != total) save_checkpoint(total);
-  PublishFinalModel(out_dir, cfg, weights_for_save(), o.model_dir);
+  if (!lora) {
+    PublishFinalModel(out_dir, cfg, weights_for_save(), o.model_dir);
+  } else if (!o.lora.merge) {
+    CheckpointContent c = adapter_content();
+    c.tokenizer_dir = o.model_dir;
+    c.rng = false;
+    const fs::path tmp = out_dir / (".final.tmp-" + std::to_string(::getpid()));
+    WriteCheckpointDir(c, tmp);
+    PublishFiles(tmp, out_dir);
+  } else {
+    // --merge: the merged model is what transformers and vs-policy load from --output (a top-level
+    // adapter_config.json would make transformers load the base model plus the adapter instead).
+    CheckpointContent c = adapter_content();
+    c.rng = false;
+    WriteCheckpointDir(c, out_dir / "adapter");
+    const model::Checkpoint base = model::Checkpoint::Open(o.model_dir);
+    NamedParams merged;
+    for (const auto& [name, t] : all_weights) merged.emplace_back(name, base.Get(name).to(torch::kFloat32));
+    lora->MergeInto(merged);
+    PublishFinalModel(out_dir, cfg, std::move(merged), o.model_dir);
+  }
   WritePlot(out_dir / "training.png", history);
   log::Info("model written to ", out_dir.string(), " after ", total, " steps; final loss ",
             history.empty() ? 0.0 : history.back()["loss"].get<double>());

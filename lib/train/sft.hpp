@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "train/lora.hpp"
 #include "train/optim.hpp"
 #include "train/sft_data.hpp"
 
@@ -34,10 +35,12 @@ struct SftOptions {
   int64_t keep_last = 0;             // --keep-last (0 = keep all)
   std::string metrics_file;          // --metrics ("" = stderr)
   std::string freeze = "none";       // --freeze none|vision|merger
+  bool gradient_checkpointing = false;  // --gradient-checkpointing
   bool strict = false;               // --strict
   std::string log_level = "info";    // --log-level
   DataOptions data;
   OptimOptions optim;
+  LoraOptions lora;
 
   void Register(CLI::App& app);
 };
