@@ -9,7 +9,7 @@ export VSTAR_VENV ?= $(HOME)/.local/share/vstar/venv
 export CCACHE_BASEDIR ?= $(CURDIR)
 export CCACHE_NOHASHDIR ?= 1
 
-.PHONY: all build configure deps setup check test install bench demo completions clean
+.PHONY: all build configure deps setup check test install bench demo completions clean fuzz fuzz-build
 
 all: build
 
@@ -56,6 +56,20 @@ bench: build
 # Regenerates completions/ from the binaries' real flags (a test checks they are current).
 completions: build
 	bash tools/gen-completions.sh $(BUILD)/bin completions
+
+# Fuzzing (tests/fuzz): libFuzzer targets for the parsers of untrusted input, built with clang,
+# ASan and UBSan in $(FUZZ_BUILD) from the torch-free sources they need, each then run for
+# FUZZ_SECONDS on one core; prints executions, crashes, timeouts and OOMs per target and fails on
+# any. `make fuzz FUZZ_SECONDS=900 FUZZ_TARGETS="jsonl reward"` for a longer run of some targets.
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 20
+FUZZ_TARGETS ?=
+fuzz-build:
+	cmake -S tests/fuzz -B $(FUZZ_BUILD) -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_C_COMPILER=clang
+	cmake --build $(FUZZ_BUILD) -j$(JOBS)
+
+fuzz: fuzz-build
+	bash tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 clean:
 	rm -rf $(BUILD)

@@ -19,20 +19,8 @@ namespace {
 
 using nlohmann::json;
 
-constexpr uint64_t kMaxHeader = 100ull << 20;  // the Python package's limit is 100 MB
-
 [[noreturn]] void Fail(const std::filesystem::path& file, const std::string& why) {
   throw SafetensorsError(file.string() + ": " + why);
-}
-
-DType ParseDType(const std::string& s, const std::filesystem::path& file, const std::string& name) {
-  static const std::pair<const char*, DType> kTable[] = {
-      {"BF16", DType::kBF16}, {"F16", DType::kF16},  {"F32", DType::kF32}, {"F64", DType::kF64},
-      {"I64", DType::kI64},   {"I32", DType::kI32},  {"I16", DType::kI16}, {"I8", DType::kI8},
-      {"U8", DType::kU8},     {"BOOL", DType::kBool}};
-  for (auto& [n, d] : kTable)
-    if (s == n) return d;
-  Fail(file, "tensor '" + name + "': unsupported dtype '" + s + "'");
 }
 
 bool StartsWith(const std::string& s, const char* p) {
@@ -40,52 +28,6 @@ bool StartsWith(const std::string& s, const char* p) {
 }
 
 }  // namespace
-
-const char* DTypeName(DType d) {
-  switch (d) {
-    case DType::kBF16:
-      return "BF16";
-    case DType::kF16:
-      return "F16";
-    case DType::kF32:
-      return "F32";
-    case DType::kF64:
-      return "F64";
-    case DType::kI64:
-      return "I64";
-    case DType::kI32:
-      return "I32";
-    case DType::kI16:
-      return "I16";
-    case DType::kI8:
-      return "I8";
-    case DType::kU8:
-      return "U8";
-    case DType::kBool:
-      return "BOOL";
-  }
-  return "?";
-}
-
-size_t DTypeSize(DType d) {
-  switch (d) {
-    case DType::kF64:
-    case DType::kI64:
-      return 8;
-    case DType::kF32:
-    case DType::kI32:
-      return 4;
-    case DType::kBF16:
-    case DType::kF16:
-    case DType::kI16:
-      return 2;
-    case DType::kI8:
-    case DType::kU8:
-    case DType::kBool:
-      return 1;
-  }
-  return 0;
-}
 
 c10::ScalarType ToScalarType(DType d) {
   switch (d) {
@@ -142,12 +84,6 @@ DType FromScalarType(c10::ScalarType t) {
                          c10::toString(t));
 }
 
-int64_t TensorInfo::numel() const {
-  int64_t n = 1;
-  for (int64_t s : shape) n *= s;
-  return n;
-}
-
 struct SafetensorsFile::Mapping {
   void* addr = nullptr;
   size_t size = 0;
@@ -185,83 +121,11 @@ std::shared_ptr<SafetensorsFile> SafetensorsFile::Open(const std::filesystem::pa
   }
   ::close(fd);
 
-  if (size < 8) Fail(file, "truncated: " + std::to_string(size) + " bytes, no header length");
-  const auto* base = static_cast<const unsigned char*>(f->map_->addr);
-  uint64_t n = 0;
-  for (int i = 7; i >= 0; --i) n = (n << 8) | base[i];
-  if (n > kMaxHeader)
-    Fail(file, "bad header: header length " + std::to_string(n) + " is too large");
-  if (8 + n > size)
-    Fail(file, "truncated: header length " + std::to_string(n) + " exceeds the file size " +
-                   std::to_string(size));
-  json header;
-  try {
-    header = json::parse(reinterpret_cast<const char*>(base + 8),
-                         reinterpret_cast<const char*>(base + 8 + n));
-  } catch (const json::exception& e) {
-    Fail(file, std::string("bad header: invalid JSON: ") + e.what());
-  }
-  if (!header.is_object()) Fail(file, "bad header: not a JSON object");
-  f->data_offset_ = 8 + n;
-  uint64_t data_size = size - f->data_offset_;
-
-  std::vector<std::tuple<uint64_t, uint64_t, std::string>> ranges;
-  for (auto& [name, entry] : header.items()) {
-    if (name == "__metadata__") {
-      if (!entry.is_object()) Fail(file, "bad header: __metadata__ is not an object");
-      for (auto& [k, v] : entry.items()) {
-        if (!v.is_string()) Fail(file, "bad header: __metadata__." + k + " is not a string");
-        f->metadata_[k] = v.get<std::string>();
-      }
-      continue;
-    }
-    auto bad = [&](const std::string& why) {
-      Fail(file, "bad header: tensor '" + name + "': " + why);
-    };
-    if (!entry.is_object()) bad("entry is not an object");
-    auto dt = entry.find("dtype");
-    auto sh = entry.find("shape");
-    auto off = entry.find("data_offsets");
-    if (dt == entry.end() || !dt->is_string()) bad("missing dtype");
-    if (sh == entry.end() || !sh->is_array()) bad("missing shape");
-    if (off == entry.end() || !off->is_array() || off->size() != 2) bad("missing data_offsets");
-    TensorInfo info;
-    info.name = name;
-    info.dtype = ParseDType(dt->get<std::string>(), file, name);
-    for (auto& s : *sh) {
-      if (!s.is_number_unsigned() && !(s.is_number_integer() && s.get<int64_t>() >= 0))
-        bad("shape entries must be non-negative integers");
-      info.shape.push_back(s.get<int64_t>());
-    }
-    for (auto& o : *off)
-      if (!o.is_number_unsigned() && !(o.is_number_integer() && o.get<int64_t>() >= 0))
-        bad("data_offsets must be non-negative integers");
-    info.begin = (*off)[0].get<uint64_t>();
-    info.end = (*off)[1].get<uint64_t>();
-    if (info.end < info.begin) bad("data_offsets end < begin");
-    uint64_t want = static_cast<uint64_t>(info.numel()) * DTypeSize(info.dtype);
-    if (info.end - info.begin != want)
-      bad("data_offsets span " + std::to_string(info.end - info.begin) +
-          " bytes but shape and dtype need " + std::to_string(want));
-    if (info.end > data_size)
-      Fail(file, "truncated: tensor '" + name + "' ends at data byte " + std::to_string(info.end) +
-                     " but the file holds only " + std::to_string(data_size) + " data bytes");
-    ranges.emplace_back(info.begin, info.end, name);
-    f->tensors_.emplace(name, std::move(info));
-  }
-  // The Python package requires the tensors to tile the data section without holes or overlaps.
-  std::sort(ranges.begin(), ranges.end());
-  uint64_t at = 0;
-  for (auto& [b, e, name] : ranges) {
-    if (b < at) Fail(file, "bad header: tensor '" + name + "' overlaps the previous tensor");
-    if (b > at)
-      Fail(file,
-           "bad header: hole of " + std::to_string(b - at) + " bytes before tensor '" + name + "'");
-    at = e;
-  }
-  if (at != data_size)
-    Fail(file, "bad header: tensors cover " + std::to_string(at) + " data bytes but the file has " +
-                   std::to_string(data_size));
+  SafetensorsHeader header =
+      ParseSafetensorsHeader(static_cast<const unsigned char*>(f->map_->addr), size, file);
+  f->tensors_ = std::move(header.tensors);
+  f->metadata_ = std::move(header.metadata);
+  f->data_offset_ = header.data_offset;
   return f;
 }
 
@@ -321,21 +185,10 @@ Checkpoint Checkpoint::Open(const std::filesystem::path& path) {
   if (!index.empty()) {
     std::ifstream in(index, std::ios::binary);
     if (!in) Fail(index, "cannot open the index");
-    json j;
-    try {
-      j = json::parse(in);
-    } catch (const json::exception& e) {
-      Fail(index, std::string("invalid JSON: ") + e.what());
-    }
-    auto wm = j.find("weight_map");
-    if (wm == j.end() || !wm->is_object()) Fail(index, "no weight_map object");
-    weight_map = *wm;
-    std::set<std::string> seen;
-    for (auto& [name, shard] : weight_map.items()) {
-      if (!shard.is_string()) Fail(index, "weight_map['" + name + "'] is not a file name");
-      std::string s = shard.get<std::string>();
-      if (seen.insert(s).second) files.push_back(index.parent_path() / s);
-    }
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    SafetensorsIndex parsed = ParseSafetensorsIndex(text, index);
+    weight_map = std::move(parsed.weight_map);
+    files = std::move(parsed.files);
   }
 
   std::map<std::string, size_t> file_index;

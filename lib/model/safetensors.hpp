@@ -16,32 +16,16 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include "model/safetensors_header.hpp"
+
 namespace vstar::model {
 
-// Raised for unreadable, truncated or inconsistent files; the message names the file (and tensor).
-struct SafetensorsError : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-
-// safetensors dtype strings: "BF16" "F16" "F32" "F64" "I64" "I32" "I16" "I8" "U8" "BOOL".
-enum class DType { kBF16, kF16, kF32, kF64, kI64, kI32, kI16, kI8, kU8, kBool };
-const char* DTypeName(DType d);
-size_t DTypeSize(DType d);
 c10::ScalarType ToScalarType(DType d);
 DType FromScalarType(c10::ScalarType t);  // throws SafetensorsError for unsupported types
 
-struct TensorInfo {
-  std::string name;  // as stored in the file
-  DType dtype = DType::kF32;
-  std::vector<int64_t> shape;
-  uint64_t begin = 0;  // byte offsets relative to the data section
-  uint64_t end = 0;
-  int64_t numel() const;
-};
-
 // One mmapped .safetensors file. Tensors returned by Get() alias the mapping (no copy) and keep it
-// alive after the SafetensorsFile itself is gone. The header is fully validated on Open: offsets
-// in range, contiguous/non-overlapping, sizes = numel*dtype size, file not truncated.
+// alive after the SafetensorsFile itself is gone. The header is fully validated on Open
+// (ParseSafetensorsHeader).
 class SafetensorsFile {
  public:
   static std::shared_ptr<SafetensorsFile> Open(const std::filesystem::path& file);

@@ -393,3 +393,75 @@ TEST_CASE("safetensors: the tiny golden model round-trips through our writer int
   CHECK(report["logits"]["max_abs_diff"].get<double>() == 0.0);
   CHECK(report["logits"]["argmax_equal"].get<bool>());
 }
+
+// Files nobody here wrote: shapes whose byte size overflows, offsets outside the data and indexes
+// naming shards outside the checkpoint directory are refused before a tensor is mapped
+// (model/safetensors_header.hpp; found by tests/fuzz, target safetensors).
+namespace {
+// The header of a file holding one tensor "w".
+std::string OneTensor(const char* dtype, const Json& shape, const Json& offsets) {
+  return Json{{"w", {{"dtype", dtype}, {"shape", shape}, {"data_offsets", offsets}}}}.dump();
+}
+}  // namespace
+
+TEST_CASE("safetensors: a shape whose byte size wraps around 2^64 is refused", "[safetensors]") {
+  fs::path dir = vstar::test::TempDir("st-overflow");
+  fs::path p = dir / "wrap.safetensors";
+  // 4 bytes * 2^62 * 4 = 2^66 bytes, which is 0 modulo 2^64: it matched the empty data_offsets span,
+  // and Get() returned a tensor of 2^64 elements over a file of a few bytes.
+  WriteWithHeader(p, OneTensor("F32", Json::array({1ull << 62, 4}), Json::array({0, 0})), "");
+  std::string e = ErrorOf([&] { SafetensorsFile::Open(p); });
+  INFO(e);
+  CHECK(e.find(p.string()) != std::string::npos);
+  CHECK(e.find("'w'") != std::string::npos);
+  CHECK(e.find("overflows") != std::string::npos);
+
+  // A dimension beyond int64 (it read as a negative size).
+  WriteWithHeader(p, OneTensor("U8", Json::array({UINT64_MAX}), Json::array({0, 0})), "");
+  e = ErrorOf([&] { SafetensorsFile::Open(p); });
+  INFO(e);
+  CHECK(e.find("non-negative integers") != std::string::npos);
+}
+
+TEST_CASE("safetensors: data_offsets outside the data section are refused", "[safetensors]") {
+  fs::path dir = vstar::test::TempDir("st-offsets");
+  fs::path p = dir / "far.safetensors";
+  const uint64_t far = 1ull << 62;
+  WriteWithHeader(p, OneTensor("F32", Json::array({1}), Json::array({far, far + 4})), "abcd");
+  std::string e = ErrorOf([&] { SafetensorsFile::Open(p); });
+  INFO(e);
+  CHECK(e.find("'w' ends at data byte") != std::string::npos);
+  WriteWithHeader(p, OneTensor("F32", Json::array({1}), Json::array({8, 4})), "abcd");
+  e = ErrorOf([&] { SafetensorsFile::Open(p); });
+  INFO(e);
+  CHECK(e.find("end < begin") != std::string::npos);
+  // The valid form of the same file opens.
+  WriteWithHeader(p, OneTensor("F32", Json::array({1}), Json::array({0, 4})), "abcd");
+  CHECK(SafetensorsFile::Open(p)->tensors().at("w").end == 4);
+}
+
+TEST_CASE("safetensors: an index naming shards outside the checkpoint directory is refused",
+          "[safetensors]") {
+  fs::path root = vstar::test::TempDir("st-escape");
+  fs::path ckpt = root / "ckpt";
+  fs::create_directories(ckpt / "sub");
+  // A valid shard outside the checkpoint: following the name would map it.
+  const std::string header = OneTensor("U8", Json::array({4}), Json::array({0, 4}));
+  WriteWithHeader(root / "outside.safetensors", header, "abcd");
+  WriteWithHeader(ckpt / "sub" / "inside.safetensors", header, "abcd");
+
+  for (std::string name : {std::string("../outside.safetensors"),
+                           std::string("sub/../../outside.safetensors"),
+                           (root / "outside.safetensors").string(), std::string()}) {
+    vstar::test::WriteFile(ckpt / "model.safetensors.index.json",
+                           Json{{"weight_map", {{"w", name}}}}.dump());
+    std::string e = ErrorOf([&] { Checkpoint::Open(ckpt); });
+    INFO(name << ": " << e);
+    CHECK(e.find("model.safetensors.index.json") != std::string::npos);
+    CHECK(e.find("not a file inside the checkpoint directory") != std::string::npos);
+  }
+  // A shard in a subdirectory of the checkpoint is inside it.
+  vstar::test::WriteFile(ckpt / "model.safetensors.index.json",
+                         Json{{"weight_map", {{"w", "sub/inside.safetensors"}}}}.dump());
+  CHECK(Checkpoint::Open(ckpt).Has("w"));
+}
