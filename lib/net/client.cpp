@@ -67,6 +67,14 @@ bool IsRetryableCurl(CURLcode code) {
   }
 }
 
+// `text` with every occurrence of `secret` replaced by "<api key>".
+std::string Redact(std::string text, const std::string& secret) {
+  if (secret.empty()) return text;
+  for (size_t at = text.find(secret); at != std::string::npos; at = text.find(secret, at))
+    text.replace(at, secret.size(), "<api key>");
+  return text;
+}
+
 std::filesystem::path CacheFile(const std::string& key) { return io::CacheDir("net", key) / "response.json"; }
 
 }  // namespace
@@ -181,6 +189,58 @@ double ParseRetryAfter(const std::string& raw) {
   time_t when = curl_getdate(v.c_str(), nullptr);
   if (when < 0) return -1;
   return std::max(0.0, std::difftime(when, std::time(nullptr)));
+}
+
+Reply ReadReply(const std::string& url, long status, const std::string& content_type,
+                const std::string& body) {
+  auto fail = [&](Reply::Kind kind, const std::string& why) {
+    Reply r;
+    r.kind = kind;
+    r.error = "POST " + url + ": " + why;
+    return r;
+  };
+  const std::string http = "HTTP " + std::to_string(status);
+  if (status == 408 || status == 429 || status >= 500)
+    return fail(Reply::Kind::kRetry, http + (body.empty() ? "" : ": " + Excerpt(body)));
+  if (status < 200 || status >= 300) {
+    std::string detail = Excerpt(body);
+    try {
+      Json err = Json::parse(body);
+      if (err.contains("error") && err["error"].is_object() && err["error"].contains("message"))
+        detail = err["error"]["message"].get<std::string>();
+      else if (err.contains("error") && err["error"].is_string())
+        detail = err["error"].get<std::string>();
+    } catch (const std::exception&) {
+    }
+    std::string hint = (status == 401 || status == 403) ? " (check --api-key-env)" : "";
+    return fail(Reply::Kind::kFail, http + hint + (detail.empty() ? "" : ": " + detail));
+  }
+  if (Lower(content_type).find("application/json") == std::string::npos)
+    return fail(Reply::Kind::kFail, http + " with content type '" + content_type +
+                                        "', expected application/json: " + Excerpt(body, 80));
+  Json parsed;
+  try {
+    parsed = Json::parse(body);
+  } catch (const std::exception& e) {
+    return fail(Reply::Kind::kFail, "malformed JSON in the response (" +
+                                        std::to_string(body.size()) + " bytes): " + e.what());
+  }
+  const Json* content = nullptr;
+  if (parsed.is_object() && parsed.contains("choices") && parsed["choices"].is_array() &&
+      !parsed["choices"].empty()) {
+    const Json& c0 = parsed["choices"][0];
+    if (c0.is_object() && c0.contains("message") && c0["message"].is_object() &&
+        c0["message"].contains("content") && c0["message"]["content"].is_string())
+      content = &c0["message"]["content"];
+  }
+  if (content == nullptr)
+    return fail(Reply::Kind::kFail, "the response has no choices[0].message.content string: " +
+                                        Excerpt(body, 120));
+  Reply r;
+  r.kind = Reply::Kind::kOk;
+  r.content = content->get<std::string>();
+  r.response = std::move(parsed);
+  return r;
 }
 
 struct Client::Transfer {
@@ -416,56 +476,20 @@ void Client::RunTransfers(std::vector<Transfer>& transfers) {
       else finish_fail(t, why);
       return;
     }
-    if (status == 408 || status == 429 || status >= 500) {
-      retry_or_fail(i, "POST " + url_ + ": HTTP " + std::to_string(status) +
-                           (t.response.empty() ? "" : ": " + Excerpt(t.response)));
+    // A server may quote the Authorization header back (in an error, or even in a reply); the key
+    // must not reach records, logs or the cache through it.
+    Reply reply = ReadReply(url_, status, t.content_type, Redact(std::move(t.response), api_key_));
+    if (reply.kind == Reply::Kind::kRetry) {
+      retry_or_fail(i, reply.error);
       return;
     }
-    if (status < 200 || status >= 300) {
-      std::string detail = Excerpt(t.response);
-      try {
-        Json err = Json::parse(t.response);
-        if (err.contains("error") && err["error"].is_object() && err["error"].contains("message"))
-          detail = err["error"]["message"].get<std::string>();
-        else if (err.contains("error") && err["error"].is_string())
-          detail = err["error"].get<std::string>();
-      } catch (const std::exception&) {
-      }
-      std::string hint = (status == 401 || status == 403) ? " (check --api-key-env)" : "";
-      finish_fail(t, "POST " + url_ + ": HTTP " + std::to_string(status) + hint +
-                         (detail.empty() ? "" : ": " + detail));
-      return;
-    }
-    std::string type = Lower(t.content_type);
-    if (type.find("application/json") == std::string::npos) {
-      finish_fail(t, "POST " + url_ + ": HTTP " + std::to_string(status) + " with content type '" +
-                         t.content_type + "', expected application/json: " + Excerpt(t.response, 80));
-      return;
-    }
-    Json parsed;
-    try {
-      parsed = Json::parse(t.response);
-    } catch (const std::exception& e) {
-      finish_fail(t, "POST " + url_ + ": malformed JSON in the response (" + std::to_string(t.response.size()) +
-                         " bytes): " + e.what());
-      return;
-    }
-    const Json* content = nullptr;
-    if (parsed.is_object() && parsed.contains("choices") && parsed["choices"].is_array() &&
-        !parsed["choices"].empty()) {
-      const Json& c0 = parsed["choices"][0];
-      if (c0.is_object() && c0.contains("message") && c0["message"].is_object() &&
-          c0["message"].contains("content") && c0["message"]["content"].is_string())
-        content = &c0["message"]["content"];
-    }
-    if (content == nullptr) {
-      finish_fail(t, "POST " + url_ + ": the response has no choices[0].message.content string: " +
-                         Excerpt(t.response, 120));
+    if (reply.kind == Reply::Kind::kFail) {
+      finish_fail(t, reply.error);
       return;
     }
     t.outcome.ok = true;
-    t.outcome.content = content->get<std::string>();
-    t.outcome.response = std::move(parsed);
+    t.outcome.content = std::move(reply.content);
+    t.outcome.response = std::move(reply.response);
     t.done = true;
     if (!options_.no_cache) {
       try {

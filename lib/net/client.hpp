@@ -103,6 +103,19 @@ class Client {
   std::atomic<int> budget_left_;
 };
 
+// How one finished transfer's HTTP reply is read (the rules at the top of this file): retry (408, 429,
+// 5xx), fail with a message that quotes the server's error.message, or the content of
+// choices[0].message.content. Messages start with "POST <url>: ".
+struct Reply {
+  enum class Kind { kOk, kRetry, kFail };
+  Kind kind = Kind::kFail;
+  std::string content;  // kOk
+  Json response;        // kOk: the parsed body
+  std::string error;    // kRetry, kFail
+};
+Reply ReadReply(const std::string& url, long status, const std::string& content_type,
+                const std::string& body);
+
 // Parses a Retry-After header value (delta-seconds or an HTTP date) into seconds from now; negative when
 // absent or unparseable.
 double ParseRetryAfter(const std::string& value);
