@@ -3,7 +3,10 @@
 
 #include <pcre2.h>
 
+#include <cstdint>
 #include <stdexcept>
+
+#include "io/text.hpp"
 
 namespace vstar::recog {
 
@@ -104,15 +107,27 @@ std::vector<Match> Regex::FindAll(std::string_view subject) const {
 
 std::string RegexEscape(std::string_view literal) {
   std::string out;
-  for (char c : literal) {
+  for (size_t i = 0; i < literal.size();) {
+    char c = literal[i];
     unsigned char u = static_cast<unsigned char>(c);
-    bool plain = u >= 0x80 || (u >= '0' && u <= '9') || (u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z') || c == '_';
+    if (u >= 0x80) {
+      std::int32_t cp = 0;
+      size_t n = io::NextCodePoint(literal, i, &cp);
+      // An invalid UTF-8 byte would make the pattern fail to compile; and in a subject, where
+      // PCRE2_MATCH_INVALID_UTF makes such bytes barriers, nothing can match it: so it is a
+      // literal that never matches.
+      out += cp < 0 ? std::string("(?!)") : std::string(literal.substr(i, n));
+      i += n;
+      continue;
+    }
+    bool plain = (u >= '0' && u <= '9') || (u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z') || c == '_';
     if (!plain) {
-      if (c == '\n') { out += "\\n"; continue; }
-      if (c == '\0') { out += "\\x00"; continue; }
+      if (c == '\n') { out += "\\n"; ++i; continue; }
+      if (c == '\0') { out += "\\x00"; ++i; continue; }
       out += '\\';
     }
     out += c;
+    ++i;
   }
   return out;
 }

@@ -44,7 +44,8 @@ class Regex {
 };
 
 // re.escape for a literal inside a pattern: every ASCII character that is not alphanumeric or '_'
-// gets a backslash; bytes >= 0x80 (UTF-8) are left alone, which PCRE2 reads literally.
+// gets a backslash; UTF-8 sequences are left alone, which PCRE2 reads literally; an invalid UTF-8
+// byte (model text nobody checked) becomes "(?!)", as no subject can match it.
 std::string RegexEscape(std::string_view literal);
 
 }  // namespace vstar::recog
