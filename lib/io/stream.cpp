@@ -1,8 +1,10 @@
 #include "io/stream.hpp"
 
+#include <pthread.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -52,6 +54,19 @@ void StreamOptions::Register(CLI::App& app) {
 
 namespace {
 
+// The reader of our output is gone (`vs-x ... | head -1`): end as cat(1) does, killed by SIGPIPE,
+// silently and without a core, whatever disposition or mask we inherited (EPIPE instead of the signal
+// means SIGPIPE was ignored or blocked). The shell reports status 141 (128 + SIGPIPE), vstar(7).
+[[noreturn]] void DieOfBrokenPipe() {
+  std::signal(SIGPIPE, SIG_DFL);
+  sigset_t pipe;
+  sigemptyset(&pipe);
+  sigaddset(&pipe, SIGPIPE);
+  pthread_sigmask(SIG_UNBLOCK, &pipe, nullptr);
+  std::raise(SIGPIPE);
+  std::_Exit(128 + SIGPIPE);  // not reached: SIGPIPE's default action ends the process
+}
+
 class Output {
  public:
   Output(const std::string& path, bool append) {
@@ -70,8 +85,10 @@ class Output {
     // One write per record and a flush, so downstream stages in a pipe see records as they finish.
     std::string line = text;
     line += '\n';
-    if (std::fwrite(line.data(), 1, line.size(), f_) != line.size() || std::fflush(f_) != 0)
+    if (std::fwrite(line.data(), 1, line.size(), f_) != line.size() || std::fflush(f_) != 0) {
+      if (errno == EPIPE) DieOfBrokenPipe();
       throw std::runtime_error(std::string("cannot write output: ") + std::strerror(errno));
+    }
   }
 
  private:
