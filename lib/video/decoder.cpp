@@ -11,6 +11,7 @@
 #include <set>
 #include <sstream>
 #include <unordered_map>
+#include <vector>
 
 extern "C" {
 #include <libavcodec/avcodec.h>
@@ -56,6 +57,11 @@ struct ErrorSink {
   }
 };
 
+// avformat_find_stream_info decodes with codec contexts of its own, whose messages carry no sink:
+// the first error it logs on this thread lands here while a clip is being probed, to explain a
+// stream it leaves without parameters.
+thread_local std::string* t_probe_error = nullptr;
+
 void LogCallback(void* avcl, int level, const char* fmt, va_list args) {
   if (level > AV_LOG_WARNING) return;
   char line[1024];
@@ -77,6 +83,7 @@ void LogCallback(void* avcl, int level, const char* fmt, va_list args) {
     }
   }
   if (level <= AV_LOG_ERROR && sink) sink->Add(msg);
+  if (level <= AV_LOG_ERROR && !sink && t_probe_error && t_probe_error->empty()) *t_probe_error = msg;
   vstar::log::Debug("ffmpeg: ", msg);
 }
 
@@ -112,6 +119,11 @@ struct SwsDeleter {
   void operator()(SwsContext* s) const { sws_freeContext(s); }
 };
 
+// Frames larger than this are refused before a frame buffer is allocated (FFmpeg's max_pixels): a
+// few hundred bytes of PNG or AVI header can claim 16000x16000, 768 MB per RGB frame. 8192x8192 is
+// above 8K UHD (7680x4320).
+constexpr int64_t kMaxPixels = int64_t{8192} * 8192;
+
 // One opened clip: demuxer, selected stream, decoder, converter.
 class Source {
  public:
@@ -129,7 +141,14 @@ class Source {
       throw DecodeError("cannot open as media: " + AvError(rc));
     }
     fmt_.reset(fmt);
-    rc = avformat_find_stream_info(fmt_.get(), nullptr);
+    // find_stream_info decodes a first frame: the pixel limit applies there already.
+    std::vector<AVDictionary*> probe(fmt_->nb_streams, nullptr);
+    for (auto& d : probe) av_dict_set_int(&d, "max_pixels", kMaxPixels, 0);
+    std::string probe_error;
+    t_probe_error = &probe_error;
+    rc = avformat_find_stream_info(fmt_.get(), probe.empty() ? nullptr : probe.data());
+    t_probe_error = nullptr;
+    for (auto& d : probe) av_dict_free(&d);
     CheckTimeout();
     if (rc < 0) throw DecodeError("cannot read stream information: " + AvError(rc));
     int best = av_find_best_stream(fmt_.get(), AVMEDIA_TYPE_VIDEO, -1, -1, nullptr, 0);
@@ -146,11 +165,21 @@ class Source {
           break;
         }
     }
-    if (best < 0) throw DecodeError("no video stream (container: " + std::string(fmt_->iformat->name) + ")");
+    if (best < 0) {
+      std::string why = "no video stream (container: " + std::string(fmt_->iformat->name) + ")";
+      // A frame the pixel limit refused while probing leaves its stream without a size: say so.
+      if (!probe_error.empty()) why += ": " + probe_error;
+      throw DecodeError(why);
+    }
     stream_ = best;
     for (unsigned i = 0; i < fmt_->nb_streams; ++i)
       if (static_cast<int>(i) != stream_) fmt_->streams[i]->discard = AVDISCARD_ALL;
     st_ = fmt_->streams[stream_];
+    const int64_t pixels = int64_t{st_->codecpar->width} * st_->codecpar->height;
+    if (pixels > kMaxPixels)
+      throw DecodeError("frame size " + std::to_string(st_->codecpar->width) + "x" +
+                        std::to_string(st_->codecpar->height) + " exceeds the limit of " +
+                        std::to_string(kMaxPixels) + " pixels per frame");
 
     const AVCodec* codec = avcodec_find_decoder(st_->codecpar->codec_id);
     if (!codec) throw DecodeError(std::string("no decoder for codec ") + avcodec_get_name(st_->codecpar->codec_id));
@@ -161,7 +190,10 @@ class Source {
     dec->opaque = sink_;
     dec->pkt_timebase = st_->time_base;
     dec->thread_count = opt_.codec_threads;
-    rc = avcodec_open2(dec, codec, nullptr);
+    AVDictionary* limits = nullptr;  // frames may be larger than the stream header says
+    av_dict_set_int(&limits, "max_pixels", kMaxPixels, 0);
+    rc = avcodec_open2(dec, codec, &limits);
+    av_dict_free(&limits);
     if (rc < 0) throw DecodeError("cannot open the " + std::string(codec->name) + " decoder: " + AvError(rc));
     pkt_.reset(av_packet_alloc());
     frame_.reset(av_frame_alloc());

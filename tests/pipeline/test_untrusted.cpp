@@ -1,0 +1,105 @@
+// Records pointing vs-decode at inputs nobody vetted: a FIFO or a device (opening would block or
+// read for ever) and images whose header claims a huge frame (a decompression bomb: a few hundred
+// bytes that decode to gigabytes) are refused with an error record, promptly and before the frame
+// is allocated.
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include <cstdint>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "support.hpp"
+
+namespace test = vstar::test;
+using Json = nlohmann::json;
+
+namespace {
+
+uint32_t Crc32(const std::string& bytes) {  // the PNG chunk CRC (ISO 3309)
+  uint32_t c = 0xFFFFFFFFu;
+  for (unsigned char b : bytes) {
+    c ^= b;
+    for (int k = 0; k < 8; ++k) c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1u)));
+  }
+  return c ^ 0xFFFFFFFFu;
+}
+
+std::string Be32(uint32_t v) {
+  return {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8),
+          static_cast<char>(v)};
+}
+
+std::string Chunk(const std::string& type, const std::string& data) {
+  return Be32(static_cast<uint32_t>(data.size())) + type + data + Be32(Crc32(type + data));
+}
+
+// An RGB PNG whose header says width x height, holding the zlib stream of one black pixel row.
+std::string PngClaiming(uint32_t width, uint32_t height) {
+  std::string ihdr = Be32(width) + Be32(height) + std::string("\x08\x02\x00\x00\x00", 5);
+  const std::string idat("\x78\x9c\x63\x60\x60\x60\x60\x00\x00\x00\x05\x00\x01", 13);
+  return std::string("\x89PNG\r\n\x1a\n", 8) + Chunk("IHDR", ihdr) + Chunk("IDAT", idat) +
+         Chunk("IEND", "");
+}
+
+// vs-decode over `records` under timeout(1) (status 124 if it blocked).
+test::RunResult Decode(const std::string& records, const std::string& tag) {
+  return test::Run({"/usr/bin/timeout", "60", (test::BinDir() / "vs-decode").string(), "--sample",
+                    "uniform:1", "--progress", "never"},
+                   records, {{"VSTAR_CACHE", test::TempDir(tag).string()}});
+}
+
+}  // namespace
+
+TEST_CASE("vs-decode: FIFOs and devices are refused without opening them", "[pipeline][untrusted]") {
+  VSTAR_REQUIRE_BINARY("vs-decode");
+  VSTAR_REQUIRE_PROGRAM("timeout");
+  const auto dir = test::TempDir("untrusted-fifo");
+  const auto fifo = dir / "clip.mp4";
+  REQUIRE(mkfifo(fifo.c_str(), 0600) == 0);
+  std::string in;
+  for (std::string p : {fifo.string(), std::string("/dev/zero"), std::string("/dev/null")})
+    in += Json{{"id", p}, {"video", p}}.dump() + "\n";
+  auto r = Decode(in, "untrusted-fifo-cache");
+  CHECK(r.status == 3);  // not 124: nothing blocked on the FIFO
+  auto lines = test::Lines(r.out);
+  REQUIRE(lines.size() == 3);
+  for (auto& line : lines) {
+    Json rec = Json::parse(line);
+    INFO(line);
+    CHECK(rec["error"]["message"].get<std::string>().find("not a regular file") != std::string::npos);
+  }
+}
+
+TEST_CASE("vs-decode: a frame size past the limit is refused before it is allocated",
+          "[pipeline][untrusted]") {
+  VSTAR_REQUIRE_BINARY("vs-decode");
+  VSTAR_REQUIRE_PROGRAM("timeout");
+  const auto dir = test::TempDir("untrusted-bomb");
+  test::WriteFile(dir / "small.png", PngClaiming(1, 1));
+  test::WriteFile(dir / "bomb16k.png", PngClaiming(16000, 16000));  // 768 MB as RGB
+  test::WriteFile(dir / "bomb60k.png", PngClaiming(60000, 60000));
+  std::string in;
+  for (std::string name : {"small.png", "bomb16k.png", "bomb60k.png"})
+    in += Json{{"id", name}, {"video", (dir / name).string()}}.dump() + "\n";
+
+  auto r = Decode(in, "untrusted-bomb-cache");
+  rusage after{};
+  getrusage(RUSAGE_CHILDREN, &after);
+  CHECK(r.status == 3);
+  auto lines = test::Lines(r.out);
+  REQUIRE(lines.size() == 3);
+  CHECK(Json::parse(lines[0])["frames"]["width"] == 1);
+  // The message names the size the header claimed (FFmpeg's "Picture size WxH ..." or ours).
+  for (auto [i, size] : {std::pair<size_t, std::string>{1, "16000x16000"}, {2, "60000x60000"}}) {
+    Json rec = Json::parse(lines[i]);
+    INFO(lines[i]);
+    REQUIRE(rec.contains("error"));
+    CHECK(rec["error"]["message"].get<std::string>().find(size) != std::string::npos);
+  }
+  // ru_maxrss of the largest waited-for descendant (vs-decode under timeout): far below one
+  // 16000x16000 frame (it was 820 MB before the limit); vs-decode itself needs under 100 MB here.
+  INFO("peak child RSS " << after.ru_maxrss << " KiB");
+  CHECK(after.ru_maxrss < 400 * 1024);
+}
