@@ -59,6 +59,7 @@ def main():
     # The absolute base path of this machine is no part of the fixture.
     conf = json.loads((OUT / "adapter_config.json").read_text())
     conf["base_model_name_or_path"] = "tests/fixtures/model/tiny/model"
+    conf["target_modules"] = sorted(conf["target_modules"])  # peft writes a set: any order
     (OUT / "adapter_config.json").write_text(json.dumps(conf, indent=2, sort_keys=True) + "\n")
 
     ids = torch.randint(0, base.config.text_config.vocab_size - 24, (2, 12), dtype=torch.int64)
