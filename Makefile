@@ -9,7 +9,7 @@ export VSTAR_VENV ?= $(HOME)/.local/share/vstar/venv
 export CCACHE_BASEDIR ?= $(CURDIR)
 export CCACHE_NOHASHDIR ?= 1
 
-.PHONY: all build configure deps setup check test install bench demo completions clean fuzz fuzz-build
+.PHONY: all build configure deps setup check test install bench demo reproduce-mini completions clean fuzz fuzz-build
 
 all: build
 
@@ -44,8 +44,15 @@ check: deps
 # README command 1: install, build, and run the main job on embedded defaults.
 setup: deps build demo
 
+# The main job: the miniature Video-STAR (share/vstar/experiments/mini) end to end on the synthetic
+# world, printing base / novel / HM and writing $(BUILD)/mini/summary.png; a rerun reuses finished
+# stages. `make reproduce-mini` adds the ablation table and the tool-call-rate curves.
+MINI = $(MAKE) --no-print-directory -C share/vstar/experiments/mini BIN=$(abspath $(BUILD))/bin OUT=$(abspath $(BUILD))/mini
 demo: build
-	bash tools/demo.sh $(BUILD)
+	$(MINI) demo
+
+reproduce-mini: build
+	$(MINI) reproduce-mini
 
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)

@@ -33,4 +33,5 @@ complete -c vs-decompose -l teacher-opt -d 'Teacher option key=value, repeatable
 complete -c vs-decompose -l retries -d 'Further attempts per turn when a chain fails verification (another seed each)' -r -f
 complete -c vs-decompose -l seed -d 'Seed of the first attempt; attempt k asks with seed + k' -r -f
 complete -c vs-decompose -l batch -d 'Records whose teacher requests are sent together' -r -f
+complete -c vs-decompose -l chain -d 'Turn 2 the student learns: full (the teacher'\''s verified [1]/[2]/[3] chain and answer) or answer (only its <answer> block: the ablation without sub-motion reasoning)' -r -f -a 'full answer'
 complete -c vs-decompose -l allow-label-in-prompt -d 'Write records whose student prompt names the ground truth outside the candidate list (the official profiles'\'' annotated path names the class folder)' -r -f

@@ -18,6 +18,9 @@ complete -c vs-eval -l name -d 'Run name in the tables (default: run)' -r -f
 complete -c vs-eval -l json -d 'Write the JSON report here' -r -f
 complete -c vs-eval -l confusion -d 'Write confusion matrices as PREFIX[-N].png and .svg' -r -f
 complete -c vs-eval -l merge -d 'Earlier JSON reports to merge with this run into one ablation table' -r -f
+complete -c vs-eval -l bars -d 'Write the strict base / novel / HM accuracy of every run in the report as a bar chart (PNG)' -r -f
+complete -c vs-eval -l summary -d 'Write one picture (PNG): the accuracy bars, the --curve training curves and, with --confusion, this run'\''s confusion matrices' -r -f
+complete -c vs-eval -l curve -d 'NAME=FILE: a vs-grpo metrics file whose mean reward and turn-1 tool-call rate per step go into --summary (repeatable)' -r -f
 complete -c vs-eval -l std -d 'Standard deviation over splits: sample (n-1, default) or population' -r -f -a 'sample population'
 complete -c vs-eval -l answer-rule -d 'Answer extraction for the strict metric: clean (default) or train|eval|score' -r -f -a 'clean train eval score'
 complete -c vs-eval -l no-per-class -d 'Leave the per-class tables out of the markdown' -r -f

@@ -13,5 +13,6 @@ complete -c vs-reward -l templates -d 'official: directory with the authors'\'' 
 complete -c vs-reward -l template-stage -d 'official: template file stem holding the titles (grpo)' -r -f
 complete -c vs-reward -l classes -d 'Candidate list file; default: the record'\''s "candidates"' -r -f
 complete -c vs-reward -l tool-cost -d 'paper: share of R_tool lost when every tool is used (0.5). R_tool = 1 - C*(k-1)/(m-1) for k of m tools is vstar'\''s formula: the paper gives none' -r -f
+complete -c vs-reward -l terms -d 'paper: all (accuracy, format and the gated tool and sub-motion terms) or acc-format (accuracy and format only: the paper'\''s reward ablation)' -r -f -a 'all acc-format'
 complete -c vs-reward -l temporal -l no-temporal -d 'official: +0.3 temporal bonus (on)' -r -f
 complete -c vs-reward -l len-control -l no-len-control -d 'official: +0.2 length bonus (on)' -r -f

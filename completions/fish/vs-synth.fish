@@ -8,9 +8,11 @@ complete -c vs-synth -l size -d 'Frame size WxH (even)' -r -f
 complete -c vs-synth -l fps -d 'Frames per second' -r -f
 complete -c vs-synth -l seconds -d 'Clip length in seconds' -r -f
 complete -c vs-synth -l classes -d 'Only these classes (names or folder names, comma-separated)' -r -f
+complete -c vs-synth -l split -d 'Only the classes of this split: all, base (the classes to train on) or novel' -r -f -a 'all base novel'
 complete -c vs-synth -l nuisance -d 'Nuisance level: low, medium or high' -r -f -a 'low medium high'
 complete -c vs-synth -l codec -d 'FFmpeg video encoder' -r -f
 complete -c vs-synth -l qscale -d 'Encoder quantiser, 1 (best) to 31' -r -f
 complete -c vs-synth -l suit -d 'Suit colours TSV (default: share/vstar/synth/suit.tsv)' -r -f
+complete -c vs-synth -l candidates-per-clip -d 'Give each record its own candidate list: its class and K-1 others of the world, in a seeded random order (0: none; stages then take --candidates)' -r -f
 complete -c vs-synth -l progress -d 'Progress bar on stderr: auto (TTY only), always, never' -r -f -a 'auto always never'
 complete -c vs-synth -l log-level -d 'debug, info, warn, error or quiet (stderr)' -r -f -a 'debug info warn error quiet'

@@ -1,11 +1,15 @@
 #include "eval/stage.hpp"
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <sstream>
 
+#include "eval/plot.hpp"
 #include "eval/report.hpp"
 #include "io/cache.hpp"
 #include "io/log.hpp"
@@ -27,6 +31,13 @@ void EvalOptions::Register(CLI::App& app) {
   app.add_option("--json", json_out, "Write the JSON report here");
   app.add_option("--confusion", confusion, "Write confusion matrices as PREFIX[-N].png and .svg");
   app.add_option("--merge", merge, "Earlier JSON reports to merge with this run into one ablation table");
+  app.add_option("--bars", bars, "Write the strict base / novel / HM accuracy of every run in the report as a bar chart (PNG)");
+  app.add_option("--summary", summary,
+                 "Write one picture (PNG): the accuracy bars, the --curve training curves and, with --confusion, "
+                 "this run's confusion matrices");
+  app.add_option("--curve", curves,
+                 "NAME=FILE: a vs-grpo metrics file whose mean reward and turn-1 tool-call rate per step go into "
+                 "--summary (repeatable)");
   app.add_option("--std", std_kind, "Standard deviation over splits: sample (n-1, default) or population")
       ->check(CLI::IsMember({"sample", "population"}));
   app.add_option("--answer-rule", answer_rule, "Answer extraction for the strict metric: clean (default) or "
@@ -43,6 +54,62 @@ void WriteText(const std::string& path, const std::string& text) {
     return;
   }
   io::WriteFileAtomic(path, text);
+}
+
+// The strict base / novel / HM of every run (a run without a half has no bar for it).
+BarChart AccuracyBars(const Json& report) {
+  BarChart c;
+  c.title = "strict accuracy per run (base-to-novel: each half with its own candidates)";
+  c.series = {"base", "novel", "HM"};
+  for (const auto& run : report["runs"]) {
+    const Json& m = run["summary"]["strict"];
+    c.groups.push_back(run.value("name", std::string("run")));
+    std::vector<double> v;
+    for (const char* k : {"base", "novel", "hm"}) v.push_back(m.contains(k) && m[k].is_number() ? m[k].get<double>() : std::nan(""));
+    c.values.push_back(v);
+  }
+  return c;
+}
+
+// --curve NAME=FILE: the mean reward and each tool's turn-1 call rate per step of a vs-grpo metrics file.
+std::vector<Chart> TrainingCurves(const std::vector<std::string>& specs) {
+  Chart reward{"mean reward during GRPO", "step", {}}, rate{"turn-1 tool-call rate during GRPO", "step", {}};
+  for (const auto& spec : specs) {
+    const size_t eq = spec.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == spec.size())
+      throw std::invalid_argument("--curve wants NAME=FILE, not '" + spec + "'");
+    const std::string name = spec.substr(0, eq), file = spec.substr(eq + 1);
+    Series r{name, {}, {}};
+    std::map<std::string, Series> tools;
+    std::istringstream in(io::ReadFile(file, "metrics file"));
+    size_t n = 0;
+    for (std::string line; std::getline(in, line);) {
+      ++n;
+      if (io::Trim(line).empty()) continue;
+      Json j = Json::parse(line, nullptr, false);
+      if (j.is_discarded() || !j.is_object() || !j.contains("step") || !j["step"].is_number())
+        throw std::runtime_error(file + ":" + std::to_string(n) + ": not a vs-grpo metrics line (no \"step\")");
+      if (!j.contains("tool_rate")) continue;  // vs-sft lines, or other keys
+      const double step = j["step"].get<double>();
+      if (j.contains("reward") && j["reward"].is_number()) {
+        r.x.push_back(step);
+        r.y.push_back(j["reward"].get<double>());
+      }
+      for (const auto& [tool, v] : j["tool_rate"].items()) {
+        if (!v.is_number()) continue;
+        auto& s = tools[tool];
+        s.name = name + ": " + tool;
+        s.x.push_back(step);
+        s.y.push_back(v.get<double>());
+      }
+    }
+    if (r.x.empty()) throw std::runtime_error(file + ": no vs-grpo step lines (with \"reward\" and \"tool_rate\")");
+    reward.series.push_back(std::move(r));
+    for (auto& [tool, s] : tools)
+      if (std::any_of(s.y.begin(), s.y.end(), [](double v) { return v > 0; })) rate.series.push_back(std::move(s));
+  }
+  if (reward.series.empty()) return {};
+  return {reward, rate};
 }
 
 }  // namespace
@@ -78,6 +145,7 @@ int RunEval(const EvalOptions& opt) {
   if (reports.empty()) throw std::invalid_argument("nothing to evaluate: give prediction files or --merge reports");
   Json report = MergeReports(reports);
   if (!opt.json_out.empty()) WriteText(opt.json_out, report.dump(1) + "\n");
+  std::vector<fs::path> confusions;
   if (!opt.confusion.empty()) {
     size_t k = 0;
     for (const auto& f : run.files) {
@@ -85,8 +153,11 @@ int RunEval(const EvalOptions& opt) {
       std::string stem = opt.confusion + (run.files.size() > 1 ? "-" + std::to_string(++k) : "");
       WriteConfusionPng(f, stem + ".png");
       io::WriteFileAtomic(stem + ".svg", ConfusionSvg(f));
+      confusions.push_back(stem + ".png");
     }
   }
+  if (!opt.bars.empty()) WriteBarChart(opt.bars, AccuracyBars(report));
+  if (!opt.summary.empty()) WriteSummary(opt.summary, AccuracyBars(report), TrainingCurves(opt.curves), confusions);
   if (!opt.markdown_out.empty() && opt.markdown_out != "/dev/null") WriteText(opt.markdown_out, Markdown(report, opt.per_class));
   return io::kExitOk;
 }

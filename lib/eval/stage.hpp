@@ -16,6 +16,8 @@ struct EvalOptions {
   std::vector<std::string> inputs;          // -i/--input (StreamOptions): scored like positional files
   std::string json_out, markdown_out = "-", confusion;  // markdown_out = -o/--output
   std::vector<std::string> merge;           // --merge: earlier JSON reports, merged into one table
+  std::string bars, summary;                // --bars PNG, --summary PNG
+  std::vector<std::string> curves;          // --curve NAME=METRICS.jsonl (vs-grpo's per-step lines)
   std::string std_kind = "sample";
   std::string answer_rule = "clean";
   bool per_class = true;

@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
 #include "model/bpe_trainer.hpp"
 #include "model/text.hpp"
@@ -59,7 +60,7 @@ void NewCheckpointOptions::Register(CLI::App& app) {
       ->check(CLI::ExistingFile);
   app.add_option("--tokenizer", tokenizer, "Copy the tokenizer in this directory instead of training one")
       ->check(CLI::ExistingDirectory);
-  app.add_option("--corpus", corpus, "Text files to train the byte-level BPE on (one document per line)")
+  app.add_option("--corpus", corpus, "Text files to train the byte-level BPE on (one document per line; a conversation record line gives its messages' texts)")
       ->check(CLI::ExistingFile);
   app.add_option("--vocab-size", vocab_size, "BPE symbols to train (256-symbol byte alphabet + merges)")
       ->capture_default_str();
@@ -71,12 +72,32 @@ void NewCheckpointOptions::Register(CLI::App& app) {
 
 namespace {
 
+// One document per line; a line holding a conversation record ({"messages": [...]}, what vs-decompose
+// writes and vs-sft reads) gives the texts of its messages instead, so the tokenizer can be trained
+// on the very chains the model will learn.
 std::vector<std::string> ReadLines(const fs::path& file) {
   std::ifstream in(file);
   if (!in) throw std::runtime_error("cannot read corpus " + file.string());
   std::vector<std::string> lines;
-  for (std::string line; std::getline(in, line);)
-    if (!line.empty()) lines.push_back(line);
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty()) continue;
+    if (line.front() == '{') {
+      auto j = nlohmann::json::parse(line, nullptr, false);
+      if (!j.is_discarded() && j.is_object() && j.contains("messages") && j["messages"].is_array()) {
+        for (const auto& m : j["messages"]) {
+          if (!m.is_object() || !m.contains("content")) continue;
+          const auto& c = m["content"];
+          if (c.is_string() && !c.get<std::string>().empty()) lines.push_back(c.get<std::string>());
+          if (!c.is_array()) continue;
+          for (const auto& item : c)
+            if (item.is_object() && item.value("type", "") == "text" && item.contains("text") && item["text"].is_string())
+              lines.push_back(item["text"].get<std::string>());
+        }
+        continue;
+      }
+    }
+    lines.push_back(line);
+  }
   return lines;
 }
 

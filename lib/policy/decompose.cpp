@@ -202,6 +202,11 @@ void DecomposeOptions::Register(CLI::App& app) {
   app.add_option("--batch", batch, "Records whose teacher requests are sent together")
       ->check(CLI::Range(1, 4096))
       ->capture_default_str();
+  app.add_option("--chain", chain,
+                 "Turn 2 the student learns: full (the teacher's verified [1]/[2]/[3] chain and answer) or answer "
+                 "(only its <answer> block: the ablation without sub-motion reasoning)")
+      ->check(CLI::IsMember({"full", "answer"}))
+      ->capture_default_str();
   app.add_flag("--allow-label-in-prompt", [this](int64_t) { leak_check = false; },
                "Write records whose student prompt names the ground truth outside the candidate list (the "
                "official profiles' annotated path names the class folder)");
@@ -268,6 +273,11 @@ std::string VerifyTurn2(const recog::Profile& profile, const recog::ClassList& c
   if (!m.index) return "the answer '" + a.text + "' is " + m.status + " in the candidate list";
   if (m.name != truth) return "the answer '" + m.name + "' is not the ground truth '" + truth + "'";
   return {};
+}
+
+std::string AnswerOnly(const recog::Profile& profile, const std::string& text) {
+  recog::Answer a = recog::ExtractAnswer(text, profile.answer_rule);
+  return "<answer>" + Untagged(a.text) + "</answer>";
 }
 
 std::string PromptLeak(const std::string& turn1_text, const std::string& turn2_text, const std::string& candidates_block,
@@ -460,7 +470,7 @@ void Decomposer::AskUntilVerified(std::vector<Pending>& pending, bool turn2) {
                                      : VerifyTurn1(student_, reply.text))
                             : "teacher error: " + reply.error;
       if (why.empty()) {
-        p.answer[t] = reply.text;
+        p.answer[t] = turn2 && opt_.chain == "answer" ? AnswerOnly(student_, reply.text) : reply.text;
         p.source[t] = reply.source;
         p.done = true;
         continue;

@@ -46,6 +46,7 @@ struct DecomposeOptions {
   uint64_t seed = 0;                // --seed: attempt k of a record asks with seed + k
   size_t batch = 8;                 // --batch: records whose teacher requests go together
   bool leak_check = true;           // off with --allow-label-in-prompt
+  std::string chain = "full";       // --chain full|answer: what of a verified turn 2 is written
 
   void Register(CLI::App& app);
 };
@@ -69,6 +70,8 @@ std::string VerifyTurn1(const recog::Profile& profile, const std::string& text);
 // an answer (read with the profile's rule) that maps onto `truth` in the candidate list.
 std::string VerifyTurn2(const recog::Profile& profile, const recog::ClassList& candidates, const std::string& truth,
                         const std::string& text);
+// A verified turn 2 reduced to its answer block (--chain answer).
+std::string AnswerOnly(const recog::Profile& profile, const std::string& text);
 // The student's prompt names the ground truth outside the candidate list (vs-audit's label-in-prompt
 // rule: eval::Mentions over the words of the text with the candidate block removed).
 std::string PromptLeak(const std::string& turn1_text, const std::string& turn2_text, const std::string& candidates_block,

@@ -236,8 +236,8 @@ Components Paper(const std::string& completion, const std::string& label, const 
   // Both gated terms are computed for the report; only a correct answer collects them.
   double sub = PaperSubMotion(completion, predicted, &c.sub_motions);
   double tool = PaperTool(ToolsUsed(turn1, cfg.tool_tags), static_cast<int>(cfg.tool_tags.size()), cfg.tool_cost);
-  c.sub = c.acc > 0 ? sub : 0.0;
-  c.tool = c.acc > 0 ? tool : 0.0;
+  c.sub = c.acc > 0 && cfg.gated_terms ? sub : 0.0;
+  c.tool = c.acc > 0 && cfg.gated_terms ? tool : 0.0;
   c.total = c.acc + c.format + c.tool + c.sub;
   return c;
 }

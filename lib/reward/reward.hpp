@@ -77,6 +77,7 @@ struct PaperConfig {
   std::vector<std::string> tool_tags = {"pose_estimation", "person_detection", "action_explanation",
                                         "video_description"};
   double tool_cost = 0.5;  // share of R_tool lost when every tool is used instead of one
+  bool gated_terms = true;  // false: R = accuracy + format (the ablation without R_tool and R_sub)
 };
 // Number of decision tags answered yes in `turn1`.
 int ToolsUsed(const std::string& turn1, const std::vector<std::string>& tags);

@@ -21,6 +21,11 @@ void RewardOptions::Register(CLI::App& app) {
                  "paper: share of R_tool lost when every tool is used (0.5). R_tool = 1 - C*(k-1)/(m-1) for k "
                  "of m tools is vstar's formula: the paper gives none")
       ->check(CLI::Range(0.0, 1.0));
+  app.add_option("--terms", terms,
+                 "paper: all (accuracy, format and the gated tool and sub-motion terms) or acc-format (accuracy "
+                 "and format only: the paper's reward ablation)")
+      ->check(CLI::IsMember({"all", "acc-format"}))
+      ->capture_default_str();
   app.add_flag("--temporal,!--no-temporal", temporal, "official: +0.3 temporal bonus (on)");
   app.add_flag("--len-control,!--no-len-control", len_control, "official: +0.2 length bonus (on)");
 }
@@ -44,6 +49,8 @@ RewardStage::RewardStage(const RewardOptions& opt) : opt_(opt) {
     throw std::invalid_argument("--variant must be paper or official");
   }
   paper_.tool_cost = opt.tool_cost;
+  if (opt.terms != "all" && opt.terms != "acc-format") throw std::invalid_argument("--terms must be all or acc-format");
+  paper_.gated_terms = opt.terms == "all";
   group_.temporal = opt.temporal;
   group_.length = opt.len_control;
   if (!opt.classes.empty()) classes_ = std::make_unique<recog::ClassList>(recog::LoadClassList(opt.classes));

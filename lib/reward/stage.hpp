@@ -17,6 +17,7 @@ struct RewardOptions {
   std::string template_stage = "grpo";  // which <stage>.turn2.txt the titles are read from
   std::string classes;            // candidate list file (else the record's "candidates")
   double tool_cost = 0.5;
+  std::string terms = "all";      // paper: all | acc-format
   bool temporal = true, len_control = true;
   void Register(CLI::App& app);
 };

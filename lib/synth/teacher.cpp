@@ -57,7 +57,7 @@ int Score(const std::vector<std::string>& clip, const ActionClass& c) {
 
 class Teacher final : public plugin::Teacher {
  public:
-  explicit Teacher(std::string truth_file) : file_(std::move(truth_file)) {
+  Teacher(std::string truth_file, Student student) : file_(std::move(truth_file)), student_(student) {
     std::ifstream in(file_);
     if (!in) throw std::runtime_error("synth teacher: cannot open truth file " + file_);
     size_t n = 0;
@@ -74,7 +74,8 @@ class Teacher final : public plugin::Teacher {
 
   plugin::Info info() const override {
     return {"synth", plugin::Kind::kTeacher, "1", "the synthetic world's ground truth as a teacher",
-            {{"truth", "truth.jsonl written by vs-synth", ""}}};
+            {{"truth", "truth.jsonl written by vs-synth", ""},
+             {"student", "what the student reads: text (motion summary and definitions) or frames (overlays)", "text"}}};
   }
 
   std::vector<plugin::TeachReply> Teach(const std::vector<plugin::TeachRequest>& requests) override {
@@ -87,7 +88,7 @@ class Teacher final : public plugin::Teacher {
         reply.error = "synth teacher: no truth for id " + r.id + " in " + file_;
       } else {
         try {
-          reply.text = r.stage == "turn1" ? TeacherTurn1(it->second, r.candidates) : TeacherTurn2(it->second, r.candidates);
+          reply.text = r.stage == "turn1" ? TeacherTurn1(it->second, r.candidates, student_) : TeacherTurn2(it->second, r.candidates);
         } catch (const std::exception& e) {
           reply.error = std::string("synth teacher: ") + e.what();
         }
@@ -99,30 +100,43 @@ class Teacher final : public plugin::Teacher {
 
  private:
   std::string file_;
+  Student student_;
   std::map<std::string, nlohmann::ordered_json> truth_;
 };
 
 }  // namespace
 
-std::string TeacherTurn1(const nlohmann::ordered_json& truth, const std::vector<std::string>& candidates) {
+std::string TeacherTurn1(const nlohmann::ordered_json& truth, const std::vector<std::string>& candidates,
+                         Student student) {
   const auto& n = truth.value("nuisance", nlohmann::ordered_json::object());
   const bool occluded = n.value("occluder", false) || n.value("clutter", 0) >= 10;
   bool unseen = false;
   for (const auto& c : candidates) unseen = unseen || Class(c).novel;
+  const bool frames = student == Student::kFrames;
+  // What pays depends on what the student can read. One that reads frames gets the movement from the
+  // skeleton overlays, a box only when something competes with the person, and definitions only for
+  // labels it has not learnt. One that reads text sees the movement only in the motion summary, and
+  // tells labels apart by matching it against their definitions, for every candidate list.
+  const bool pose = frames, detect = frames && occluded, explain = !frames || unseen, describe = !frames;
   std::ostringstream o;
   o << "<think>\n[1] Scene: one person in a coloured suit; "
     << (ClipKeys(truth).size() > 1 ? "several body parts move." : "one body part moves.") << "\n"
-    << "[2] Helper needs: pose_estimation - the limbs' paths decide between the candidates; person_detection - "
-    << (occluded ? "something covers part of the scene, a box keeps the person apart from it"
-                 : "the person stands out clearly, no box needed")
+    << "[2] Helper needs: pose_estimation - "
+    << (pose ? "the limbs' paths decide between the candidates" : "the description will name the movements")
+    << "; person_detection - "
+    << (detect ? "something covers part of the scene, a box keeps the person apart from it"
+               : !frames ? "a box would not name a movement" : "the person stands out clearly, no box needed")
     << "; action_explanation - "
-    << (unseen ? "some candidate labels are unfamiliar, their definitions are needed"
-               : "every candidate label is familiar")
-    << "; video_description - the skeletons already show the movement.\n</think>\n"
-    << "<pose_estimation>yes</pose_estimation>\n"
-    << "<person_detection>" << (occluded ? "yes" : "no") << "</person_detection>\n"
-    << "<action_explanation>" << (unseen ? "yes" : "no") << "</action_explanation>\n"
-    << "<video_description>no</video_description>";
+    << (explain ? (frames ? "some candidate labels are unfamiliar, their definitions are needed"
+                          : "the definitions say which movements each label needs")
+                : "every candidate label is familiar")
+    << "; video_description - "
+    << (describe ? "it names each body part's movement in words" : "the skeletons already show the movement")
+    << ".\n</think>\n"
+    << "<pose_estimation>" << (pose ? "yes" : "no") << "</pose_estimation>\n"
+    << "<person_detection>" << (detect ? "yes" : "no") << "</person_detection>\n"
+    << "<action_explanation>" << (explain ? "yes" : "no") << "</action_explanation>\n"
+    << "<video_description>" << (describe ? "yes" : "no") << "</video_description>";
   return o.str();
 }
 
@@ -188,15 +202,21 @@ std::string TeacherTurn2(const nlohmann::ordered_json& truth, const std::vector<
 
 std::unique_ptr<plugin::Teacher> MakeTeacher(const std::vector<std::string>& opts) {
   std::string truth;
+  Student student = Student::kText;
   for (const auto& kv : opts) {
     const size_t eq = kv.find('=');
-    const std::string key = kv.substr(0, eq);
-    if (eq == std::string::npos || key != "truth")
-      throw std::invalid_argument("synth teacher: unknown option '" + kv + "' (it takes truth=FILE)");
-    truth = kv.substr(eq + 1);
+    const std::string key = kv.substr(0, eq), value = eq == std::string::npos ? "" : kv.substr(eq + 1);
+    if (eq != std::string::npos && key == "truth") {
+      truth = value;
+    } else if (eq != std::string::npos && key == "student" && (value == "text" || value == "frames")) {
+      student = value == "text" ? Student::kText : Student::kFrames;
+    } else {
+      throw std::invalid_argument("synth teacher: unknown option '" + kv +
+                                  "' (it takes truth=FILE and student=text|frames)");
+    }
   }
   if (truth.empty()) throw std::invalid_argument("synth teacher: give --teacher-opt truth=DIR/truth.jsonl");
-  return std::make_unique<Teacher>(truth);
+  return std::make_unique<Teacher>(truth, student);
 }
 
 }  // namespace vstar::synth

@@ -30,10 +30,12 @@ std::pair<int, int> ParseSize(const std::string& text) {
   return {w, h};
 }
 
-std::vector<const ActionClass*> ChosenClasses(const std::vector<std::string>& names) {
+std::vector<const ActionClass*> ChosenClasses(const std::vector<std::string>& names, const std::string& split) {
+  if (split != "all" && split != "base" && split != "novel")
+    throw std::invalid_argument("--split must be all, base or novel, not '" + split + "'");
   std::vector<const ActionClass*> out;
   for (const auto& c : Catalogue())
-    if (names.empty()) out.push_back(&c);
+    if (names.empty() && (split == "all" || (split == "novel") == c.novel)) out.push_back(&c);
   for (const auto& n : names) {
     const ActionClass* c = FindClass(n);
     if (!c) {
@@ -41,6 +43,8 @@ std::vector<const ActionClass*> ChosenClasses(const std::vector<std::string>& na
       for (const auto& k : Catalogue()) known += (known.empty() ? "" : ", ") + k.folder;
       throw std::invalid_argument("--classes: no class '" + n + "' (known: " + known + ")");
     }
+    if (split != "all" && (split == "novel") != c->novel)
+      throw std::invalid_argument("--classes: '" + n + "' is not a " + split + " class");
     if (std::find(out.begin(), out.end(), c) == out.end()) out.push_back(c);
   }
   // Catalogue order, whatever order --classes named them in: the files do not depend on it.
@@ -86,6 +90,23 @@ std::string Lines(const std::vector<const ActionClass*>& classes, int novel) {
   return out;
 }
 
+// A record's own candidate list: its class and k-1 others drawn from the world's classes, shuffled
+// (Fisher-Yates on the clip's seed), so a model trained on it sees the labels in changing company and
+// order and has to read the list rather than memorise one.
+Json ClipCandidates(const ActionClass& self, const std::vector<const ActionClass*>& classes, int k, uint64_t clip_seed) {
+  Rng rng(MixSeed(clip_seed, 0xC4D1DA7E5ULL));
+  std::vector<const ActionClass*> others;
+  for (const ActionClass* c : classes)
+    if (c != &self) others.push_back(c);
+  for (size_t i = others.size(); i > 1; --i) std::swap(others[i - 1], others[static_cast<size_t>(rng.Int(0, static_cast<int>(i) - 1))]);
+  others.resize(std::min(others.size(), static_cast<size_t>(k - 1)));
+  others.push_back(&self);
+  for (size_t i = others.size(); i > 1; --i) std::swap(others[i - 1], others[static_cast<size_t>(rng.Int(0, static_cast<int>(i) - 1))]);
+  Json list = Json::array();
+  for (const ActionClass* c : others) list.push_back(c->name);
+  return list;
+}
+
 }  // namespace
 
 void WorldOptions::Register(CLI::App& app) {
@@ -98,12 +119,19 @@ void WorldOptions::Register(CLI::App& app) {
   app.add_option("--seconds", seconds, "Clip length in seconds")->capture_default_str();
   app.add_option("--classes", classes, "Only these classes (names or folder names, comma-separated)")
       ->delimiter(',');
+  app.add_option("--split", split, "Only the classes of this split: all, base (the classes to train on) or novel")
+      ->check(CLI::IsMember({"all", "base", "novel"}))
+      ->capture_default_str();
   app.add_option("--nuisance", nuisance, "Nuisance level: low, medium or high")
       ->check(CLI::IsMember({"low", "medium", "high"}))
       ->capture_default_str();
   app.add_option("--codec", codec, "FFmpeg video encoder")->capture_default_str();
   app.add_option("--qscale", qscale, "Encoder quantiser, 1 (best) to 31")->capture_default_str();
   app.add_option("--suit", suit, "Suit colours TSV (default: share/vstar/synth/suit.tsv)");
+  app.add_option("--candidates-per-clip", candidates_per_clip,
+                 "Give each record its own candidate list: its class and K-1 others of the world, in a seeded "
+                 "random order (0: none; stages then take --candidates)")
+      ->capture_default_str();
 }
 
 WorldSummary Generate(const WorldOptions& opt, const std::function<void(size_t, size_t)>& progress) {
@@ -113,8 +141,9 @@ WorldSummary Generate(const WorldOptions& opt, const std::function<void(size_t, 
   const int frames = static_cast<int>(std::lround(opt.seconds * opt.fps));
   if (frames < 2 || frames > 3000) throw std::invalid_argument("--seconds x --fps must give 2..3000 frames");
   if (opt.out.empty()) throw std::invalid_argument("--out is required");
+  if (opt.candidates_per_clip < 0) throw std::invalid_argument("--candidates-per-clip must be 0 or more");
   const Level level = ParseLevel(opt.nuisance);
-  const auto classes = ChosenClasses(opt.classes);
+  const auto classes = ChosenClasses(opt.classes, opt.split);
   const auto suit = LoadSuit(opt.suit.empty() ? DefaultSuitFile() : fs::path(opt.suit));
   video::EncoderOptions enc;
   enc.codec = opt.codec;
@@ -161,6 +190,7 @@ WorldSummary Generate(const WorldOptions& opt, const std::function<void(size_t, 
       rec["label"] = action->name;
       rec["split"] = split;
       rec["path"] = rel;
+      if (opt.candidates_per_clip > 0) rec["candidates"] = ClipCandidates(*action, classes, opt.candidates_per_clip, clip_seed);
       manifest += io::Dump(rec) + "\n";
       Json truth;
       truth["id"] = id;

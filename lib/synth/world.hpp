@@ -21,10 +21,12 @@ struct WorldOptions {
   int fps = 10;                     // --fps
   double seconds = 3;               // --seconds
   std::vector<std::string> classes; // --classes (default: all)
+  std::string split = "all";        // --split all|base|novel
   std::string nuisance = "medium";  // --nuisance low|medium|high
   std::string codec = "mpeg4";      // --codec
   int qscale = 4;                   // --qscale
   std::string suit;                 // --suit (default: share/vstar/synth/suit.tsv)
+  int candidates_per_clip = 0;      // --candidates-per-clip (0: records carry no candidate list)
 
   void Register(CLI::App& app);
 };

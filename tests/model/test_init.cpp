@@ -108,6 +108,31 @@ TEST_CASE("init: weights follow the initialisation rule, the config matches the 
   CHECK(vstar::test::ReadFile(a / "tokenizer.json") == vstar::test::ReadFile(c / "tokenizer.json"));
 }
 
+TEST_CASE("init: a corpus of conversation records trains on their message texts, not their JSON", "[init]") {
+  VSTAR_REQUIRE_BINARY("vs-init");
+  const fs::path plain = MakeCheckpoint("plain");
+  // The same texts, packed two per record as vs-decompose writes them (a string content counts too).
+  const fs::path dir = vstar::test::TempDir("init-records");
+  std::string records;
+  for (int rep = 0; rep < 5; ++rep) {
+    const auto& c = Corpus();
+    for (size_t i = 0; i + 1 < c.size(); i += 2) {
+      nlohmann::json rec = {{"id", "r"}, {"messages", nlohmann::json::array({
+                                              {{"role", "user"}, {"content", {{{"type", "video"}, {"frames", {"a.png"}}},
+                                                                              {{"type", "text"}, {"text", c[i]}}}}},
+                                              {{"role", "assistant"}, {"content", c[i + 1]}}})}};
+      records += rec.dump() + "\n";
+    }
+  }
+  vstar::test::WriteFile(dir / "chains.jsonl", records);
+  auto r = vstar::test::Run({"vs-init", "--out", (dir / "model").string(), "--config",
+                             (vstar::test::FixtureDir() / "model/tiny/model/config.json").string(), "--corpus",
+                             (dir / "chains.jsonl").string(), "--vocab-size", "400", "--seed", "7"});
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  CHECK(vstar::test::ReadFile(dir / "model/tokenizer.json") == vstar::test::ReadFile(plain / "tokenizer.json"));
+}
+
 TEST_CASE("init: vs-init refuses to overwrite and needs exactly one tokenizer source", "[init]") {
   VSTAR_REQUIRE_BINARY("vs-init");
   const fs::path dir = MakeCheckpoint("refuse");

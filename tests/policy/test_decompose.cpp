@@ -197,6 +197,28 @@ TEST_CASE("a verified chain becomes an SFT record, and the teacher sees the stud
   CHECK(recog::ReplaceAll(shown, "brush_hair\ncartwheel\nkick_ball\nwave", "").find("kick") == std::string::npos);
 }
 
+TEST_CASE("vs-decompose --chain answer writes only the answer of a verified chain, and a failed chain stays refused",
+          "[policy][decompose]") {
+  Harness h;
+  h.opt.chain = "answer";
+  h.teacher.script = [](const plugin::TeachRequest& r) {
+    return r.stage == "turn1" ? TurnOne(true) : Chain("forward", r.label);
+  };
+  auto out = h.Run({Rec("v1", "Kick Ball")});
+  REQUIRE(out.size() == 1);
+  INFO(out[0].dump());
+  REQUIRE_FALSE(out[0].contains("error"));
+  CHECK(Text(out[0]["messages"][4]) == "<answer>kick_ball</answer>");
+  // The chain is still verified in full first: one without [1] is refused, not cut down to its answer.
+  Harness bad;
+  bad.opt.chain = "answer";
+  bad.teacher.script = [](const plugin::TeachRequest& r) {
+    return r.stage == "turn1" ? TurnOne(true) : std::string("<think>\n</think>\n<answer>kick_ball</answer>");
+  };
+  auto refused = bad.Run({Rec("v1", "Kick Ball")});
+  CHECK(refused[0].contains("error"));
+}
+
 TEST_CASE("chains that fail verification are asked again with another seed, then become error records",
           "[policy][decompose]") {
   Harness h;

@@ -117,6 +117,16 @@ TEST_CASE("paper reward: gated tool and sub-motion terms on the predicted candid
   CHECK(PaperFormat("\n<think>[1] a [2] b [3] c</think>\n<answer>x</answer>\n") == 1.0);
   CHECK(PaperTool(2, 4, 0.5) == Approx(1.0 - 0.5 / 3.0));
   CHECK(PaperTool(1, 1, 0.5) == 1.0);
+
+  // The ablation without the gated terms (vs-reward --terms acc-format): accuracy + format only.
+  PaperConfig plain;
+  plain.gated_terms = false;
+  auto p = Paper(kGood, "pour", &cl, t1_one, plain);
+  CHECK(p.acc == 1.0);
+  CHECK(p.format == 1.0);
+  CHECK(p.tool == 0.0);
+  CHECK(p.sub == 0.0);
+  CHECK(p.total == 2.0);
 }
 
 TEST_CASE("vs-reward over records, both variants") {

@@ -27,10 +27,19 @@ TEST_CASE("synth teacher: chains of every class verify, true class first and bes
     const auto truth = nlohmann::ordered_json::parse(line);
     const std::string label = truth["label"];
     INFO(label);
+    // A text-reading student is sent to the motion summary and the definitions; a frame-reading one to
+    // the skeleton overlays (and to definitions only when a candidate is novel: here some always are).
     const std::string t1 = vstar::synth::TeacherTurn1(truth, names);
     CHECK(vstar::policy::VerifyTurn1(profile, t1).empty());
-    CHECK(t1.find("<pose_estimation>yes</pose_estimation>") != std::string::npos);
+    CHECK(t1.find("<pose_estimation>no</pose_estimation>") != std::string::npos);
+    CHECK(t1.find("<video_description>yes</video_description>") != std::string::npos);
+    CHECK(t1.find("<action_explanation>yes</action_explanation>") != std::string::npos);
     CHECK(t1.find(label) == std::string::npos);  // turn 1 never names the answer
+    const std::string f1 = vstar::synth::TeacherTurn1(truth, names, vstar::synth::Student::kFrames);
+    CHECK(vstar::policy::VerifyTurn1(profile, f1).empty());
+    CHECK(f1.find("<pose_estimation>yes</pose_estimation>") != std::string::npos);
+    CHECK(f1.find("<video_description>no</video_description>") != std::string::npos);
+    CHECK(f1.find(label) == std::string::npos);
     const std::string t2 = vstar::synth::TeacherTurn2(truth, names);
     INFO(t2);
     CHECK(vstar::policy::VerifyTurn2(profile, candidates, label, t2).empty());
@@ -46,6 +55,7 @@ TEST_CASE("synth teacher: chains of every class verify, true class first and bes
 TEST_CASE("synth teacher: refuses a missing truth file and answers unknown ids with an error", "[synth][teacher]") {
   CHECK_THROWS_WITH(vstar::synth::MakeTeacher({}), Catch::Contains("truth="));
   CHECK_THROWS_WITH(vstar::synth::MakeTeacher({"truth=/nonexistent/truth.jsonl"}), Catch::Contains("cannot open"));
+  CHECK_THROWS_WITH(vstar::synth::MakeTeacher({"truth=x", "student=pixels"}), Catch::Contains("student=text|frames"));
   const fs::path dir = vstar::test::TempDir("synth-teacher-ids");
   vstar::test::WriteFile(dir / "truth.jsonl", "");
   auto teacher = vstar::synth::MakeTeacher({"truth=" + (dir / "truth.jsonl").string()});

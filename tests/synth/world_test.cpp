@@ -269,3 +269,36 @@ TEST_CASE("synth definitions: the shared file is the catalogue's, and the local 
     CHECK(rec["explain"]["text"] == Catalogue()[i].definition);
   }
 }
+
+TEST_CASE("vs-synth: --candidates-per-clip gives each record its class among K shuffled others", "[synth]") {
+  VSTAR_REQUIRE_BINARY("vs-synth");
+  fs::path w = World("synth-cands", {"--classes", "wave,clap,squat,kick,bow", "--candidates-per-clip", "3"});
+  auto manifest = ReadJsonl(w / "manifest.jsonl");
+  REQUIRE(manifest.size() == 10);
+  std::set<std::string> firsts;
+  for (const auto& rec : manifest) {
+    INFO(rec.dump());
+    const auto& c = rec["candidates"];
+    REQUIRE(c.size() == 3);
+    CHECK(std::count(c.begin(), c.end(), rec["label"]) == 1);
+    CHECK(std::set<std::string>(c.begin(), c.end()).size() == 3);
+    firsts.insert(c[0].get<std::string>());
+  }
+  CHECK(firsts.size() > 1);  // the order changes from clip to clip
+  // Seeded: a second world with the same options has the same lists.
+  CHECK(vstar::test::ReadFile(w / "manifest.jsonl") ==
+        vstar::test::ReadFile(World("synth-cands-2", {"--classes", "wave,clap,squat,kick,bow", "--candidates-per-clip", "3"}) /
+                              "manifest.jsonl"));
+}
+
+TEST_CASE("vs-synth: --split base renders only the classes to train on and --split novel only the others", "[synth]") {
+  VSTAR_REQUIRE_BINARY("vs-synth");
+  fs::path base = World("synth-split-base", {"--split", "base", "--per-class", "1"});
+  fs::path novel = World("synth-split-novel", {"--split", "novel", "--per-class", "1"});
+  CHECK(vstar::test::ReadFile(base / "classes.txt") == vstar::test::ReadFile(base / "base.txt"));
+  CHECK(vstar::test::ReadFile(base / "novel.txt").empty());
+  CHECK(vstar::test::ReadFile(novel / "classes.txt") == vstar::test::ReadFile(novel / "novel.txt"));
+  for (const auto& rec : ReadJsonl(base / "manifest.jsonl")) CHECK(rec["split"] == "base");
+  for (const auto& rec : ReadJsonl(novel / "manifest.jsonl")) CHECK(rec["split"] == "novel");
+  CHECK(Run({"vs-synth", "--out", (base / "x").string(), "--split", "base", "--classes", "cheer"}).status == 2);
+}
