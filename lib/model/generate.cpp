@@ -15,8 +15,7 @@ namespace {
 VisionInput Items(const VisionInput& v, int64_t first, int64_t count) {
   VisionInput out;
   if (count == 0) return out;
-  auto grid = v.grid_thw.to(torch::kCPU, torch::kInt64);
-  auto rows = grid.prod(1);
+  auto rows = v.grid_thw.to(torch::kCPU, torch::kInt64).prod(1);
   const int64_t begin = first > 0 ? rows.narrow(0, 0, first).sum().item<int64_t>() : 0;
   const int64_t n = rows.narrow(0, first, count).sum().item<int64_t>();
   out.pixel_values = v.pixel_values.narrow(0, begin, n);
@@ -32,68 +31,117 @@ bool SameItems(const VisionInput& a, const VisionInput& b) {
          a.pixel_values.equal(b.pixel_values);
 }
 
-// The rows' common prefix when the batch can share it: P >= 1 ids equal in every (unpadded) row, each
-// row longer than P, every vision item inside it and equal in every row. Length 0 otherwise.
-struct SharedPrefix {
-  int64_t length = 0;
-  ModelInputs inputs;         // [1, P] with row 0's vision items
-  torch::Tensor row_lengths;  // [B] unpadded prompt lengths
+// A left-padded batch seen row by row: each row's real ids and its own vision items (items are
+// counted as GetRopeIndex counts them: <|vision_start|> followed by the image or video pad).
+struct Rows {
+  std::vector<std::vector<int64_t>> ids;
+  std::vector<VisionInput> images, videos;
+  bool valid = false;  // left padding only, and the items add up to the batch's
 };
 
-SharedPrefix FindSharedPrefix(const QwenVL& model, const ModelInputs& in) {
-  SharedPrefix sp;
+Rows SplitRows(const QwenVL& model, const ModelInputs& in) {
+  Rows r;
   const int64_t B = in.input_ids.size(0), L = in.input_ids.size(1);
-  if (B < 2) return sp;
   auto ids = in.input_ids.to(torch::kCPU, torch::kInt64).contiguous();
   auto mask = in.attention_mask.defined() ? in.attention_mask.to(torch::kCPU, torch::kInt64).contiguous()
                                           : torch::ones({B, L}, torch::kInt64);
   const auto& cfg = model.config();
   const int64_t* id = ids.data_ptr<int64_t>();
   const int64_t* mk = mask.data_ptr<int64_t>();
-  std::vector<int64_t> n(B);
+  int64_t img = 0, vid = 0;
   for (int64_t b = 0; b < B; ++b) {
-    n[b] = 0;
-    for (int64_t j = 0; j < L; ++j) n[b] += mk[b * L + j] != 0;
-    for (int64_t j = L - n[b]; j < L; ++j)
-      if (mk[b * L + j] == 0) return sp;  // not left padding
+    int64_t n = 0;
+    for (int64_t j = 0; j < L; ++j) n += mk[b * L + j] != 0;
+    for (int64_t j = L - n; j < L; ++j)
+      if (mk[b * L + j] == 0) return r;  // not left padding
+    std::vector<int64_t> row(id + b * L + L - n, id + (b + 1) * L);
+    int64_t n_img = 0, n_vid = 0;
+    for (size_t j = 0; j + 1 < row.size(); ++j) {
+      if (row[j] != cfg.vision_start_token_id) continue;
+      n_img += row[j + 1] == cfg.image_token_id;
+      n_vid += row[j + 1] == cfg.video_token_id;
+    }
+    const int64_t have_img = in.images.grid_thw.defined() ? in.images.grid_thw.size(0) : 0;
+    const int64_t have_vid = in.videos.grid_thw.defined() ? in.videos.grid_thw.size(0) : 0;
+    if (img + n_img > have_img || vid + n_vid > have_vid) return r;
+    r.images.push_back(Items(in.images, img, n_img));
+    r.videos.push_back(Items(in.videos, vid, n_vid));
+    img += n_img;
+    vid += n_vid;
+    r.ids.push_back(std::move(row));
   }
-  auto row = [&](int64_t b, int64_t j) { return id[b * L + L - n[b] + j]; };
-  int64_t P = *std::min_element(n.begin(), n.end()) - 1;  // every row keeps a token of its own
-  for (int64_t b = 1; b < B && P > 0; ++b) {
-    int64_t j = 0;
-    while (j < P && row(b, j) == row(0, j)) ++j;
+  r.valid = img == (in.images.grid_thw.defined() ? in.images.grid_thw.size(0) : 0) &&
+            vid == (in.videos.grid_thw.defined() ? in.videos.grid_thw.size(0) : 0);
+  return r;
+}
+
+// Rows `keep` of a split batch as a left-padded batch of their own.
+ModelInputs Batch(const Rows& rows, const std::vector<int64_t>& keep, int64_t pad_id) {
+  size_t L = 0;
+  for (auto k : keep) L = std::max(L, rows.ids[k].size());
+  const int64_t B = static_cast<int64_t>(keep.size());
+  ModelInputs in;
+  in.input_ids = torch::full({B, static_cast<int64_t>(L)}, pad_id, torch::kInt64);
+  in.attention_mask = torch::zeros({B, static_cast<int64_t>(L)}, torch::kInt64);
+  for (int64_t b = 0; b < B; ++b) {
+    const auto& v = rows.ids[keep[b]];
+    const int64_t n = static_cast<int64_t>(v.size()), off = static_cast<int64_t>(L) - n;
+    in.input_ids[b].narrow(0, off, n).copy_(torch::tensor(v, torch::kInt64));
+    in.attention_mask[b].narrow(0, off, n).fill_(1);
+    in.images.Append(rows.images[keep[b]]);
+    in.videos.Append(rows.videos[keep[b]]);
+  }
+  return in;
+}
+
+// The rows' common prefix when they can share it: P >= 1 ids equal in every row, each row longer
+// than P, every vision item inside it and equal in every row. 0 otherwise.
+int64_t CommonPrefix(const QwenVL& model, const Rows& rows) {
+  const auto& cfg = model.config();
+  const size_t B = rows.ids.size();
+  if (B < 2) return 0;
+  size_t P = rows.ids[0].size();
+  for (const auto& r : rows.ids) P = std::min(P, r.size());
+  if (P == 0) return 0;
+  P -= 1;  // every row keeps a token of its own
+  for (size_t b = 1; b < B && P > 0; ++b) {
+    size_t j = 0;
+    while (j < P && rows.ids[b][j] == rows.ids[0][j]) ++j;
     P = j;
   }
-  if (P <= 0) return sp;
-  // No vision placeholder after the prefix: the rest is text the cached decoder continues.
-  auto vision = [&](int64_t t) {
-    return t == cfg.vision_start_token_id || t == cfg.image_token_id || t == cfg.video_token_id;
-  };
-  int64_t n_img = 0, n_vid = 0;
-  for (int64_t j = 0; j + 1 < P; ++j) {
-    if (row(0, j) != cfg.vision_start_token_id) continue;
-    n_img += row(0, j + 1) == cfg.image_token_id;
-    n_vid += row(0, j + 1) == cfg.video_token_id;
+  if (P == 0) return 0;
+  for (size_t b = 0; b < B; ++b) {
+    for (size_t j = P; j < rows.ids[b].size(); ++j) {
+      const int64_t t = rows.ids[b][j];
+      if (t == cfg.vision_start_token_id || t == cfg.image_token_id || t == cfg.video_token_id) return 0;
+    }
+    if (!SameItems(rows.images[b], rows.images[0]) || !SameItems(rows.videos[b], rows.videos[0])) return 0;
   }
-  for (int64_t b = 0; b < B; ++b)
-    for (int64_t j = P; j < n[b]; ++j)
-      if (vision(row(b, j))) return sp;
-  if (in.images.grid_thw.defined() ? in.images.grid_thw.size(0) != B * n_img : n_img != 0) return sp;
-  if (in.videos.grid_thw.defined() ? in.videos.grid_thw.size(0) != B * n_vid : n_vid != 0) return sp;
-  const VisionInput img0 = Items(in.images, 0, n_img), vid0 = Items(in.videos, 0, n_vid);
-  for (int64_t b = 1; b < B; ++b)
-    if (!SameItems(Items(in.images, b * n_img, n_img), img0) || !SameItems(Items(in.videos, b * n_vid, n_vid), vid0))
-      return sp;
-  sp.length = P;
-  sp.inputs.input_ids = ids[0].narrow(0, L - n[0], P).view({1, P});
-  sp.inputs.attention_mask = torch::ones({1, P}, torch::kInt64);
-  sp.inputs.images = img0;
-  sp.inputs.videos = vid0;
-  sp.row_lengths = torch::tensor(n, torch::kInt64);
-  return sp;
+  return static_cast<int64_t>(P);
 }
 
 }  // namespace
+
+ModelInputs JoinBatches(const ModelInputs& a, const ModelInputs& b, int64_t pad_id) {
+  if (a.position_ids.defined() || b.position_ids.defined())
+    throw std::invalid_argument("JoinBatches: batches with explicit position ids cannot be joined");
+  const int64_t L = std::max(a.input_ids.size(1), b.input_ids.size(1));
+  auto left_pad = [&](const torch::Tensor& t, int64_t value) {
+    const int64_t n = L - t.size(1);
+    return n == 0 ? t : torch::cat({torch::full({t.size(0), n}, value, t.options()), t}, 1);
+  };
+  auto mask = [](const ModelInputs& in) {
+    return in.attention_mask.defined() ? in.attention_mask.to(torch::kInt64) : torch::ones_like(in.input_ids);
+  };
+  ModelInputs out;
+  out.input_ids = torch::cat({left_pad(a.input_ids, pad_id), left_pad(b.input_ids.to(a.input_ids.device()), pad_id)});
+  out.attention_mask = torch::cat({left_pad(mask(a), 0), left_pad(mask(b).to(a.input_ids.device()), 0)});
+  out.images = a.images;
+  out.images.Append(b.images);
+  out.videos = a.videos;
+  out.videos.Append(b.videos);
+  return out;
+}
 
 Prefilled PrefillPrompt(const QwenVL& model, const ModelInputs& prompt, KVCache& cache, bool share_prefix,
                         const torch::Tensor& then_ids, const torch::Tensor& then_mask) {
@@ -106,30 +154,78 @@ Prefilled PrefillPrompt(const QwenVL& model, const ModelInputs& prompt, KVCache&
   ForwardOptions fo;
   fo.cache = &cache;
   fo.last_logits_only = true;  // the callers apply the head where they need it
-  const SharedPrefix sp = share_prefix ? FindSharedPrefix(model, prompt) : SharedPrefix{};
-  if (sp.length == 0) {
-    auto first = model.Forward(prompt, fo).hidden.narrow(1, L - 1, 1);
-    if (T == 0) return {first, 0};
+  Prefilled out;
+  auto continued = [&](torch::Tensor last) {  // `last` [B, 1, H]; then `then` against the cache
+    if (T == 0) return last;
     ModelInputs rest;
-    rest.input_ids = then_ids;
-    rest.attention_mask = then_mask;
-    return {torch::cat({first, model.Forward(rest, fo).hidden}, 1), 0};
+    rest.input_ids = then_ids.to(device, torch::kInt64);
+    rest.attention_mask = then_mask.to(device, torch::kInt64);
+    return torch::cat({last, model.Forward(rest, fo).hidden}, 1);
+  };
+  const Rows rows = share_prefix && B > 1 ? SplitRows(model, prompt) : Rows{};
+  if (!rows.valid) {
+    out.prompt_rows = B;
+    out.hidden = continued(model.Forward(prompt, fo).hidden.narrow(1, L - 1, 1));
+    return out;
   }
-  model.Forward(sp.inputs, fo);
-  cache.SelectRows(torch::zeros({B}, torch::kInt64));
-  // Each row's rest right-aligned in a chunk of S: the last S ids of the left-padded row, of which the
-  // first S - rest are masked (the end of the shared prefix or left padding).
-  const auto rest_lengths = sp.row_lengths - sp.length;
-  const int64_t S = rest_lengths.max().item<int64_t>();
-  auto pad = (S - rest_lengths).view({B, 1});
-  ModelInputs chunk;
-  auto suffix = prompt.input_ids.narrow(1, L - S, S).to(device, torch::kInt64);
-  auto suffix_mask = (torch::arange(S, torch::kInt64).view({1, S}) >= pad).to(torch::kInt64).to(device);
-  chunk.input_ids = T > 0 ? torch::cat({suffix, then_ids.to(device, torch::kInt64)}, 1) : suffix;
-  chunk.attention_mask = T > 0 ? torch::cat({suffix_mask, then_mask.to(device, torch::kInt64)}, 1) : suffix_mask;
-  // Position = cache length + index + delta: the padding must not advance a row's positions.
-  cache.rope_deltas = cache.rope_deltas - pad.to(cache.rope_deltas.device());
-  return {model.Forward(chunk, fo).hidden.narrow(1, S - 1, 1 + T), sp.length};
+  // 1. Equal prompts (same ids, same vision items) run as one row: `unique` holds the first row of
+  // each, `of[b]` row b's place among them.
+  std::vector<int64_t> unique, of(static_cast<size_t>(B));
+  for (int64_t b = 0; b < B; ++b) {
+    size_t u = 0;
+    while (u < unique.size() && !(rows.ids[unique[u]] == rows.ids[b] && SameItems(rows.images[unique[u]], rows.images[b]) &&
+                                  SameItems(rows.videos[unique[u]], rows.videos[b])))
+      ++u;
+    if (u == unique.size()) unique.push_back(b);
+    of[b] = static_cast<int64_t>(u);
+  }
+  Rows distinct;
+  distinct.valid = true;
+  for (auto u : unique) {
+    distinct.ids.push_back(rows.ids[u]);
+    distinct.images.push_back(rows.images[u]);
+    distinct.videos.push_back(rows.videos[u]);
+  }
+  std::vector<int64_t> all(unique.size());
+  for (size_t u = 0; u < all.size(); ++u) all[u] = static_cast<int64_t>(u);
+  const ModelInputs batch = Batch(distinct, all, /*pad_id=*/0);  // padding is masked: any id embeds
+  const int64_t U = batch.input_ids.size(0), LU = batch.input_ids.size(1);
+  out.prompt_rows = U;
+  // 2. A prefix the distinct prompts share runs once, as one row; the cache is expanded to the U rows
+  // and each one's rest follows as one chunk right-aligned in S positions: the last S ids of the
+  // left-padded row, of which the first S - rest are masked (the end of the shared prefix or left
+  // padding), and the row's rope delta lowered by that padding (position = cache length + index +
+  // delta), so every real token keeps its position and attention.
+  const int64_t P = CommonPrefix(model, distinct);
+  torch::Tensor last;
+  if (P == 0) {
+    last = model.Forward(batch, fo).hidden.narrow(1, LU - 1, 1);
+  } else {
+    ModelInputs prefix = Batch(distinct, {0}, 0);
+    prefix.input_ids = prefix.input_ids.narrow(1, 0, P);
+    prefix.attention_mask = prefix.attention_mask.narrow(1, 0, P);
+    model.Forward(prefix, fo);
+    cache.SelectRows(torch::zeros({U}, torch::kInt64));
+    std::vector<int64_t> lengths;
+    for (const auto& r : distinct.ids) lengths.push_back(static_cast<int64_t>(r.size()) - P);
+    const auto rest = torch::tensor(lengths, torch::kInt64);
+    const int64_t S = rest.max().item<int64_t>();
+    auto pad = (S - rest).view({U, 1});
+    ModelInputs chunk;
+    chunk.input_ids = batch.input_ids.narrow(1, LU - S, S);
+    chunk.attention_mask = (torch::arange(S, torch::kInt64).view({1, S}) >= pad).to(torch::kInt64);
+    cache.rope_deltas = cache.rope_deltas - pad.to(cache.rope_deltas.device());
+    last = model.Forward(chunk, fo).hidden.narrow(1, S - 1, 1);
+    out.shared_prefix = P;
+  }
+  // 3. The U rows expanded to the B rows of the batch.
+  if (U < B) {
+    auto index = torch::tensor(of, torch::kInt64);
+    cache.SelectRows(index);
+    last = last.index_select(0, index.to(last.device()));
+  }
+  out.hidden = continued(last);
+  return out;
 }
 
 torch::Tensor ProcessLogits(const torch::Tensor& scores_in, const torch::Tensor& seen, const SamplingOptions& opt) {
@@ -186,6 +282,7 @@ GenerationResult Generate(const QwenVL& model, const ModelInputs& inputs, const 
 
   auto t0 = Clock::now();
   const Prefilled pre = PrefillPrompt(model, inputs, cache, opt.share_prefix);
+  res.prompt_rows = pre.prompt_rows;
   res.shared_prefix = pre.shared_prefix;
   torch::Tensor next_logits = model.LmHead(pre.hidden);  // [B, 1, V]
   res.prefill_seconds = std::chrono::duration<double>(Clock::now() - t0).count();

@@ -39,7 +39,8 @@ struct GenerationResult {
   std::vector<std::string> finish_reasons;  // "stop" or "length"
   torch::Tensor step_logits;                // [B, steps, V] float32 when keep_logits
   int64_t prompt_tokens = 0;                // L of the (padded) prompt
-  int64_t shared_prefix = 0;                // of which prefilled once for all rows (PrefillPrompt)
+  int64_t prompt_rows = 0;                  // distinct prompts prefilled (PrefillPrompt)
+  int64_t shared_prefix = 0;                // prompt tokens prefilled once for all of them
   double prefill_seconds = 0;
   double decode_seconds = 0;
   int64_t decode_steps = 0;  // forward passes after the prefill
@@ -50,21 +51,28 @@ struct GenerationResult {
 torch::Tensor ProcessLogits(const torch::Tensor& scores, const torch::Tensor& seen, const SamplingOptions& opt);
 
 // Runs a left-padded prompt batch (B rows with their vision items in row order) into the empty
-// `cache`; returns the final hidden states from each row's last prompt position on.
-// When `share_prefix` and the rows begin with the same ids holding the same vision items, with no
-// vision placeholder after them, that prefix is run once as one row (the vision tower included), the
-// cache is expanded to the B rows (KVCache::SelectRows) and each row's rest follows as one chunk,
-// left-padded inside the sequence: the padding keys are masked and the row's rope delta is lowered by
-// its padding, so every real token keeps the position and attention of the unshared forward. Otherwise
-// the batch is one plain prefill. `then_ids` [B, T] (right-padded, `then_mask` 1 = real; optional)
-// continue every row in the same pass: the training-time forward of sampled completions. Differentiable
-// unless called under a NoGradGuard.
+// `cache`; returns the final hidden states from each row's last prompt position on. With
+// `share_prefix`, rows with equal prompts (the same ids and vision items: a GRPO group's G copies)
+// run as one row, and when the distinct prompts begin with the same ids holding the same vision
+// items, with no vision placeholder after them (a group's turn 2, whose texts part after the video),
+// that prefix runs once: the vision tower and the prompt run once per distinct prompt or prefix, and
+// the KV cache is expanded to the rows (KVCache::SelectRows). A row's rest after the shared prefix is
+// left-padded inside the sequence: the padding keys are masked and the row's rope delta lowered by
+// the padding, so every real token keeps the position and attention of the unshared forward.
+// Otherwise the batch is one plain prefill. `then_ids` [B, T] (right-padded, `then_mask` 1 = real;
+// optional) continue every row against the cache: the training-time forward of sampled completions.
+// Differentiable unless called under a NoGradGuard (the shared parts get the sum of the rows' gradients).
 struct Prefilled {
   torch::Tensor hidden;       // [B, 1 + T, H]
-  int64_t shared_prefix = 0;  // prompt tokens run once for all rows (0: a plain prefill)
+  int64_t prompt_rows = 0;    // distinct prompts run (B for a plain prefill)
+  int64_t shared_prefix = 0;  // prompt tokens run once for all of them (0: none)
 };
 Prefilled PrefillPrompt(const QwenVL& model, const ModelInputs& prompt, KVCache& cache, bool share_prefix,
                         const torch::Tensor& then_ids = {}, const torch::Tensor& then_mask = {});
+
+// Two left-padded prompt batches as one: the rows of `a`, then those of `b`, left-padded with `pad_id`
+// to the longer; vision items in that order (both without explicit position ids).
+ModelInputs JoinBatches(const ModelInputs& a, const ModelInputs& b, int64_t pad_id);
 
 // Generates for a prompt batch (left padding in inputs.attention_mask). Vision inputs are used by the prefill.
 GenerationResult Generate(const QwenVL& model, const ModelInputs& inputs, const SamplingOptions& options);

@@ -106,6 +106,11 @@ struct Group {
   std::vector<recog::ToolChoice> choices;  // one per turn-1 row
   torch::Tensor ids1, mask1, old1, ids2, mask2, old2;  // right-padded completions, rollout log-probs
   torch::Tensor ref;                 // [G, T1 + T2] (or [G, T2]) reference log-probs when beta > 0
+  // Clean: both turns' training forward as one batch (turn-1 rows, then turn-2 rows), so what their
+  // prompts share (the video, when turn 2 shows the original frames) runs once per update; undefined
+  // when the turns sample at different temperatures.
+  model::ModelInputs joint;
+  torch::Tensor joint_ids, joint_mask;  // [2G, max(T1, T2)]
   Json reward;                       // the scorer's "reward" object
 };
 
@@ -532,6 +537,15 @@ GrpoResult RunGrpo(const GrpoOptions& o) {
           grp.ids1 = p1.ids;
           grp.mask1 = p1.mask;
           grp.old1 = p1.logps;
+          if (sampling1.temperature == sampling2.temperature) {
+            const int64_t T = std::max(grp.ids1.size(1), grp.ids2.size(1));
+            auto right_pad = [&](const torch::Tensor& t, int64_t value) {
+              return torch::constant_pad_nd(t, {0, T - t.size(1)}, value);
+            };
+            grp.joint = model::JoinBatches(grp.turn1.inputs, grp.turn2.inputs, engine->pad_id());
+            grp.joint_ids = torch::cat({right_pad(grp.ids1, engine->pad_id()), right_pad(grp.ids2, engine->pad_id())});
+            grp.joint_mask = torch::cat({right_pad(grp.mask1, 0), right_pad(grp.mask2, 0)});
+          }
         }
         grp.record = io::Json::parse(rec.text());
         groups.push_back(std::move(grp));
@@ -580,6 +594,11 @@ GrpoResult RunGrpo(const GrpoOptions& o) {
       return shared_turn1 ? b : torch::cat({a, b}, 1);
     };
     auto policy_logps = [&](const model::QwenVL& m, const Group& g) {
+      if (g.joint.input_ids.defined()) {
+        torch::Tensor lp = CompletionLogProbs(m, g.joint, g.joint_ids, g.joint_mask, sampling1.temperature);
+        return torch::cat({lp.narrow(0, 0, G).narrow(1, 0, g.ids1.size(1)), lp.narrow(0, G, G).narrow(1, 0, g.ids2.size(1))},
+                          1);
+      }
       torch::Tensor lp2 = CompletionLogProbs(m, g.turn2.inputs, g.ids2, g.mask2, sampling2.temperature);
       if (shared_turn1) return lp2;
       torch::Tensor lp1 = CompletionLogProbs(m, g.turn1.inputs, g.ids1, g.mask1, sampling1.temperature);

@@ -177,8 +177,11 @@ TEST_CASE("a prompt prefix prefilled once samples what every row prefilled on it
   auto shared = Generate(Tiny(), in, o);
   o.share_prefix = false;
   auto alone = Generate(Tiny(), in, o);
-  // The whole image + video prompt but its last id ran once (rows 0 and 3 keep one token of their own).
+  // Rows 0 and 3 are one prompt; the three distinct ones share the image + video prompt but its last
+  // id (row 0 keeps one token of its own).
+  CHECK(shared.prompt_rows == 3);
   CHECK(shared.shared_prefix == base - 1);
+  CHECK(alone.prompt_rows == 4);
   CHECK(alone.shared_prefix == 0);
   // The same seeded draws over the same distributions: the same tokens, the same log-probs.
   CHECK(shared.tokens == alone.tokens);
@@ -202,6 +205,7 @@ TEST_CASE("rows whose vision items differ are not shared", "[model][generate]") 
   in.videos.Append(other);
   auto o = Greedy(6);
   auto r = Generate(Tiny(), in, o);
+  CHECK(r.prompt_rows == 2);
   CHECK(r.shared_prefix == 0);
   o.share_prefix = false;
   auto alone = Generate(Tiny(), in, o);

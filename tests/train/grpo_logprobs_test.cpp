@@ -1,7 +1,8 @@
 // KV-cache exactness for GRPO: the per-token log-probs Generate collects while sampling (prefill +
 // cached decode steps) equal the training-time ones from one full forward over prompt + completion,
 // video included (CompletionLogProbs), fp32 on the tiny model, to 1e-5; a group's shared video prefix
-// run once gives the unshared values and gradients; several updates per rollout batch (PolicyUpdates)
+// run once gives the unshared values and gradients, also across two turns joined into one batch;
+// several updates per rollout batch (PolicyUpdates)
 // move and clip the ratio as TRL's objective says.
 #include "model/generate.hpp"
 #include "model/model_golden.hpp"
@@ -235,4 +236,43 @@ TEST_CASE("two updates on one rollout batch: the second moves the ratio, clips i
   CHECK(logs[1].loss == Approx(loss).epsilon(1e-5).margin(1e-7));
   auto region = ((ratio < 0.99) & (a < 0)) | ((ratio > 1.01) & (a > 0));
   CHECK(logs[1].clip_ratio == Approx(((region.to(torch::kDouble) * mask).sum() / mask.sum()).item<double>()));
+}
+
+TEST_CASE("two turns' prompts joined into one batch share their video and score as each alone", "[train][grpo]") {
+  torch::NoGradGuard ng;
+  // Turn 1: two copies of one prompt; turn 2: the same video, texts of their own after it.
+  auto turn1 = test::ImageVideoGroup({{}, {}});
+  auto turn2 = test::ImageVideoGroup({{40, 41, 42}, {43}});
+  auto joint = JoinBatches(turn1, turn2, 1000);
+  REQUIRE(joint.input_ids.size(0) == 4);
+  {
+    KVCache cache;
+    auto pre = PrefillPrompt(Tiny(), joint, cache, true);
+    CHECK(pre.prompt_rows == 3);  // the two turn-1 copies run as one
+    CHECK(pre.shared_prefix == Golden::Get()["image_video.input_ids"].size(1) - 1);  // the video once for all
+  }
+  auto ids = torch::tensor({5L, 9L, 11L, 3L, 8L, 2L, 7L, 7L, 1L, 4L, 6L, 12L}).view({4, 3});
+  auto mask = torch::ones_like(ids);
+  mask[3][2] = 0;
+  auto lp = train::CompletionLogProbs(Tiny(), joint, ids, mask, 0.9);
+  auto lp1 = train::CompletionLogProbs(Tiny(), turn1, ids.narrow(0, 0, 2), mask.narrow(0, 0, 2), 0.9);
+  auto lp2 = train::CompletionLogProbs(Tiny(), turn2, ids.narrow(0, 2, 2), mask.narrow(0, 2, 2), 0.9);
+  CHECK(test::MaxDiff(lp, torch::cat({lp1, lp2})) <= 1e-5);
+  // A different video in turn 2 (as after an overlay tool): no prefix is shared across the turns,
+  // the equal turn-1 rows still run once, and the scores are each turn's alone.
+  auto other = turn2;
+  const auto frames = test::MediaVideo("vid4", 4);
+  const auto shuffled = ProcessVideoFiles({frames[1], frames[0], frames[3], frames[2]}, 2.0, test::TinyProcessor());
+  other.videos = shuffled;
+  other.videos.Append(shuffled);
+  auto joint2 = JoinBatches(turn1, other, 1000);
+  {
+    KVCache cache;
+    auto pre = PrefillPrompt(Tiny(), joint2, cache, true);
+    CHECK(pre.prompt_rows == 3);
+    CHECK(pre.shared_prefix == 0);
+  }
+  auto lp_other = train::CompletionLogProbs(Tiny(), other, ids.narrow(0, 2, 2), mask.narrow(0, 2, 2), 0.9);
+  CHECK(test::MaxDiff(train::CompletionLogProbs(Tiny(), joint2, ids, mask, 0.9), torch::cat({lp1, lp_other})) <= 1e-5);
+  CHECK(test::MaxDiff(lp_other, lp2) > 1e-4);  // the video reaches the scores
 }
