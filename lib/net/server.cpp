@@ -10,6 +10,7 @@
 #include <ctime>
 #include <filesystem>
 #include <future>
+#include <utility>
 
 #include <CLI/CLI.hpp>
 #include <opencv2/imgcodecs.hpp>
@@ -85,6 +86,42 @@ std::string Base64Decode(std::string_view text) {
   return out;
 }
 
+namespace {
+
+// Frames larger than this are refused from their header, before OpenCV allocates them: a data URL
+// of a few megabytes holds a PNG that inflates to gigabytes (30000x30000 is 2.7 GB as BGR).
+// 8192x8192 is above 8K UHD (7680x4320), as vs-decode's limit.
+constexpr int64_t kMaxFramePixels = int64_t{8192} * 8192;
+
+// Width and height a PNG (IHDR) or JPEG (first SOFn segment) header declares; {0, 0} when neither
+// is found, and imdecode decides.
+std::pair<int64_t, int64_t> DeclaredSize(const std::string& b) {
+  auto u8 = [&](size_t i) -> int64_t { return static_cast<unsigned char>(b[i]); };
+  auto be32 = [&](size_t i) { return u8(i) << 24 | u8(i + 1) << 16 | u8(i + 2) << 8 | u8(i + 3); };
+  if (b.size() >= 24 && b.compare(0, 8, "\x89PNG\r\n\x1a\n", 8) == 0 && b.compare(12, 4, "IHDR") == 0)
+    return {be32(16), be32(20)};
+  if (b.size() < 4 || u8(0) != 0xFF || u8(1) != 0xD8) return {0, 0};
+  // JPEG (ITU T.81 B.1.1): segments FF m len(2) ...; SOF0-SOF15 except DHT C4, JPG C8, DAC CC.
+  for (size_t i = 2; i + 4 <= b.size() && u8(i) == 0xFF;) {
+    const int64_t m = u8(i + 1);
+    if (m == 0xFF) {  // fill byte
+      ++i;
+      continue;
+    }
+    if (m == 0x01 || (m >= 0xD0 && m <= 0xD8)) {  // markers without a length
+      i += 2;
+      continue;
+    }
+    if (m == 0xD9 || m == 0xDA) break;  // end of image, start of scan: no frame header before
+    const bool sof = m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC;
+    if (sof && i + 9 <= b.size()) return {u8(i + 7) << 8 | u8(i + 8), u8(i + 5) << 8 | u8(i + 6)};
+    i += 2 + static_cast<size_t>(u8(i + 2) << 8 | u8(i + 3));
+  }
+  return {0, 0};
+}
+
+}  // namespace
+
 Frame DecodeDataUrl(const std::string& url) {
   if (url.rfind("data:", 0) != 0)
     throw RequestError(400, "only data: URLs are accepted (this server fetches nothing); got '" +
@@ -98,8 +135,13 @@ Frame DecodeDataUrl(const std::string& url) {
   else if (header.rfind("image/png", 0) == 0) f.extension = ".png";
   else throw RequestError(400, "unsupported image type '" + header + "' (JPEG or PNG)");
   f.bytes = Base64Decode(std::string_view(url).substr(comma + 1));
+  if (auto [w, h] = DeclaredSize(f.bytes); w * h > kMaxFramePixels)
+    throw RequestError(413, "a data URL holds a " + std::to_string(w) + "x" + std::to_string(h) +
+                                " image, more than the " + std::to_string(kMaxFramePixels) +
+                                " pixels a frame may have");
   std::vector<uchar> data(f.bytes.begin(), f.bytes.end());
-  cv::Mat m = cv::imdecode(data, cv::IMREAD_COLOR);
+  cv::Mat m;
+  if (!data.empty()) m = cv::imdecode(data, cv::IMREAD_COLOR);  // imdecode asserts on no bytes
   if (m.empty()) throw RequestError(400, "a data URL does not hold a decodable " + f.extension.substr(1) + " image");
   f.width = m.cols;
   f.height = m.rows;
