@@ -50,6 +50,13 @@ void DrawPanel(cv::Mat& img, const cv::Rect& area, const Chart& chart) {
   cv::putText(img, Num(x1), {plot.x + plot.width - 40, plot.y + plot.height + 15}, font, 0.4, {0, 0, 0}, 1, cv::LINE_AA);
   cv::putText(img, chart.x_label, {plot.x + plot.width / 2 - 20, plot.y + plot.height + 32}, font, 0.45, {0, 0, 0}, 1,
               cv::LINE_AA);
+  // The legend sits in the top right corner, as wide as its longest name.
+  int legend_w = 0;
+  for (const auto& s : chart.series) {
+    int base = 0;
+    legend_w = std::max(legend_w, cv::getTextSize(s.name, font, 0.4, 1, &base).width);
+  }
+  const int legend_x = plot.x + std::max(0, plot.width - legend_w - 40);
   for (size_t k = 0; k < chart.series.size(); ++k) {
     const auto& s = chart.series[k];
     const cv::Scalar color = kColors[k % (sizeof kColors / sizeof kColors[0])];
@@ -59,8 +66,8 @@ void DrawPanel(cv::Mat& img, const cv::Rect& area, const Chart& chart) {
     if (pts.size() == 1) cv::circle(img, pts[0], 2, color, cv::FILLED, cv::LINE_AA);
     if (pts.size() > 1) cv::polylines(img, pts, false, color, 2, cv::LINE_AA);
     const int ly = plot.y + 14 + 16 * static_cast<int>(k);
-    cv::line(img, {plot.x + plot.width - 150, ly - 4}, {plot.x + plot.width - 130, ly - 4}, color, 2);
-    cv::putText(img, s.name, {plot.x + plot.width - 125, ly}, font, 0.4, {0, 0, 0}, 1, cv::LINE_AA);
+    cv::line(img, {legend_x, ly - 4}, {legend_x + 20, ly - 4}, color, 2);
+    cv::putText(img, s.name, {legend_x + 25, ly}, font, 0.4, {0, 0, 0}, 1, cv::LINE_AA);
   }
 }
 

@@ -10,6 +10,7 @@
 #include "recog/classlist.hpp"
 #include "support.hpp"
 
+namespace fs = std::filesystem;
 using namespace vstar::eval;
 using nlohmann::json;
 
@@ -196,4 +197,53 @@ TEST_CASE("authors' rule on the reference files: the copy-the-folder ceiling of 
   auto r3 = vstar::test::Run({"vs-eval", (dir / "oracle.json").string(), "--json", (dir / "o.json").string(),
                               "-o", "/dev/null"});
   CHECK(json::parse(vstar::test::ReadFile(dir / "o.json"))["runs"][0]["files"][0]["correct_authors"] == 780);
+}
+
+TEST_CASE("vs-eval --bars and --summary draw the runs and the --curve training curves") {
+  auto dir = vstar::test::TempDir("eval-pictures");
+  vstar::test::WriteFile(dir / "a.jsonl", kRecords);
+  vstar::test::WriteFile(dir / "classes.txt", "Pour\nDrink\nKick ball\n");
+  std::string metrics;
+  for (int s = 1; s <= 5; ++s)
+    metrics += "{\"step\":" + std::to_string(s) + ",\"reward\":" + std::to_string(0.2 * s) +
+               ",\"tool_rate\":{\"pose\":0.0,\"explain\":" + std::to_string(1.0 - 0.1 * s) + "}}\n";
+  vstar::test::WriteFile(dir / "grpo.metrics.jsonl", metrics);
+  auto png_size = [](const fs::path& p) {
+    const std::string png = vstar::test::ReadFile(p);
+    REQUIRE(png.size() > 24);
+    CHECK(png.compare(0, 8, "\x89PNG\r\n\x1a\n") == 0);
+    auto be32 = [&](size_t o) {
+      uint32_t v = 0;
+      for (size_t i = 0; i < 4; ++i) v = (v << 8) | static_cast<unsigned char>(png[o + i]);
+      return v;
+    };
+    return std::pair<uint32_t, uint32_t>{be32(16), be32(20)};
+  };
+  auto r = vstar::test::Run({"vs-eval", "--name", "A", "--base", (dir / "a.jsonl").string(), "--novel",
+                             (dir / "a.jsonl").string(), "--classes", (dir / "classes.txt").string(), "--confusion",
+                             (dir / "conf").string(), "--bars", (dir / "bars.png").string(), "--summary",
+                             (dir / "summary.png").string(), "--curve", "run A=" + (dir / "grpo.metrics.jsonl").string(),
+                             "-o", "/dev/null"});
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  const auto bars = png_size(dir / "bars.png");
+  CHECK(bars.first == 900);
+  CHECK(bars.second == 360);
+  // The summary stacks the bars (360), the two curve panels (2 x 260) and the confusion matrices.
+  const auto summary = png_size(dir / "summary.png");
+  CHECK(summary.first == 1200);
+  CHECK(summary.second > 360 + 2 * 260);
+  // Without curves or confusion matrices the summary is the bars alone.
+  auto plain = vstar::test::Run({"vs-eval", (dir / "a.jsonl").string(), "--classes", (dir / "classes.txt").string(),
+                                 "--summary", (dir / "plain.png").string(), "-o", "/dev/null"});
+  REQUIRE(plain.status == 0);
+  CHECK(png_size(dir / "plain.png").second == 360);
+  // A malformed --curve is a usage error; a file that is not a metrics file is an error naming it.
+  CHECK(vstar::test::Run({"vs-eval", (dir / "a.jsonl").string(), "--summary", (dir / "x.png").string(), "--curve",
+                          "no-equals-sign"}).status == 2);
+  vstar::test::WriteFile(dir / "junk.jsonl", "not json\n");
+  auto junk = vstar::test::Run({"vs-eval", (dir / "a.jsonl").string(), "--summary", (dir / "x.png").string(),
+                                "--curve", "j=" + (dir / "junk.jsonl").string()});
+  CHECK(junk.status == 1);
+  CHECK(junk.err.find("junk.jsonl:1") != std::string::npos);
 }
