@@ -4,7 +4,7 @@ complete -c vs-init -l version -d 'Display program version information and exit'
 complete -c vs-init -l out -d 'Checkpoint directory to write' -r -f
 complete -c vs-init -l config -d 'config.json giving the architecture (sizes, layers, vision tower)' -r -f
 complete -c vs-init -l tokenizer -d 'Copy the tokenizer in this directory instead of training one' -r -f
-complete -c vs-init -l corpus -d 'Text files to train the byte-level BPE on (one document per line)' -r -f
+complete -c vs-init -l corpus -d 'Text files to train the byte-level BPE on (one document per line; a conversation record line gives its messages'\'' texts)' -r -f
 complete -c vs-init -l vocab-size -d 'BPE symbols to train (256-symbol byte alphabet + merges)' -r -f
 complete -c vs-init -l min-frequency -d 'Never merge a pair seen fewer times' -r -f
 complete -c vs-init -l seed -d 'Seed of the weight initialisation' -r -f
