@@ -6,6 +6,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <set>
 #include <memory>
 #include <sstream>
 
@@ -74,6 +75,7 @@ BarChart AccuracyBars(const Json& report) {
 // --curve NAME=FILE: the mean reward and each tool's turn-1 call rate per step of a vs-grpo metrics file.
 std::vector<Chart> TrainingCurves(const std::vector<std::string>& specs) {
   Chart reward{"mean reward during GRPO", "step", {}}, rate{"turn-1 tool-call rate during GRPO", "step", {}};
+  std::vector<std::map<std::string, Series>> per_run;
   for (const auto& spec : specs) {
     const size_t eq = spec.find('=');
     if (eq == std::string::npos || eq == 0 || eq + 1 == spec.size())
@@ -105,10 +107,18 @@ std::vector<Chart> TrainingCurves(const std::vector<std::string>& specs) {
     }
     if (r.x.empty()) throw std::runtime_error(file + ": no vs-grpo step lines (with \"reward\" and \"tool_rate\")");
     reward.series.push_back(std::move(r));
-    for (auto& [tool, s] : tools)
-      if (std::any_of(s.y.begin(), s.y.end(), [](double v) { return v > 0; })) rate.series.push_back(std::move(s));
+    per_run.push_back(std::move(tools));
   }
   if (reward.series.empty()) return {};
+  // A tool some run called is drawn for every run, so a run that never calls it shows as a line at 0
+  // (the policy without an SFT cold start); tools no run ever called are left out.
+  std::set<std::string> called;
+  for (const auto& tools : per_run)
+    for (const auto& [tool, s] : tools)
+      if (std::any_of(s.y.begin(), s.y.end(), [](double v) { return v > 0; })) called.insert(tool);
+  for (auto& tools : per_run)
+    for (auto& [tool, s] : tools)
+      if (called.count(tool)) rate.series.push_back(std::move(s));
   return {reward, rate};
 }
 

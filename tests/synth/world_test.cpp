@@ -293,8 +293,8 @@ TEST_CASE("vs-synth: --candidates-per-clip gives each record its class among K s
 
 TEST_CASE("vs-synth: --split base renders only the classes to train on and --split novel only the others", "[synth]") {
   VSTAR_REQUIRE_BINARY("vs-synth");
-  fs::path base = World("synth-split-base", {"--split", "base", "--per-class", "1"});
-  fs::path novel = World("synth-split-novel", {"--split", "novel", "--per-class", "1"});
+  fs::path base = World("synth-split-base", {"--split", "base"});
+  fs::path novel = World("synth-split-novel", {"--split", "novel"});
   CHECK(vstar::test::ReadFile(base / "classes.txt") == vstar::test::ReadFile(base / "base.txt"));
   CHECK(vstar::test::ReadFile(base / "novel.txt").empty());
   CHECK(vstar::test::ReadFile(novel / "classes.txt") == vstar::test::ReadFile(novel / "novel.txt"));
