@@ -27,14 +27,15 @@ int main(int argc, char** argv) {
     std::set<std::string> done;
     if (stream.output != "-") done = policy::FinishedIds(stream.output);
     if (!done.empty()) {
-      log::Info("resuming ", stream.output, ": ", done.size(), " records already there are skipped");
+      log::Info("resuming ", stream.output, ": ", done.size(),
+                " records already there are skipped");
       stream.append = true;
       stream.skip = [&](const io::Record& r) { return done.count(r.id()) > 0; };
     }
     auto teacher = policy::LoadTeacher(opt, stream.device);
     tools::ToolRunner tools(opt.runner, stream.device);
-    policy::Decomposer decomposer(*teacher, std::move(student), std::move(prompts), std::move(candidates), mode,
-                                  tools, opt);
+    policy::Decomposer decomposer(*teacher, std::move(student), std::move(prompts),
+                                  std::move(candidates), mode, tools, opt);
     return io::RunStream(stream, "vs-decompose", opt.batch,
                          [&](std::span<io::Record*> batch) { decomposer.Run(batch); });
   });

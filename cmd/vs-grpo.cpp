@@ -1,5 +1,6 @@
-// vs-grpo: GRPO of a Qwen2.5-VL checkpoint with the two-turn tool-augmented policy (see vs-grpo(1)):
-// prompt records in, the trained model in --output; metrics, logs and progress on stderr (or --metrics).
+// vs-grpo: GRPO of a Qwen2.5-VL checkpoint with the two-turn tool-augmented policy (see
+// vs-grpo(1)): prompt records in, the trained model in --output; metrics, logs and progress on
+// stderr (or --metrics).
 #include <CLI/CLI.hpp>
 
 #include "io/cli.hpp"

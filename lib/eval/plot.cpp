@@ -18,12 +18,13 @@ std::string Num(double v) {
   return buf;
 }
 
-const cv::Scalar kColors[] = {{180, 119, 31}, {14, 127, 255}, {44, 160, 44}, {40, 39, 214},
+const cv::Scalar kColors[] = {{180, 119, 31},  {14, 127, 255}, {44, 160, 44},   {40, 39, 214},
                               {189, 103, 148}, {75, 86, 140},  {194, 119, 227}, {34, 189, 188}};
 
 void DrawPanel(cv::Mat& img, const cv::Rect& area, const Chart& chart) {
   const int left = 70, right = 20, top = 30, bottom = 40;
-  const cv::Rect plot(area.x + left, area.y + top, area.width - left - right, area.height - top - bottom);
+  const cv::Rect plot(area.x + left, area.y + top, area.width - left - right,
+                      area.height - top - bottom);
   double x0 = std::numeric_limits<double>::infinity(), x1 = -x0, y0 = x0, y1 = -x0;
   for (const auto& s : chart.series)
     for (size_t i = 0; i < std::min(s.x.size(), s.y.size()); ++i) {
@@ -34,7 +35,8 @@ void DrawPanel(cv::Mat& img, const cv::Rect& area, const Chart& chart) {
       y1 = std::max(y1, s.y[i]);
     }
   const auto font = cv::FONT_HERSHEY_SIMPLEX;
-  cv::putText(img, chart.title, {area.x + left, area.y + 20}, font, 0.55, {0, 0, 0}, 1, cv::LINE_AA);
+  cv::putText(img, chart.title, {area.x + left, area.y + 20}, font, 0.55, {0, 0, 0}, 1,
+              cv::LINE_AA);
   cv::rectangle(img, plot, {0, 0, 0}, 1);
   if (!std::isfinite(x0)) return;  // nothing to draw
   if (x1 == x0) x1 = x0 + 1;
@@ -42,14 +44,21 @@ void DrawPanel(cv::Mat& img, const cv::Rect& area, const Chart& chart) {
     y0 -= 0.5 * std::max(1e-12, std::abs(y0));
     y1 += 0.5 * std::max(1e-12, std::abs(y1));
   }
-  auto px = [&](double x) { return plot.x + static_cast<int>(std::lround((x - x0) / (x1 - x0) * plot.width)); };
-  auto py = [&](double y) { return plot.y + plot.height - static_cast<int>(std::lround((y - y0) / (y1 - y0) * plot.height)); };
+  auto px = [&](double x) {
+    return plot.x + static_cast<int>(std::lround((x - x0) / (x1 - x0) * plot.width));
+  };
+  auto py = [&](double y) {
+    return plot.y + plot.height - static_cast<int>(std::lround((y - y0) / (y1 - y0) * plot.height));
+  };
   cv::putText(img, Num(y1), {area.x + 4, plot.y + 10}, font, 0.4, {0, 0, 0}, 1, cv::LINE_AA);
-  cv::putText(img, Num(y0), {area.x + 4, plot.y + plot.height}, font, 0.4, {0, 0, 0}, 1, cv::LINE_AA);
-  cv::putText(img, Num(x0), {plot.x, plot.y + plot.height + 15}, font, 0.4, {0, 0, 0}, 1, cv::LINE_AA);
-  cv::putText(img, Num(x1), {plot.x + plot.width - 40, plot.y + plot.height + 15}, font, 0.4, {0, 0, 0}, 1, cv::LINE_AA);
-  cv::putText(img, chart.x_label, {plot.x + plot.width / 2 - 20, plot.y + plot.height + 32}, font, 0.45, {0, 0, 0}, 1,
+  cv::putText(img, Num(y0), {area.x + 4, plot.y + plot.height}, font, 0.4, {0, 0, 0}, 1,
               cv::LINE_AA);
+  cv::putText(img, Num(x0), {plot.x, plot.y + plot.height + 15}, font, 0.4, {0, 0, 0}, 1,
+              cv::LINE_AA);
+  cv::putText(img, Num(x1), {plot.x + plot.width - 40, plot.y + plot.height + 15}, font, 0.4,
+              {0, 0, 0}, 1, cv::LINE_AA);
+  cv::putText(img, chart.x_label, {plot.x + plot.width / 2 - 20, plot.y + plot.height + 32}, font,
+              0.45, {0, 0, 0}, 1, cv::LINE_AA);
   // The legend sits in the top right corner, as wide as its longest name.
   int legend_w = 0;
   for (const auto& s : chart.series) {
@@ -72,7 +81,8 @@ void DrawPanel(cv::Mat& img, const cv::Rect& area, const Chart& chart) {
 }
 
 cv::Mat LineCharts(const std::vector<Chart>& charts, int width, int panel_height) {
-  cv::Mat img(panel_height * static_cast<int>(charts.size()), width, CV_8UC3, cv::Scalar(255, 255, 255));
+  cv::Mat img(panel_height * static_cast<int>(charts.size()), width, CV_8UC3,
+              cv::Scalar(255, 255, 255));
   for (size_t i = 0; i < charts.size(); ++i)
     DrawPanel(img, cv::Rect(0, panel_height * static_cast<int>(i), width, panel_height), charts[i]);
   return img;
@@ -90,18 +100,24 @@ cv::Mat Bars(const BarChart& c, int width, int height) {
     int base = 0;
     const cv::Size z = cv::getTextSize(c.series[k], font, 0.45, 1, &base);
     lx -= z.width + 26;
-    cv::rectangle(img, cv::Rect(lx, 12, 14, 12), kColors[k % (sizeof kColors / sizeof kColors[0])], cv::FILLED);
+    cv::rectangle(img, cv::Rect(lx, 12, 14, 12), kColors[k % (sizeof kColors / sizeof kColors[0])],
+                  cv::FILLED);
     cv::putText(img, c.series[k], {lx + 18, 23}, font, 0.45, {0, 0, 0}, 1, cv::LINE_AA);
   }
   const double y_max = c.y_max > 0 ? c.y_max : 1.0;
-  auto py = [&](double v) { return plot.y + plot.height - static_cast<int>(std::lround(std::clamp(v / y_max, 0.0, 1.0) * plot.height)); };
+  auto py = [&](double v) {
+    return plot.y + plot.height -
+           static_cast<int>(std::lround(std::clamp(v / y_max, 0.0, 1.0) * plot.height));
+  };
   for (int t = 0; t <= 4; ++t) {
     const double v = y_max * t / 4;
     const int y = py(v);
     cv::line(img, {plot.x, y}, {plot.x + plot.width, y}, {225, 225, 225}, 1);
-    cv::putText(img, c.percent ? Num(100 * v) + "%" : Num(v), {6, y + 4}, font, 0.4, {0, 0, 0}, 1, cv::LINE_AA);
+    cv::putText(img, c.percent ? Num(100 * v) + "%" : Num(v), {6, y + 4}, font, 0.4, {0, 0, 0}, 1,
+                cv::LINE_AA);
   }
-  cv::line(img, {plot.x, plot.y + plot.height}, {plot.x + plot.width, plot.y + plot.height}, {0, 0, 0}, 1);
+  cv::line(img, {plot.x, plot.y + plot.height}, {plot.x + plot.width, plot.y + plot.height},
+           {0, 0, 0}, 1);
   const size_t groups = c.groups.size(), series = std::max<size_t>(c.series.size(), 1);
   if (groups == 0) return img;
   const double slot = static_cast<double>(plot.width) / groups;
@@ -111,9 +127,10 @@ cv::Mat Bars(const BarChart& c, int width, int height) {
     for (size_t k = 0; k < c.series.size() && g < c.values.size() && k < c.values[g].size(); ++k) {
       const double v = c.values[g][k];
       if (!std::isfinite(v)) continue;
-      const int xa = static_cast<int>(std::lround(x0 + k * bar)), xb = static_cast<int>(std::lround(x0 + (k + 1) * bar)) - 2;
-      cv::rectangle(img, cv::Point(xa, py(v)), cv::Point(xb, plot.y + plot.height), kColors[k % (sizeof kColors / sizeof kColors[0])],
-                    cv::FILLED);
+      const int xa = static_cast<int>(std::lround(x0 + k * bar)),
+                xb = static_cast<int>(std::lround(x0 + (k + 1) * bar)) - 2;
+      cv::rectangle(img, cv::Point(xa, py(v)), cv::Point(xb, plot.y + plot.height),
+                    kColors[k % (sizeof kColors / sizeof kColors[0])], cv::FILLED);
       char label[32];
       std::snprintf(label, sizeof label, c.percent ? "%.0f" : "%.3g", c.percent ? 100 * v : v);
       cv::putText(img, label, {xa, py(v) - 4}, font, 0.38, {0, 0, 0}, 1, cv::LINE_AA);
@@ -121,14 +138,16 @@ cv::Mat Bars(const BarChart& c, int width, int height) {
     int base = 0;
     const cv::Size z = cv::getTextSize(c.groups[g], font, 0.45, 1, &base);
     const int cx = static_cast<int>(std::lround(plot.x + (g + 0.5) * slot));
-    cv::putText(img, c.groups[g], {cx - z.width / 2, plot.y + plot.height + 20 + 16 * static_cast<int>(g % 2)}, font,
+    cv::putText(img, c.groups[g],
+                {cx - z.width / 2, plot.y + plot.height + 20 + 16 * static_cast<int>(g % 2)}, font,
                 0.45, {0, 0, 0}, 1, cv::LINE_AA);
   }
   return img;
 }
 
 void Write(const std::filesystem::path& png, const cv::Mat& img, const char* what) {
-  if (!cv::imwrite(png.string(), img)) throw std::runtime_error(std::string("cannot write the ") + what + " " + png.string());
+  if (!cv::imwrite(png.string(), img))
+    throw std::runtime_error(std::string("cannot write the ") + what + " " + png.string());
 }
 
 }  // namespace
@@ -137,7 +156,8 @@ void WriteBarChart(const std::filesystem::path& png, const BarChart& chart, int 
   Write(png, Bars(chart, width, height), "bar chart");
 }
 
-void WriteSummary(const std::filesystem::path& png, const BarChart& bars, const std::vector<Chart>& charts,
+void WriteSummary(const std::filesystem::path& png, const BarChart& bars,
+                  const std::vector<Chart>& charts,
                   const std::vector<std::filesystem::path>& images, int width, int panel_height) {
   std::vector<cv::Mat> rows = {Bars(bars, width, 360)};
   if (!charts.empty()) rows.push_back(LineCharts(charts, width, panel_height));
@@ -149,7 +169,8 @@ void WriteSummary(const std::filesystem::path& png, const BarChart& bars, const 
     for (const auto& f : images) {
       cv::Mat m = cv::imread(f.string(), cv::IMREAD_COLOR);
       if (m.empty()) throw std::runtime_error("cannot read the image " + f.string());
-      if (m.cols > share) cv::resize(m, m, {share, std::max(1, m.rows * share / m.cols)}, 0, 0, cv::INTER_AREA);
+      if (m.cols > share)
+        cv::resize(m, m, {share, std::max(1, m.rows * share / m.cols)}, 0, 0, cv::INTER_AREA);
       h = std::max(h, m.rows);
       tiles.push_back(m);
     }
@@ -163,7 +184,8 @@ void WriteSummary(const std::filesystem::path& png, const BarChart& bars, const 
   Write(png, img, "summary");
 }
 
-void WriteLineCharts(const std::filesystem::path& png, const std::vector<Chart>& charts, int width, int panel_height) {
+void WriteLineCharts(const std::filesystem::path& png, const std::vector<Chart>& charts, int width,
+                     int panel_height) {
   if (charts.empty()) throw std::invalid_argument("WriteLineCharts: no chart");
   Write(png, LineCharts(charts, width, panel_height), "chart");
 }

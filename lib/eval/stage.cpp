@@ -6,8 +6,8 @@
 #include <fstream>
 #include <iostream>
 #include <map>
-#include <set>
 #include <memory>
+#include <set>
 #include <sstream>
 
 #include "eval/plot.hpp"
@@ -21,28 +21,37 @@ namespace vstar::eval {
 namespace fs = std::filesystem;
 
 void EvalOptions::Register(CLI::App& app) {
-  app.add_option("files", files, "Prediction files (JSONL records or the authors' JSON arrays), scored one by one");
+  app.add_option("files", files,
+                 "Prediction files (JSONL records or the authors' JSON arrays), scored one by one");
   app.add_option("--base", base, "Base-half prediction file(s) of a base-to-novel evaluation");
   app.add_option("--novel", novel, "Novel-half prediction file(s) of a base-to-novel evaluation");
   app.add_option("--split", splits, "Split files (e.g. three cross-dataset splits): mean ± std");
-  app.add_option("--classes", classes, "Candidate list for every file without its own (--base-/--novel-classes)");
+  app.add_option("--classes", classes,
+                 "Candidate list for every file without its own (--base-/--novel-classes)");
   app.add_option("--base-classes", base_classes, "Candidate list of the base half");
   app.add_option("--novel-classes", novel_classes, "Candidate list of the novel half");
   app.add_option("--name", name, "Run name in the tables (default: run)");
   app.add_option("--json", json_out, "Write the JSON report here");
   app.add_option("--confusion", confusion, "Write confusion matrices as PREFIX[-N].png and .svg");
-  app.add_option("--merge", merge, "Earlier JSON reports to merge with this run into one ablation table");
-  app.add_option("--bars", bars, "Write the strict base / novel / HM accuracy of every run in the report as a bar chart (PNG)");
+  app.add_option("--merge", merge,
+                 "Earlier JSON reports to merge with this run into one ablation table");
+  app.add_option("--bars", bars,
+                 "Write the strict base / novel / HM accuracy of every run in the report as a bar "
+                 "chart (PNG)");
   app.add_option("--summary", summary,
-                 "Write one picture (PNG): the accuracy bars, the --curve training curves and, with --confusion, "
+                 "Write one picture (PNG): the accuracy bars, the --curve training curves and, "
+                 "with --confusion, "
                  "this run's confusion matrices");
   app.add_option("--curve", curves,
-                 "NAME=FILE: a vs-grpo metrics file whose mean reward and turn-1 tool-call rate per step go into "
+                 "NAME=FILE: a vs-grpo metrics file whose mean reward and turn-1 tool-call rate "
+                 "per step go into "
                  "--summary (repeatable)");
-  app.add_option("--std", std_kind, "Standard deviation over splits: sample (n-1, default) or population")
+  app.add_option("--std", std_kind,
+                 "Standard deviation over splits: sample (n-1, default) or population")
       ->check(CLI::IsMember({"sample", "population"}));
-  app.add_option("--answer-rule", answer_rule, "Answer extraction for the strict metric: clean (default) or "
-                                               "train|eval|score")
+  app.add_option("--answer-rule", answer_rule,
+                 "Answer extraction for the strict metric: clean (default) or "
+                 "train|eval|score")
       ->check(CLI::IsMember({"clean", "train", "eval", "score"}));
   app.add_flag("!--no-per-class", per_class, "Leave the per-class tables out of the markdown");
 }
@@ -66,15 +75,18 @@ BarChart AccuracyBars(const Json& report) {
     const Json& m = run["summary"]["strict"];
     c.groups.push_back(run.value("name", std::string("run")));
     std::vector<double> v;
-    for (const char* k : {"base", "novel", "hm"}) v.push_back(m.contains(k) && m[k].is_number() ? m[k].get<double>() : std::nan(""));
+    for (const char* k : {"base", "novel", "hm"})
+      v.push_back(m.contains(k) && m[k].is_number() ? m[k].get<double>() : std::nan(""));
     c.values.push_back(v);
   }
   return c;
 }
 
-// --curve NAME=FILE: the mean reward and each tool's turn-1 call rate per step of a vs-grpo metrics file.
+// --curve NAME=FILE: the mean reward and each tool's turn-1 call rate per step of a vs-grpo metrics
+// file.
 std::vector<Chart> TrainingCurves(const std::vector<std::string>& specs) {
-  Chart reward{"mean reward during GRPO", "step", {}}, rate{"turn-1 tool-call rate during GRPO", "step", {}};
+  Chart reward{"mean reward during GRPO", "step", {}},
+      rate{"turn-1 tool-call rate during GRPO", "step", {}};
   std::vector<std::map<std::string, Series>> per_run;
   for (const auto& spec : specs) {
     const size_t eq = spec.find('=');
@@ -90,7 +102,8 @@ std::vector<Chart> TrainingCurves(const std::vector<std::string>& specs) {
       if (io::Trim(line).empty()) continue;
       Json j = Json::parse(line, nullptr, false);
       if (j.is_discarded() || !j.is_object() || !j.contains("step") || !j["step"].is_number())
-        throw std::runtime_error(file + ":" + std::to_string(n) + ": not a vs-grpo metrics line (no \"step\")");
+        throw std::runtime_error(file + ":" + std::to_string(n) +
+                                 ": not a vs-grpo metrics line (no \"step\")");
       if (!j.contains("tool_rate")) continue;  // vs-sft lines, or other keys
       const double step = j["step"].get<double>();
       if (j.contains("reward") && j["reward"].is_number()) {
@@ -105,13 +118,15 @@ std::vector<Chart> TrainingCurves(const std::vector<std::string>& specs) {
         s.y.push_back(v.get<double>());
       }
     }
-    if (r.x.empty()) throw std::runtime_error(file + ": no vs-grpo step lines (with \"reward\" and \"tool_rate\")");
+    if (r.x.empty())
+      throw std::runtime_error(file +
+                               ": no vs-grpo step lines (with \"reward\" and \"tool_rate\")");
     reward.series.push_back(std::move(r));
     per_run.push_back(std::move(tools));
   }
   if (reward.series.empty()) return {};
-  // A tool some run called is drawn for every run, so a run that never calls it shows as a line at 0
-  // (the policy without an SFT cold start); tools no run ever called are left out.
+  // A tool some run called is drawn for every run, so a run that never calls it shows as a line at
+  // 0 (the policy without an SFT cold start); tools no run ever called are left out.
   std::set<std::string> called;
   for (const auto& tools : per_run)
     for (const auto& [tool, s] : tools)
@@ -137,7 +152,8 @@ int RunEval(const EvalOptions& opt) {
   auto novel_cl = load(opt.novel_classes.empty() ? opt.classes : opt.novel_classes);
   Run run;
   run.name = opt.name;
-  auto add = [&](const std::vector<std::string>& list, const std::string& group, const recog::ClassList* cl) {
+  auto add = [&](const std::vector<std::string>& list, const std::string& group,
+                 const recog::ClassList* cl) {
     for (const auto& f : list)
       run.files.push_back(Score(LoadPredictions(f), cl, f == "-" ? "<stdin>" : f, group, rule));
   };
@@ -146,13 +162,15 @@ int RunEval(const EvalOptions& opt) {
   add(opt.splits, "split", common.get());
   std::vector<std::string> plain = opt.files;
   plain.insert(plain.end(), opt.inputs.begin(), opt.inputs.end());
-  if (plain.empty() && opt.base.empty() && opt.novel.empty() && opt.splits.empty() && opt.merge.empty())
+  if (plain.empty() && opt.base.empty() && opt.novel.empty() && opt.splits.empty() &&
+      opt.merge.empty())
     plain.push_back("-");  // a pipeline: records on stdin
   add(plain, "file", common.get());
   std::vector<Json> reports;
   for (const auto& m : opt.merge) reports.push_back(Json::parse(io::ReadFile(m, "report")));
   if (!run.files.empty()) reports.push_back(RunJson(run, opt.std_kind == "sample"));
-  if (reports.empty()) throw std::invalid_argument("nothing to evaluate: give prediction files or --merge reports");
+  if (reports.empty())
+    throw std::invalid_argument("nothing to evaluate: give prediction files or --merge reports");
   Json report = MergeReports(reports);
   if (!opt.json_out.empty()) WriteText(opt.json_out, report.dump(1) + "\n");
   std::vector<fs::path> confusions;
@@ -167,8 +185,10 @@ int RunEval(const EvalOptions& opt) {
     }
   }
   if (!opt.bars.empty()) WriteBarChart(opt.bars, AccuracyBars(report));
-  if (!opt.summary.empty()) WriteSummary(opt.summary, AccuracyBars(report), TrainingCurves(opt.curves), confusions);
-  if (!opt.markdown_out.empty() && opt.markdown_out != "/dev/null") WriteText(opt.markdown_out, Markdown(report, opt.per_class));
+  if (!opt.summary.empty())
+    WriteSummary(opt.summary, AccuracyBars(report), TrainingCurves(opt.curves), confusions);
+  if (!opt.markdown_out.empty() && opt.markdown_out != "/dev/null")
+    WriteText(opt.markdown_out, Markdown(report, opt.per_class));
   return io::kExitOk;
 }
 

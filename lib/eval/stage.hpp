@@ -8,16 +8,16 @@
 namespace vstar::eval {
 
 struct EvalOptions {
-  std::vector<std::string> files;           // positional: scored one by one (group "file")
-  std::vector<std::string> base, novel;     // --base / --novel: base-to-novel halves (HM)
-  std::vector<std::string> splits;          // --split: split files (mean ± std)
+  std::vector<std::string> files;        // positional: scored one by one (group "file")
+  std::vector<std::string> base, novel;  // --base / --novel: base-to-novel halves (HM)
+  std::vector<std::string> splits;       // --split: split files (mean ± std)
   std::string classes, base_classes, novel_classes;
   std::string name = "run";
-  std::vector<std::string> inputs;          // -i/--input (StreamOptions): scored like positional files
+  std::vector<std::string> inputs;  // -i/--input (StreamOptions): scored like positional files
   std::string json_out, markdown_out = "-", confusion;  // markdown_out = -o/--output
-  std::vector<std::string> merge;           // --merge: earlier JSON reports, merged into one table
-  std::string bars, summary;                // --bars PNG, --summary PNG
-  std::vector<std::string> curves;          // --curve NAME=METRICS.jsonl (vs-grpo's per-step lines)
+  std::vector<std::string> merge;   // --merge: earlier JSON reports, merged into one table
+  std::string bars, summary;        // --bars PNG, --summary PNG
+  std::vector<std::string> curves;  // --curve NAME=METRICS.jsonl (vs-grpo's per-step lines)
   std::string std_kind = "sample";
   std::string answer_rule = "clean";
   bool per_class = true;
