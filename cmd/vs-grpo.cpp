@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
     opt.Finish(app);
     log::SetLevel(log::ParseLevel(opt.log_level));
     auto r = train::RunGrpo(opt);
+    if (opt.dry_run) return r.exit_code;
     log::Info("done: ", r.records, " prompt records; ", r.steps_run, " steps");
     return r.exit_code;
   });

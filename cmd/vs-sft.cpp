@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
     opt.resume = app.count("--resume") > 0;
     log::SetLevel(log::ParseLevel(opt.log_level));
     auto r = train::RunSft(opt, std::cout);
+    if (opt.dry_run) return r.exit_code;
     log::Info("done: ", r.records, " records, ", r.errors, " with errors, ", r.dropped, " dropped, ", r.truncated,
               " truncated; ", r.steps_run, " steps");
     return r.exit_code;

@@ -14,6 +14,7 @@ apt_packages=(
   libopencv-dev libsimdjson-dev libcli11-dev catch2 nlohmann-json3-dev
   libpcre2-dev libutf8proc-dev libcurl4-openssl-dev libcpp-httplib-dev
   libboost-dev libboost-filesystem-dev libboost-system-dev
+  libgloo-dev  # headers only: c10d's ProcessGroupGloo.hpp includes them; libtorch_cpu has Gloo built in
   python3-venv bash-completion zsh fish
 )
 

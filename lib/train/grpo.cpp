@@ -9,6 +9,7 @@
 #include <functional>
 #include <iostream>
 #include <map>
+#include <sstream>
 
 #include <CLI/CLI.hpp>
 
@@ -19,6 +20,7 @@
 #include "reward/reward.hpp"
 #include "reward/stage.hpp"
 #include "train/checkpoint.hpp"
+#include "train/memory_plan.hpp"
 #include "train/run_dir.hpp"
 
 namespace vstar::train {
@@ -79,9 +81,13 @@ void GrpoOptions::Register(CLI::App& app) {
   app.add_option("--log-level", log_level, "debug, info, warn, error or quiet")
       ->check(CLI::IsMember({"debug", "info", "warn", "error", "quiet"}))
       ->capture_default_str();
+  app.add_flag("--dry-run", dry_run,
+               "Print the memory plan per rank (weights, reference, gradients, optimizer state, activations) "
+               "computed from --model's config.json and exit without training");
   loss.Register(app);
   optim.Register(app);
   external.Register(app);
+  dist.Register(app);
 }
 
 void GrpoOptions::Finish(const CLI::App& app) {
@@ -263,14 +269,19 @@ void WritePlot(const fs::path& file, const Json& history, const recog::Profile& 
 std::vector<UpdateLog> PolicyUpdates(const std::vector<RolloutGroup>& groups,
                                      const std::function<torch::Tensor(size_t)>& logps, const GrpoLossOptions& loss,
                                      int64_t updates, const std::function<double(int64_t)>& lr,
-                                     double max_grad_norm, const NamedParams& params, AdamW& optimizer) {
+                                     double max_grad_norm, const NamedParams& params, AdamW& optimizer,
+                                     const Dist* dist) {
+  auto sum = [&](double v) { return dist ? dist->Sum(v) : v; };
   double num_items = 0;
   int64_t max_len = 0;
   for (const auto& g : groups) {
     num_items += g.mask.sum().item<double>();
     max_len = std::max<int64_t>(max_len, g.mask.size(1));
   }
-  const double n_groups = static_cast<double>(groups.size());
+  // The whole rollout batch's: TRL's num_items_in_batch is gathered over the processes as well.
+  num_items = sum(num_items);
+  if (dist) max_len = static_cast<int64_t>(dist->Max(static_cast<double>(max_len)));
+  const double n_groups = sum(static_cast<double>(groups.size()));
   std::vector<UpdateLog> out;
   for (int64_t u = 0; u < updates; ++u) {
     UpdateLog log;
@@ -284,7 +295,7 @@ std::vector<UpdateLog> PolicyUpdates(const std::vector<RolloutGroup>& groups,
       b.ref_logps = g.ref_logps;
       b.advantages = g.advantages;
       b.mask = g.mask;
-      b.accumulation_steps = static_cast<int64_t>(groups.size());
+      b.accumulation_steps = static_cast<int64_t>(n_groups);
       b.num_items_in_batch = num_items;
       b.max_completion_length = max_len;
       GrpoLossResult r = GrpoLoss(b, loss);
@@ -297,6 +308,14 @@ std::vector<UpdateLog> PolicyUpdates(const std::vector<RolloutGroup>& groups,
         ratio_min = std::min(ratio_min, ratio.min().item<double>());
         ratio_max = std::max(ratio_max, ratio.max().item<double>());
       }
+    }
+    log.loss = sum(log.loss);
+    kl = sum(kl);
+    log.clip_ratio = sum(log.clip_ratio);
+    if (dist) {
+      ratio_min = dist->Min(ratio_min);
+      ratio_max = dist->Max(ratio_max);
+      dist->AllReduceGradients(params);
     }
     log.kl = kl;  // NaN when beta is 0 (GrpoStats logs no KL then)
     if (std::isfinite(ratio_min)) {  // else the ratio is 1 by construction (one update)
@@ -314,7 +333,6 @@ std::vector<UpdateLog> PolicyUpdates(const std::vector<RolloutGroup>& groups,
 GrpoResult RunGrpo(const GrpoOptions& o) {
   GrpoResult result;
   const fs::path out_dir = o.output_dir;
-  PrepareOutputDir(out_dir);
 
   // 1. The profile, the candidates, the loss and reward settings.
   recog::ProfileOptions po = o.two_turn.profile;
@@ -333,6 +351,29 @@ GrpoResult RunGrpo(const GrpoOptions& o) {
   const AdvantageScale scale = ParseAdvantageScale(o.scale);
   const std::string variant = o.variant.empty() ? profile.reward_variant : o.variant;
   const int64_t G = o.num_generations;
+  const DistEnv env = DistEnv::FromEnvironment();
+  if (o.dry_run) {
+    // One group's training forward: G rows (clean: both turns, 2G) of prompt + completion.
+    MemoryPlanInputs in;
+    in.config = model::LoadConfig(o.policy.model_dir);
+    in.world_size = env.world_size;
+    in.batch = shared_turn1 ? G : 2 * G;
+    in.reference = lopt.beta != 0;
+    in.bucket_mb = o.dist.bucket_mb;
+    const MemoryPlan plan = PlanMemory(in);
+    std::cerr << FormatMemoryPlan(plan);
+    std::cout << io::Dump(Json{{"memory_plan", plan.ToJson()}}) << "\n";
+    return result;
+  }
+  // One process per device: under a launcher, --device cuda means this rank's GPU (LOCAL_RANK).
+  torch::Device device = policy::ResolveDevice(o.device);
+  if (device.is_cuda() && !device.has_index() && env.world_size > 1)
+    device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(env.local_rank));
+  const Dist dist(o.dist, device);
+  if (!dist.main() && log::GetLevel() < log::Level::kError) log::SetLevel(log::Level::kError);
+  const int64_t W = dist.world_size(), rank = dist.rank();
+  if (dist.main()) PrepareOutputDir(out_dir);
+  dist.Barrier("output directory");
 
   // 2. Prompt records: all read and checked before any rollout.
   std::vector<std::string> lines;
@@ -380,7 +421,6 @@ GrpoResult RunGrpo(const GrpoOptions& o) {
   policy::PolicyOptions popt = o.policy;
   popt.model_dir = weights_dir.string();
   popt.dtype = "fp32";
-  const torch::Device device = policy::ResolveDevice(o.device);
   const auto engine = PolicyEngine::Load(popt, device);
   const model::QwenVL& model = engine->model();
   const policy::EngineResponder responder(*engine, o.given_sampling);
@@ -400,6 +440,7 @@ GrpoResult RunGrpo(const GrpoOptions& o) {
 
   NamedParams params = model.NamedParameters();
   for (auto& [n, t] : params) t.set_requires_grad(true);
+  dist.BroadcastParameters(params);  // every rank starts from rank 0's weights
   AdamW optimizer(params, o.optim);
   if (!state.is_null()) {
     optimizer.LoadState(ReadOptimizerState(weights_dir));
@@ -433,18 +474,24 @@ GrpoResult RunGrpo(const GrpoOptions& o) {
   const bool want_shuffled = variant == "official" && o.temporal;
 
   std::ofstream metrics_file;
-  if (!o.metrics_file.empty()) {
+  if (!o.metrics_file.empty() && dist.main()) {
     metrics_file.open(o.metrics_file, std::ios::app);
     if (!metrics_file) throw std::runtime_error("cannot open --metrics " + o.metrics_file);
   }
-  std::ostream& metrics = o.metrics_file.empty() ? std::cerr : metrics_file;
+  std::ostringstream quiet_metrics;
+  std::ostream& metrics = !dist.main() ? quiet_metrics : o.metrics_file.empty() ? std::cerr : metrics_file;
 
   auto weights_for_save = [&]() {
     NamedParams w;
     for (const auto& [name, t] : params) w.emplace_back(name, t.detach().to(torch::kCPU, torch::kFloat32));
     return w;
   };
+  // Rank 0 writes; the others wait for it.
   auto save_checkpoint = [&](int64_t step) {
+    if (!dist.main()) {
+      dist.Barrier("checkpoint " + std::to_string(step));
+      return;
+    }
     CheckpointContent c;
     c.config = &model.config();
     c.weights = weights_for_save();
@@ -455,14 +502,16 @@ GrpoResult RunGrpo(const GrpoOptions& o) {
     WriteCheckpointDir(c, dir);
     PruneCheckpoints(out_dir, o.keep_last);
     log::Info("checkpoint ", dir.string());
+    dist.Barrier("checkpoint " + std::to_string(step));
   };
 
   log::Info("GRPO on ", N, " prompts, profile ", profile.name, ", ", G, " generations, ", total, " steps of ", o.batch,
-            " prompts x ", o.updates, " updates; loss ", Name(lopt.loss), ", beta ", lopt.beta, "; reward ",
+            " prompts", W > 1 ? " on each of " + std::to_string(W) + " ranks" : "", " x ", o.updates, " updates; loss ", Name(lopt.loss), ", beta ", lopt.beta, "; reward ",
             external ? "from " + o.external.command : variant + " (in process)");
 
-  // 4. The loop: step s rolls out prompts [s*batch, (s+1)*batch) of the endless shuffled stream.
-  io::ProgressBar bar("vs-grpo steps", static_cast<size_t>(total - start), ::isatty(2) != 0);
+  // 4. The loop: step s rolls out prompts [s*B, (s+1)*B) of the endless shuffled stream, B = batch x
+  //    ranks; rank r the groups [r*batch, (r+1)*batch) of them.
+  io::ProgressBar bar("vs-grpo steps", static_cast<size_t>(total - start), dist.main() && ::isatty(2) != 0);
   for (int64_t step = start; step < total; ++step) {
     const auto t0 = std::chrono::steady_clock::now();
     // Where the step's time goes (--log-level debug): seconds per phase since the previous lap.
@@ -482,8 +531,9 @@ GrpoResult RunGrpo(const GrpoOptions& o) {
     {
       torch::NoGradGuard no_grad;
       VideoCache videos(*engine);
-      for (int64_t k = 0; k < o.batch; ++k) {
-        const int64_t g = step * o.batch + k;
+      for (int64_t local = 0; local < o.batch; ++local) {
+        const int64_t k = rank * o.batch + local;  // the group's index in the step's whole batch
+        const int64_t g = step * o.batch * W + k;
         const auto order = EpochOrder(lines.size(), o.policy.seed, g / N);
         Group grp;
         io::Record rec(lines[order[g % N]], "vs-grpo", 0);
@@ -568,23 +618,39 @@ GrpoResult RunGrpo(const GrpoOptions& o) {
     }
     std::vector<io::Json> rewards;
     for (const auto& r : inputs) rewards.push_back(score(r));
-    std::vector<float> totals;
-    std::map<std::string, double> component_sums;
+    // What the advantages and the metrics need of every group of the step, gathered from all ranks
+    // in group order: its reward object, its completions' lengths and its turn-1 tool choices.
+    io::Json mine = io::Json::array();
     for (size_t k = 0; k < groups.size(); ++k) {
       const auto& rw = rewards[k];
       if (!rw.is_object() || !rw.contains("completions") || !rw["completions"].is_array() ||
           static_cast<int64_t>(rw["completions"].size()) != G)
-        throw std::runtime_error("reward of group " + std::to_string(k) + " does not hold " + std::to_string(G) +
-                                 " completions: " + rw.dump());
-      for (const auto& c : rw["completions"]) {
+        throw std::runtime_error("reward of group " + std::to_string(rank * o.batch + static_cast<int64_t>(k)) +
+                                 " does not hold " + std::to_string(G) + " completions: " + rw.dump());
+      groups[k].reward = rw;
+      io::Json len1 = io::Json::array(), len2 = io::Json::array(), tools = io::Json::object();
+      for (const auto& a : groups[k].answers1) len1.push_back(a.tokens.size());
+      for (const auto& a : groups[k].answers2) len2.push_back(a.tokens.size());
+      for (const auto& t : profile.tools) {
+        int64_t yes = 0;
+        for (const auto& c : groups[k].choices) yes += c.on(t.name) ? 1 : 0;
+        tools[t.name] = yes;
+      }
+      mine.push_back({{"reward", rw}, {"len1", len1}, {"len2", len2}, {"tools", tools}});
+    }
+    std::vector<io::Json> batch_groups;
+    for (const auto& text : dist.AllGather(mine.dump()))
+      for (auto& g : io::Json::parse(text)) batch_groups.push_back(std::move(g));
+    std::vector<float> totals;
+    std::map<std::string, double> component_sums;
+    for (const auto& bg : batch_groups)
+      for (const auto& c : bg["reward"]["completions"]) {
         if (!c.contains("total") || !c["total"].is_number() || !std::isfinite(c["total"].get<double>()))
           throw std::runtime_error("reward without a finite \"total\": " + c.dump());
         totals.push_back(c["total"].get<float>());
         for (const auto& [name, v] : c.items())
           if (name != "total" && v.is_number()) component_sums[name] += v.get<double>();
       }
-      groups[k].reward = rw;
-    }
     lap("reward");
     const torch::Tensor reward_t = torch::tensor(totals);
     const GroupAdvantages adv = ComputeAdvantages(reward_t, G, scale);
@@ -613,7 +679,8 @@ GrpoResult RunGrpo(const GrpoOptions& o) {
     std::vector<RolloutGroup> batch;
     for (size_t k = 0; k < groups.size(); ++k) {
       const Group& g = groups[k];
-      batch.push_back({joined(g.old1, g.old2), g.ref, adv.advantages.narrow(0, static_cast<int64_t>(k) * G, G),
+      const int64_t global_k = rank * o.batch + static_cast<int64_t>(k);
+      batch.push_back({joined(g.old1, g.old2), g.ref, adv.advantages.narrow(0, global_k * G, G),
                        joined(g.mask1, g.mask2)});
     }
     const std::vector<UpdateLog> updates = PolicyUpdates(
@@ -621,7 +688,7 @@ GrpoResult RunGrpo(const GrpoOptions& o) {
         [&](int64_t u) {
           return o.optim.lr * ScheduleFactor(o.optim.schedule, step * o.updates + u, warmup, total_updates);
         },
-        o.optim.max_grad_norm, params, optimizer);
+        o.optim.max_grad_norm, params, optimizer, &dist);
     lap("updates");
     std::string times;
     for (const auto& [phase, sec] : phases) times += " " + phase + " " + std::to_string(sec);
@@ -639,7 +706,7 @@ GrpoResult RunGrpo(const GrpoOptions& o) {
     double clip = 0, trained = 0;
     for (const auto& u : updates) clip += u.clip_ratio / static_cast<double>(updates.size());
     for (const auto& g : batch) trained += g.mask.sum().item<double>();
-    m["trained_tokens"] = trained;  // clean: both turns' tokens; official: turn 2's only
+    m["trained_tokens"] = dist.Sum(trained);  // clean: both turns' tokens; official: turn 2's only
     m["loss"] = updates.front().loss;
     m["kl"] = std::isnan(updates.front().kl) ? Json(nullptr) : Json(updates.front().kl);
     m["clip_ratio"] = clip;
@@ -655,17 +722,16 @@ GrpoResult RunGrpo(const GrpoOptions& o) {
     double len2 = 0, len1 = 0, min2 = 1e18, max2 = 0, rows1 = 0;
     Json rates = Json::object();
     std::map<std::string, double> yes;
-    for (const auto& g : groups) {
-      for (const auto& a : g.answers2) {
-        const double n = static_cast<double>(a.tokens.size());
+    for (const auto& bg : batch_groups) {
+      for (const auto& a : bg["len2"]) {
+        const double n = a.get<double>();
         len2 += n;
         min2 = std::min(min2, n);
         max2 = std::max(max2, n);
       }
-      for (const auto& a : g.answers1) len1 += static_cast<double>(a.tokens.size());
-      rows1 += static_cast<double>(g.answers1.size());
-      for (const auto& c : g.choices)
-        for (const auto& t : profile.tools) yes[t.name] += c.on(t.name) ? 1.0 : 0.0;
+      for (const auto& a : bg["len1"]) len1 += a.get<double>();
+      rows1 += static_cast<double>(bg["len1"].size());
+      for (const auto& t : profile.tools) yes[t.name] += bg["tools"][t.name].get<double>();
     }
     m["completion_length"] = len2 / n_comp;
     m["completion_length_min"] = min2;
@@ -685,12 +751,17 @@ GrpoResult RunGrpo(const GrpoOptions& o) {
   }
   bar.Finish();
 
-  // 5. The end: a last checkpoint and the final model in --output.
-  if (ListCheckpoints(out_dir).empty() || ListCheckpoints(out_dir).back().first != total) save_checkpoint(total);
-  PublishFinalModel(out_dir, model.config(), weights_for_save(), o.policy.model_dir);
-  WritePlot(out_dir / "training.png", history, profile);
-  log::Info("model written to ", out_dir.string(), " after ", total, " steps; final mean reward ",
-            history.empty() ? 0.0 : history.back()["reward"].get<double>());
+  // 5. The end: a last checkpoint and the final model in --output, written by rank 0 (which alone
+  //    decides whether the last checkpoint is missing).
+  const bool last_missing = dist.main() && (ListCheckpoints(out_dir).empty() || ListCheckpoints(out_dir).back().first != total);
+  if (dist.Max(last_missing ? 1.0 : 0.0) > 0) save_checkpoint(total);
+  if (dist.main()) {
+    PublishFinalModel(out_dir, model.config(), weights_for_save(), o.policy.model_dir);
+    WritePlot(out_dir / "training.png", history, profile);
+    log::Info("model written to ", out_dir.string(), " after ", total, " steps; final mean reward ",
+              history.empty() ? 0.0 : history.back()["reward"].get<double>());
+  }
+  dist.Barrier("final model");
   result.exit_code = io::kExitOk;
   return result;
 }

@@ -21,6 +21,7 @@
 #include "policy/engine.hpp"
 #include "policy/two_turn.hpp"
 #include "reward/external.hpp"
+#include "train/dist.hpp"
 #include "train/grpo_loss.hpp"
 #include "train/optim.hpp"
 
@@ -51,9 +52,11 @@ struct GrpoOptions {
   int64_t keep_last = 0;             // --keep-last
   std::string metrics_file;          // --metrics ("" = stderr)
   std::string log_level = "info";    // --log-level
+  bool dry_run = false;              // --dry-run: print the memory plan and exit
   GrpoLossOptions loss;              // --loss, --beta, --epsilon, --epsilon-high, --kl-clamp
   OptimOptions optim;                // --lr, --schedule, ...
   reward::ExternalRewardOptions external;  // --reward-cmd, --reward-timeout
+  DistOptions dist;                  // --dist-timeout, --bucket-mb (WORLD_SIZE > 1)
   // Settings the command line gave (filled by Finish): they win over the profile's.
   std::vector<std::string> given_sampling;
   bool given_loss = false, given_beta = false, given_kl_clamp = false;
@@ -96,12 +99,23 @@ struct UpdateLog {  // one optimizer step
 // over the generation batch: accumulation_steps = groups, dapo's token count over all of them), then
 // clips the gradient norm and steps the optimizer at `lr(u)`. With one update the old log-probs are the
 // current ones detached (ratio 1, as TRL); with more, the sampled ones, so from the second update on
-// the ratio moves and is clipped to [1 - epsilon, 1 + epsilon_high].
+// the ratio moves and is clipped to [1 - epsilon, 1 + epsilon_high]. With `dist`, `groups` are this
+// rank's share of the rollout batch: the token count, the group count, the gradients and the logged
+// statistics are summed (or min/max-ed) over the ranks, so every rank takes the step one process
+// holding all the groups would take.
 std::vector<UpdateLog> PolicyUpdates(const std::vector<RolloutGroup>& groups,
                                      const std::function<torch::Tensor(size_t)>& logps, const GrpoLossOptions& loss,
                                      int64_t updates, const std::function<double(int64_t)>& lr,
-                                     double max_grad_norm, const NamedParams& params, AdamW& optimizer);
+                                     double max_grad_norm, const NamedParams& params, AdamW& optimizer,
+                                     const Dist* dist = nullptr);
 
+// Data parallelism (WORLD_SIZE > 1, see train/dist.hpp): --batch is per rank; a step's rollout batch
+// is batch x WORLD_SIZE groups and rank r rolls out, scores and trains groups [r*batch, (r+1)*batch)
+// of it, with the seeds of those groups' global indices, so N ranks of --batch B draw the rollouts
+// one process of --batch N*B draws. A group never spans ranks; rewards are gathered so that
+// advantages (and the metrics) are computed over the whole batch; each rank has its own reference
+// model for the KL. Rank 0 alone writes metrics, progress and checkpoints.
+//
 // Runs the recipe. Unusable options, a missing model, unreadable prompts or a failing reward
 // program throw std::runtime_error (the message names the cause); nothing is ever scored silently.
 GrpoResult RunGrpo(const GrpoOptions& options);

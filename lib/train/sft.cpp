@@ -7,6 +7,7 @@
 #include <fstream>
 #include <iostream>
 #include <random>
+#include <sstream>
 
 #include <CLI/CLI.hpp>
 
@@ -19,6 +20,7 @@
 #include "model/safetensors.hpp"
 #include "train/checkpoint.hpp"
 #include "train/lora.hpp"
+#include "train/memory_plan.hpp"
 #include "train/tensorboard.hpp"
 #include "train/run_dir.hpp"
 
@@ -71,12 +73,16 @@ void SftOptions::Register(CLI::App& app) {
                "Keep only each decoder layer's and vision block's input and recompute the block in backward "
                "(less memory for about one more forward pass)");
   app.add_flag("--strict", strict, "Stop at the first bad record instead of reporting it and going on");
+  app.add_flag("--dry-run", dry_run,
+               "Print the memory plan per rank (weights, gradients, optimizer state, activations) computed "
+               "from --model's config.json and exit without training");
   app.add_option("--log-level", log_level, "debug, info, warn, error or quiet")
       ->check(CLI::IsMember({"debug", "info", "warn", "error", "quiet"}))
       ->capture_default_str();
   data.Register(app);
   optim.Register(app);
   lora.Register(app);
+  dist.Register(app);
 }
 
 namespace {
@@ -136,8 +142,10 @@ void CheckModelDir(const fs::path& dir) {
 }
 
 // What must not change between a run and its resumption.
-Json RunIdentity(const SftOptions& o, int64_t total_steps, const std::string& fingerprint) {
-  Json id = Json{{"total_steps", total_steps}, {"batch", o.batch},         {"grad_accum", o.grad_accum},
+// "batch" is the global micro-batch (per rank x ranks): a run may resume on another number of ranks
+// that keeps it, and then takes the same steps.
+Json RunIdentity(const SftOptions& o, int64_t total_steps, const std::string& fingerprint, int world_size) {
+  Json id = Json{{"total_steps", total_steps}, {"batch", o.batch * world_size},         {"grad_accum", o.grad_accum},
               {"seed", o.seed},             {"dtype", o.dtype},         {"lr", o.optim.lr},
               {"schedule", o.optim.schedule}, {"warmup", o.optim.Warmup(total_steps)},
               {"weight_decay", o.optim.weight_decay}, {"max_grad_norm", o.optim.max_grad_norm},
@@ -172,10 +180,32 @@ void WritePlot(const fs::path& file, const Json& history) {
 SftResult RunSft(const SftOptions& o, std::ostream& error_out, const SftHooks& hooks) {
   SftResult result;
   const fs::path out_dir = o.output_dir;
-  CheckModelDir(o.model_dir);
   if (o.lora.enabled() && o.freeze != "none")
     throw std::runtime_error("--freeze " + o.freeze + " with --lora-rank: only the adapters train, everything else is frozen");
-  PrepareOutputDir(out_dir);
+  if (o.dry_run) {
+    MemoryPlanInputs in;
+    in.config = model::LoadConfig(o.model_dir);
+    in.world_size = DistEnv::FromEnvironment().world_size;
+    in.batch = o.batch;
+    in.sequence = o.data.max_length;
+    in.bf16 = o.dtype == "bf16";
+    in.gradient_checkpointing = o.gradient_checkpointing;
+    in.freeze = o.freeze;
+    in.lora = o.lora;
+    in.bucket_mb = o.dist.bucket_mb;
+    const MemoryPlan plan = PlanMemory(in);
+    std::cerr << FormatMemoryPlan(plan);
+    error_out << io::Dump(Json{{"memory_plan", plan.ToJson()}}) << "\n";
+    return result;
+  }
+  CheckModelDir(o.model_dir);
+  const Dist dist(o.dist, torch::kCPU);
+  // Rank 0 speaks for the run; the others only report errors.
+  if (!dist.main() && log::GetLevel() < log::Level::kError) log::SetLevel(log::Level::kError);
+  std::ostringstream discarded;
+  std::ostream& errors_out = dist.main() ? error_out : discarded;
+  if (dist.main()) PrepareOutputDir(out_dir);
+  dist.Barrier("output directory");
 
   const auto tokenizer = model::Tokenizer::Load(o.model_dir);
   const model::QwenVLConfig cfg = model::LoadConfig(o.model_dir);
@@ -222,7 +252,7 @@ SftResult RunSft(const SftOptions& o, std::ostream& error_out, const SftHooks& h
       if (dropped) ++result.dropped;
       else ++result.errors;
       log::Warn(src, ":", n, ": ", reason);
-      WriteErrorRecord(error_out, line, src, n, reason);
+      WriteErrorRecord(errors_out, line, src, n, reason);
       if (o.strict) throw std::runtime_error(src + ":" + std::to_string(n) + ": " + reason + " (--strict)");
     }
   }
@@ -230,14 +260,16 @@ SftResult RunSft(const SftOptions& o, std::ostream& error_out, const SftHooks& h
   if (result.truncated) log::Warn(result.truncated, " record(s) truncated to --max-length ", o.data.max_length);
 
   const int64_t N = static_cast<int64_t>(items.size());
-  const int64_t per_epoch = (N + o.batch - 1) / o.batch;  // micro-batches per epoch (last one partial)
+  const int64_t W = dist.world_size(), rank = dist.rank();
+  const int64_t global_batch = o.batch * W;
+  const int64_t per_epoch = (N + global_batch - 1) / global_batch;  // micro-batches per epoch (last one partial)
   const int64_t total = o.max_steps > 0 ? o.max_steps
                                         : std::max<int64_t>(1, static_cast<int64_t>(std::ceil(
                                                                    o.epochs * static_cast<double>(per_epoch) /
                                                                    static_cast<double>(o.grad_accum))));
   const int64_t warmup = o.optim.Warmup(total);
   const std::string fingerprint = Fingerprint(items);
-  const Json identity = RunIdentity(o, total, fingerprint);
+  const Json identity = RunIdentity(o, total, fingerprint, dist.world_size());
 
   // 2. Where to start: the base model, or a checkpoint of this very run.
   const ResumePoint resume = FindResumePoint(out_dir, o.model_dir, o.resume, o.resume_from, identity);
@@ -278,7 +310,10 @@ SftResult RunSft(const SftOptions& o, std::ostream& error_out, const SftHooks& h
   for (const auto& [n, t] : live) trainable += t.numel();
   log::Info("training ", trainable, " parameters (", live.size(), " tensors", lora ? ", LoRA adapters of " : "",
             lora ? std::to_string(lora->size()) + " layers" : "", ") on ", N, " conversations, ", total,
-            " steps of ", o.batch, "x", o.grad_accum);
+            " steps of ", o.batch, "x", o.grad_accum, W > 1 ? " on each of " + std::to_string(W) + " ranks" : "");
+  // Every rank starts from rank 0's values (as DistributedDataParallel's constructor broadcasts them).
+  dist.BroadcastParameters(master);
+  if (separate_masters) dist.BroadcastParameters(live);
 
   AdamW optimizer(master, o.optim);
   if (!state.is_null()) {
@@ -287,12 +322,14 @@ SftResult RunSft(const SftOptions& o, std::ostream& error_out, const SftHooks& h
   }
 
   std::ofstream metrics_file;
-  if (!o.metrics_file.empty()) {
+  if (!o.metrics_file.empty() && dist.main()) {
     metrics_file.open(o.metrics_file, std::ios::app);
     if (!metrics_file) throw std::runtime_error("cannot open --metrics " + o.metrics_file);
   }
-  std::ostream& metrics = o.metrics_file.empty() ? std::cerr : metrics_file;
-  EventWriter events(out_dir);
+  std::ostringstream quiet_metrics;
+  std::ostream& metrics = !dist.main() ? quiet_metrics : o.metrics_file.empty() ? std::cerr : metrics_file;
+  std::optional<EventWriter> events;
+  if (dist.main()) events.emplace(out_dir);
 
   auto weights_for_save = [&]() {
     NamedParams w;
@@ -319,7 +356,12 @@ SftResult RunSft(const SftOptions& o, std::ostream& error_out, const SftHooks& h
       c.weights = weights_for_save();
     }
     c.tokenizer_dir = o.model_dir;
+  // Rank 0 writes; the others wait for it, so every rank sees the checkpoint once past this point.
     c.optimizer = optimizer.State();
+    if (!dist.main()) {
+      dist.Barrier("checkpoint " + std::to_string(step));
+      return;
+    }
     c.trainer_state = Json{{"step", step}, {"micro_batches", step * o.grad_accum}, {"identity", identity},
                            {"history", history}};
     const fs::path dir = out_dir / ("checkpoint-" + std::to_string(step));
@@ -328,13 +370,16 @@ SftResult RunSft(const SftOptions& o, std::ostream& error_out, const SftHooks& h
     log::Info("checkpoint ", dir.string());
   };
 
-  // 3. The loop: step s consumes micro-batches [s*K, (s+1)*K) of the endless shuffled stream.
-  io::ProgressBar bar("vs-sft steps", static_cast<size_t>(total - start), ::isatty(2) != 0);
+  // 3. The loop: step s consumes micro-batches [s*K, (s+1)*K) of the endless shuffled stream; rank r
+  //    trains conversations [r*batch, (r+1)*batch) of each (global) micro-batch, so where a rank
+  //    stands follows from the step alone and a resumed run finds every rank's shard.
+  io::ProgressBar bar("vs-sft steps", static_cast<size_t>(total - start), dist.main() && ::isatty(2) != 0);
   std::vector<size_t> order;
   int64_t order_epoch = -1;
   for (int64_t step = start; step < total; ++step) {
     const auto t0 = std::chrono::steady_clock::now();
     const double lr = o.optim.lr * ScheduleFactor(o.optim.schedule, step, warmup, total);
+    dist.Barrier("checkpoint " + std::to_string(step));
     std::vector<std::vector<size_t>> micro(o.grad_accum);
     int64_t num_items = 0;
     for (int64_t k = 0; k < o.grad_accum; ++k) {
@@ -344,13 +389,16 @@ SftResult RunSft(const SftOptions& o, std::ostream& error_out, const SftHooks& h
         order = EpochOrder(items.size(), o.seed, epoch);
         order_epoch = epoch;
       }
-      for (int64_t i = j * o.batch; i < std::min<int64_t>((j + 1) * o.batch, N); ++i) {
+      const int64_t first = j * global_batch + rank * o.batch;
+      for (int64_t i = first; i < std::min<int64_t>(first + o.batch, N); ++i) {
         micro[k].push_back(order[i]);
         num_items += items[order[i]].example.trained_tokens();
       }
     }
     // transformers' num_items_in_batch: every micro-batch's loss is its token-loss sum over the
-    // trained tokens of the whole step, so the accumulated gradient is that of the step's mean.
+    // trained tokens of the whole step (all ranks' micro-batches), so the accumulated and all-reduced
+    // gradient is that of the step's mean.
+    num_items = static_cast<int64_t>(dist.Sum(static_cast<double>(num_items)));
     double loss_sum = 0;
     int64_t tokens = 0;
     for (const auto& idx : micro) {
@@ -363,6 +411,7 @@ SftResult RunSft(const SftOptions& o, std::ostream& error_out, const SftHooks& h
       }
       std::vector<const Media*> mp;
       for (const auto& m : media) mp.push_back(&m);
+      if (idx.empty()) continue;  // this rank's slice of the epoch's last, partial micro-batch
       Batch b = Collate(exs, mp, encoder.pad_id());
       tokens += b.tokens;
       auto outp = model.Forward(b.inputs);
@@ -389,6 +438,9 @@ SftResult RunSft(const SftOptions& o, std::ostream& error_out, const SftHooks& h
     m.grad_norm = ClipGradNorm(master, o.optim.max_grad_norm);
     optimizer.Step(lr);
     optimizer.ZeroGrad();
+    dist.AllReduceGradients(master);
+    loss_sum = dist.Sum(loss_sum);
+    tokens = static_cast<int64_t>(dist.Sum(static_cast<double>(tokens)));
     for (auto& [n, t] : live) t.mutable_grad() = torch::Tensor();
     if (separate_masters) {
       torch::NoGradGuard ng;
@@ -401,7 +453,7 @@ SftResult RunSft(const SftOptions& o, std::ostream& error_out, const SftHooks& h
     history.push_back(Json{{"step", m.step}, {"loss", m.loss}, {"lr", m.lr}, {"grad_norm", m.grad_norm}});
     metrics << io::Dump(MetricsJson(m)) << "\n";
     metrics.flush();
-    events.Scalars(m.step, {{"train/loss", m.loss},
+    if (events) events->Scalars(m.step, {{"train/loss", m.loss},
                             {"train/learning_rate", m.lr},
                             {"train/grad_norm", m.grad_norm},
                             {"train/tokens_per_s", m.tokens_per_s},
@@ -420,8 +472,15 @@ SftResult RunSft(const SftOptions& o, std::ostream& error_out, const SftHooks& h
   }
   bar.Finish();
 
-  // 4. The end: a last checkpoint (resumable, e.g. to train further) and the final model in --output.
-  if (ListCheckpoints(out_dir).empty() || ListCheckpoints(out_dir).back().first != total) save_checkpoint(total);
+  // 4. The end: a last checkpoint (resumable, e.g. to train further) and the final model in --output,
+  //    written by rank 0 (which alone decides whether the last checkpoint is missing).
+  const bool last_missing = dist.main() && (ListCheckpoints(out_dir).empty() || ListCheckpoints(out_dir).back().first != total);
+  if (dist.Max(last_missing ? 1.0 : 0.0) > 0) save_checkpoint(total);
+  if (!dist.main()) {
+    dist.Barrier("final model");
+    result.exit_code = (result.errors + result.dropped) > 0 ? io::kExitRecordErrors : io::kExitOk;
+    return result;
+  }
   if (!lora) {
     PublishFinalModel(out_dir, cfg, weights_for_save(), o.model_dir);
   } else if (!o.lora.merge) {
@@ -451,3 +510,4 @@ SftResult RunSft(const SftOptions& o, std::ostream& error_out, const SftHooks& h
 }
 
 }  // namespace vstar::train
+  dist.Barrier("final model");

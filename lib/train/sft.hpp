@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "train/dist.hpp"
 #include "train/lora.hpp"
 #include "train/optim.hpp"
 #include "train/sft_data.hpp"
@@ -38,9 +39,11 @@ struct SftOptions {
   bool gradient_checkpointing = false;  // --gradient-checkpointing
   bool strict = false;               // --strict
   std::string log_level = "info";    // --log-level
+  bool dry_run = false;              // --dry-run: print the memory plan and exit
   DataOptions data;
   OptimOptions optim;
   LoraOptions lora;
+  DistOptions dist;                  // --dist-timeout, --bucket-mb (WORLD_SIZE > 1)
 
   void Register(CLI::App& app);
 };
@@ -73,6 +76,13 @@ struct SftHooks {
   std::function<bool(const StepMetrics&)> after_step;
 };
 
+// Data parallelism (WORLD_SIZE > 1, see train/dist.hpp): --batch is per rank, so a micro-batch of the
+// shuffled stream holds batch x WORLD_SIZE conversations and rank r trains its r-th slice of them; the
+// trained-token count that normalises the loss, the loss and the gradients are summed over the
+// ranks, so N ranks of --batch B take the steps one process of --batch N*B takes (up to the order of
+// fp32 sums). Rank 0 alone writes records, metrics, progress and checkpoints; every rank resumes
+// from them.
+//
 // Runs the recipe. Errors that make training impossible (missing model, unwritable output, no usable
 // record, a checkpoint that does not match the run) throw std::runtime_error; bad records are
 // written to `error_out` as error records (the input line plus "error").
