@@ -72,8 +72,8 @@ void NewCheckpointOptions::Register(CLI::App& app) {
 
 namespace {
 
-// One document per line; a line holding a conversation record ({"messages": [...]}, what vs-decompose
-// writes and vs-sft reads) gives the texts of its messages instead, so the tokenizer can be trained
+// One document per line; a line holding a conversation record ({"messages": [...]} and perhaps
+// "turn2_messages", what vs-decompose writes and vs-sft reads) gives the texts of its messages instead, so the tokenizer can be trained
 // on the very chains the model will learn.
 std::vector<std::string> ReadLines(const fs::path& file) {
   std::ifstream in(file);
@@ -84,14 +84,18 @@ std::vector<std::string> ReadLines(const fs::path& file) {
     if (line.front() == '{') {
       auto j = nlohmann::json::parse(line, nullptr, false);
       if (!j.is_discarded() && j.is_object() && j.contains("messages") && j["messages"].is_array()) {
-        for (const auto& m : j["messages"]) {
-          if (!m.is_object() || !m.contains("content")) continue;
-          const auto& c = m["content"];
-          if (c.is_string() && !c.get<std::string>().empty()) lines.push_back(c.get<std::string>());
-          if (!c.is_array()) continue;
-          for (const auto& item : c)
-            if (item.is_object() && item.value("type", "") == "text" && item.contains("text") && item["text"].is_string())
-              lines.push_back(item["text"].get<std::string>());
+        for (const char* field : {"messages", "turn2_messages"}) {
+          if (!j.contains(field) || !j[field].is_array()) continue;
+          for (const auto& m : j[field]) {
+            if (!m.is_object() || !m.contains("content")) continue;
+            const auto& c = m["content"];
+            if (c.is_string() && !c.get<std::string>().empty()) lines.push_back(c.get<std::string>());
+            if (!c.is_array()) continue;
+            for (const auto& item : c)
+              if (item.is_object() && item.value("type", "") == "text" && item.contains("text") &&
+                  item["text"].is_string())
+                lines.push_back(item["text"].get<std::string>());
+          }
         }
         continue;
       }

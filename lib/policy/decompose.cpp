@@ -12,6 +12,7 @@
 #include "io/paths.hpp"
 #include "io/text.hpp"
 #include "policy/engine.hpp"
+#include "policy/label_alias.hpp"
 #include "recog/parse.hpp"
 #include "recog/prompt.hpp"
 #include "recog/text.hpp"
@@ -207,6 +208,12 @@ void DecomposeOptions::Register(CLI::App& app) {
                  "(only its <answer> block: the ablation without sub-motion reasoning)")
       ->check(CLI::IsMember({"full", "answer"}))
       ->capture_default_str();
+  app.add_option("--alias-labels", alias_labels,
+                 "Fraction of the records (chosen by id and --seed) whose candidates are renamed, throughout the "
+                 "conversation, to made-up names of the conversation's own words, new for every record: the "
+                 "student must copy the label whose definition fits instead of recalling names it was trained on")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
   app.add_flag("--allow-label-in-prompt", [this](int64_t) { leak_check = false; },
                "Write records whose student prompt names the ground truth outside the candidate list (the "
                "official profiles' annotated path names the class folder)");
@@ -313,19 +320,18 @@ std::vector<plugin::Message> TeacherMessages(const Turn& turn) {
   return out;
 }
 
-Json SftMessages(const recog::Profile& profile, const Turn& turn1, const std::string& answer1, const Turn& turn2,
-                 const std::string& answer2) {
-  Json out;
+SftConversations SftMessages(const recog::Profile& profile, const Turn& turn1, const std::string& answer1,
+                             const Turn& turn2, const std::string& answer2) {
+  SftConversations out;
   if (profile.turn2_context == "fresh") {
-    // Inference asks turn 2 in a new conversation; one training sequence teaches both answers, so
-    // turn 2 follows the turn-1 exchange here.
-    out = MessagesJson(turn1);
-    out.push_back(Assistant(answer1));
-    out.push_back(MessagesJson(turn2).back());
+    out.messages = MessagesJson(turn1);
+    out.messages.push_back(Assistant(answer1));
+    out.turn2_messages = MessagesJson(turn2);
+    out.turn2_messages.push_back(Assistant(answer2));
   } else {
-    out = MessagesJson(turn2);  // continued contexts already hold the turn-1 exchange
+    out.messages = MessagesJson(turn2);  // continued contexts already hold the turn-1 exchange
+    out.messages.push_back(Assistant(answer2));
   }
-  out.push_back(Assistant(answer2));
   return out;
 }
 
@@ -551,7 +557,17 @@ void Decomposer::Run(std::span<io::Record*> batch) {
                    {"turn2_frames", p.student2.frames_variant},
                    {"attempts", {p.attempts[0], p.attempts[1]}},
                    {"rejected", p.rejected}};
-    p.rec->set("messages", SftMessages(student_, p.student1, p.answer[0], p.student2.turn, p.answer[1]));
+    SftConversations sft = SftMessages(student_, p.student1, p.answer[0], p.student2.turn, p.answer[1]);
+    if (AliasedRecord(p.rec->id(), opt_.alias_labels, opt_.seed)) {
+      const auto aliases = LabelAliases(p.candidates.Names(), ConversationWords({&sft.messages, &sft.turn2_messages}),
+                                        p.rec->id(), opt_.seed);
+      RenameLabelsInConversation(sft.messages, aliases);
+      RenameLabelsInConversation(sft.turn2_messages, aliases);
+      report["aliases"] = aliases;
+    }
+    p.rec->set("messages", sft.messages);
+    if (sft.turn2_messages.is_null()) p.rec->erase("turn2_messages");
+    else p.rec->set("turn2_messages", sft.turn2_messages);
     p.rec->set("teacher", report);
   }
 }

@@ -47,6 +47,7 @@ struct DecomposeOptions {
   size_t batch = 8;                 // --batch: records whose teacher requests go together
   bool leak_check = true;           // off with --allow-label-in-prompt
   std::string chain = "full";       // --chain full|answer: what of a verified turn 2 is written
+  double alias_labels = 0;          // --alias-labels P: the fraction of records whose labels are renamed
 
   void Register(CLI::App& app);
 };
@@ -79,10 +80,16 @@ std::string PromptLeak(const std::string& turn1_text, const std::string& turn2_t
 
 // A turn as chat messages for a teacher plugin: video items carry the frame files of `turn.videos`.
 std::vector<plugin::Message> TeacherMessages(const Turn& turn);
-// The SFT record's "messages": turn 1, its answer, turn 2 (the turn-1 exchange first when the
-// profile's turn-2 context is fresh) and the chain, in the chat format lib/train/sft_data reads.
-io::Json SftMessages(const recog::Profile& profile, const Turn& turn1, const std::string& answer1, const Turn& turn2,
-                     const std::string& answer2);
+// The SFT record's conversations, in the chat format lib/train/sft_data reads. "messages" holds
+// turn 1 and its answer, followed by turn 2 and the chain when the profile's turn 2 continues the
+// conversation. A profile whose turn 2 starts a fresh context gets turn 2 as a conversation of its
+// own, "turn2_messages", so that training sees each turn in the context inference gives it.
+struct SftConversations {
+  io::Json messages;
+  io::Json turn2_messages;  // null when turn 2 continues the turn-1 conversation
+};
+SftConversations SftMessages(const recog::Profile& profile, const Turn& turn1, const std::string& answer1,
+                             const Turn& turn2, const std::string& answer2);
 
 // Resuming into an existing output file: the ids of the records it holds (verified or error records),
 // after cutting off a last line left incomplete by a crash. Empty when the file does not exist.

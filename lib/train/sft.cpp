@@ -237,15 +237,24 @@ SftResult RunSft(const SftOptions& o, std::ostream& error_out, const SftHooks& h
         } catch (const std::exception& e) {
           throw SftRecordError(std::string("not valid JSON: ") + e.what());
         }
-        SftRecord rec = ParseSftRecord(j);
-        Encoded enc = encoder.Encode(rec, encoder.LoadMedia(rec));
-        if (enc.example) {
-          result.truncated += enc.example->truncated;
-          items.push_back({std::move(rec), std::move(*enc.example)});
+        // A line's conversations are used together or not at all: one verdict per record.
+        std::vector<Item> line_items;
+        for (SftRecord& rec : ParseSftConversations(j)) {
+          Encoded enc = encoder.Encode(rec, encoder.LoadMedia(rec));
+          if (!enc.example) {
+            dropped = true;
+            reason = "dropped: " + enc.dropped;
+            break;
+          }
+          line_items.push_back({std::move(rec), std::move(*enc.example)});
+        }
+        if (!dropped) {
+          for (Item& it : line_items) {
+            result.truncated += it.example.truncated;
+            items.push_back(std::move(it));
+          }
           continue;
         }
-        dropped = true;
-        reason = "dropped: " + enc.dropped;
       } catch (const SftRecordError& e) {
         reason = e.what();
       }

@@ -9,8 +9,10 @@ namespace {
 
 using Json = nlohmann::ordered_json;
 
-std::string At(size_t m) { return "messages[" + std::to_string(m) + "]"; }
-std::string At(size_t m, size_t k) { return At(m) + ".content[" + std::to_string(k) + "]"; }
+std::string At(const std::string& field, size_t m) { return field + "[" + std::to_string(m) + "]"; }
+std::string At(const std::string& field, size_t m, size_t k) {
+  return At(field, m) + ".content[" + std::to_string(k) + "]";
+}
 
 SftItem ParseItem(const Json& it, const std::string& where, const std::string& role) {
   if (!it.is_object()) throw SftRecordError(where + ": must be an object");
@@ -54,42 +56,57 @@ SftItem ParseItem(const Json& it, const std::string& where, const std::string& r
   throw SftRecordError(where + ".type: unknown item type \"" + t + "\" (text, video or image)");
 }
 
-}  // namespace
-
-SftRecord ParseSftRecord(const Json& rec) {
-  if (!rec.is_object()) throw SftRecordError("record must be a JSON object");
-  SftRecord out;
-  auto id = rec.find("id");
-  if (id == rec.end() || !(id->is_string() || id->is_number_integer()))
-    throw SftRecordError("id: must be a string or an integer");
-  out.id = id->is_string() ? id->get<std::string>() : id->dump();
-  auto messages = rec.find("messages");
+std::vector<SftMessage> ParseMessages(const Json& rec, const std::string& field) {
+  auto messages = rec.find(field);
   if (messages == rec.end() || !messages->is_array() || messages->empty())
-    throw SftRecordError("messages: must be a non-empty array");
+    throw SftRecordError(field + ": must be a non-empty array");
+  std::vector<SftMessage> out;
   bool has_assistant = false;
   for (size_t m = 0; m < messages->size(); ++m) {
     const Json& msg = (*messages)[m];
-    if (!msg.is_object()) throw SftRecordError(At(m) + ": must be an object");
+    if (!msg.is_object()) throw SftRecordError(At(field, m) + ": must be an object");
     auto role = msg.find("role");
     if (role == msg.end() || !role->is_string())
-      throw SftRecordError(At(m) + ".role: must be \"system\", \"user\" or \"assistant\"");
+      throw SftRecordError(At(field, m) + ".role: must be \"system\", \"user\" or \"assistant\"");
     SftMessage sm;
     sm.role = role->get<std::string>();
     if (sm.role != "system" && sm.role != "user" && sm.role != "assistant")
-      throw SftRecordError(At(m) + ".role: \"" + sm.role + "\" is not system, user or assistant");
+      throw SftRecordError(At(field, m) + ".role: \"" + sm.role + "\" is not system, user or assistant");
     auto content = msg.find("content");
-    if (content == msg.end()) throw SftRecordError(At(m) + ".content: missing");
+    if (content == msg.end()) throw SftRecordError(At(field, m) + ".content: missing");
     if (content->is_string()) {
       sm.content.push_back({SftItem::Kind::kText, content->get<std::string>(), {}, 0, {}});
     } else if (content->is_array()) {
-      for (size_t k = 0; k < content->size(); ++k) sm.content.push_back(ParseItem((*content)[k], At(m, k), sm.role));
+      for (size_t k = 0; k < content->size(); ++k)
+        sm.content.push_back(ParseItem((*content)[k], At(field, m, k), sm.role));
     } else {
-      throw SftRecordError(At(m) + ".content: must be a string or an array of items");
+      throw SftRecordError(At(field, m) + ".content: must be a string or an array of items");
     }
     has_assistant = has_assistant || sm.role == "assistant";
-    out.messages.push_back(std::move(sm));
+    out.push_back(std::move(sm));
   }
-  if (!has_assistant) throw SftRecordError("messages: no assistant turn (nothing to train on)");
+  if (!has_assistant) throw SftRecordError(field + ": no assistant turn (nothing to train on)");
+  return out;
+}
+
+std::string ParseId(const Json& rec) {
+  if (!rec.is_object()) throw SftRecordError("record must be a JSON object");
+  auto id = rec.find("id");
+  if (id == rec.end() || !(id->is_string() || id->is_number_integer()))
+    throw SftRecordError("id: must be a string or an integer");
+  return id->is_string() ? id->get<std::string>() : id->dump();
+}
+
+}  // namespace
+
+SftRecord ParseSftRecord(const Json& rec) {
+  std::string id = ParseId(rec);
+  return {std::move(id), ParseMessages(rec, "messages"), "messages"};
+}
+
+std::vector<SftRecord> ParseSftConversations(const Json& rec) {
+  std::vector<SftRecord> out{ParseSftRecord(rec)};
+  if (rec.contains("turn2_messages")) out.push_back({out.front().id, ParseMessages(rec, "turn2_messages"), "turn2_messages"});
   return out;
 }
 
@@ -161,7 +178,7 @@ Media SftEncoder::LoadMedia(const SftRecord& rec) const {
           media.images.Append(model::ProcessImage(model::LoadImageRgb(it.path), proc_));
         }
       } catch (const std::exception& e) {
-        throw SftRecordError(At(m, k) + (it.kind == SftItem::Kind::kVideo ? ".frames: " : ".path: ") + e.what());
+        throw SftRecordError(At(rec.field, m, k) + (it.kind == SftItem::Kind::kVideo ? ".frames: " : ".path: ") + e.what());
       }
     }
   }

@@ -1,6 +1,7 @@
 #pragma once
-// SFT data: one JSON line per conversation, {"id": ..., "messages": [...]} in the chat format of
-// TRL/HF conversational datasets, validated field by field; tokenised with the Qwen2.5-VL chat
+// SFT data: one JSON line per video, {"id": ..., "messages": [...]} in the chat format of
+// TRL/HF conversational datasets (plus "turn2_messages", a second conversation, when turn 2 has a
+// context of its own), validated field by field; tokenised with the Qwen2.5-VL chat
 // template and labelled for the causal-LM loss (which tokens are trained), then collated into
 // right-padded batches. vs-decompose writes these records; so can any script.
 #include <cstdint>
@@ -46,11 +47,16 @@ struct SftMessage {
 struct SftRecord {
   std::string id;
   std::vector<SftMessage> messages;
+  std::string field = "messages";  // the record's key the conversation came from (for error messages)
 };
 
-// Validates one parsed JSON line. Unknown fields are ignored (they pass through to error records).
-// Throws SftRecordError naming the first problem.
+// Validates one parsed JSON line's "messages". Unknown fields are ignored (they pass through to error
+// records). Throws SftRecordError naming the first problem.
 SftRecord ParseSftRecord(const nlohmann::ordered_json& record);
+// Every conversation of a line, each trained as a sequence of its own: "messages", then
+// "turn2_messages" when present (vs-decompose writes it for a profile whose turn 2 starts a fresh
+// context, so turn 2 is learned without the turn-1 exchange before it, as inference asks it).
+std::vector<SftRecord> ParseSftConversations(const nlohmann::ordered_json& record);
 
 enum class TrainOn {
   kAssistant,  // content of every assistant turn and its <|im_end|>

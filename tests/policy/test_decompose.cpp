@@ -153,8 +153,14 @@ TEST_CASE("a verified chain becomes an SFT record, and the teacher sees the stud
   REQUIRE_FALSE(o.contains("error"));
   CHECK(o["label"] == "Kick Ball");  // input fields pass through
   CHECK(o.contains("frames"));
+  // The clean profile asks turn 2 in a fresh context, so the record holds two conversations: turn 1
+  // with its answer, and turn 2 alone with the chain, as inference asks each.
   const Json& m = o["messages"];
-  REQUIRE(m.size() == 5);
+  REQUIRE(m.size() == 3);
+  REQUIRE(o.contains("turn2_messages"));
+  const Json& m2 = o["turn2_messages"];
+  REQUIRE(m2.size() == 3);
+  CHECK(m2[0]["role"] == "system");
   CHECK(m[0]["role"] == "system");
   CHECK(m[1]["role"] == "user");
   CHECK(m[1]["content"][0]["type"] == "video");
@@ -162,13 +168,15 @@ TEST_CASE("a verified chain becomes an SFT record, and the teacher sees the stud
   CHECK(m[1]["content"][0]["sample_fps"] == 2.0);
   CHECK(Text(m[1]) == recog::RenderTurn1(recog::LoadProfile("clean")));
   CHECK(Text(m[2]) == TurnOne(true));
-  CHECK(m[3]["role"] == "user");
+  CHECK(m[2]["role"] == "assistant");
+  CHECK(m2[1]["role"] == "user");
+  CHECK(m2[2]["role"] == "assistant");
   // Turn 2 shows the detector's boxes, exactly as vs-policy builds it (hog ran on the frames).
-  CHECK(m[3]["content"][0]["type"] == "video");
-  CHECK(m[3]["content"][0]["frames"] != Frames()["paths"]);
+  CHECK(m2[1]["content"][0]["type"] == "video");
+  CHECK(m2[1]["content"][0]["frames"] != Frames()["paths"]);
   CHECK(o["teacher"]["turn2_frames"] == "bound");
-  CHECK(Text(m[3]).find("box drawn around every person") != std::string::npos);
-  CHECK(Text(m[4]) == Chain("forward", "kick_ball"));
+  CHECK(Text(m2[1]).find("box drawn around every person") != std::string::npos);
+  CHECK(Text(m2[2]) == Chain("forward", "kick_ball"));
   CHECK(o["teacher"]["label"] == "kick_ball");
   CHECK(o["teacher"]["attempts"] == Json::array({1, 1}));
   CHECK(o["teacher"]["decisions"]["person_detection"] == true);
@@ -184,16 +192,16 @@ TEST_CASE("a verified chain becomes an SFT record, and the teacher sees the stud
   CHECK(t1.label == "kick_ball");
   CHECK(LastUserText(t1).rfind(Text(m[1]), 0) == 0);
   CHECK(LastUserText(t1).find("\"kick_ball\"") != std::string::npos);
-  CHECK(LastUserText(t2).rfind(Text(m[3]), 0) == 0);
+  CHECK(LastUserText(t2).rfind(Text(m2[1]), 0) == 0);
   CHECK(LastUserText(t2).find("<answer>kick_ball</answer>") != std::string::npos);
   CHECK(t2.tools == std::vector<std::string>{"detect"});
   CHECK(t2.turn1 == TurnOne(true));
   CHECK(t2.messages.back().content[0].type == plugin::ContentItem::Type::kVideo);
-  CHECK(t2.messages.back().content[0].frames == m[3]["content"][0]["frames"].get<std::vector<std::string>>());
+  CHECK(t2.messages.back().content[0].frames == m2[1]["content"][0]["frames"].get<std::vector<std::string>>());
   CHECK(t2.temperature == 0.0);
   CHECK(t2.max_tokens == 1024);
   CHECK(Text(m[1]).find("kick") == std::string::npos);
-  std::string shown = Text(m[3]);
+  std::string shown = Text(m2[1]);
   CHECK(recog::ReplaceAll(shown, "brush_hair\ncartwheel\nkick_ball\nwave", "").find("kick") == std::string::npos);
 }
 
@@ -208,7 +216,7 @@ TEST_CASE("vs-decompose --chain answer writes only the answer of a verified chai
   REQUIRE(out.size() == 1);
   INFO(out[0].dump());
   REQUIRE_FALSE(out[0].contains("error"));
-  CHECK(Text(out[0]["messages"][4]) == "<answer>kick_ball</answer>");
+  CHECK(Text(out[0]["turn2_messages"][2]) == "<answer>kick_ball</answer>");
   // The chain is still verified in full first: one without [1] is refused, not cut down to its answer.
   Harness bad;
   bad.opt.chain = "answer";
@@ -217,6 +225,28 @@ TEST_CASE("vs-decompose --chain answer writes only the answer of a verified chai
   };
   auto refused = bad.Run({Rec("v1", "Kick Ball")});
   CHECK(refused[0].contains("error"));
+}
+
+TEST_CASE("vs-decompose --alias-labels renames the candidates through the whole conversation", "[policy][decompose]") {
+  Harness h;
+  h.opt.alias_labels = 1.0;
+  h.teacher.script = [](const plugin::TeachRequest& r) {
+    return r.stage == "turn1" ? TurnOne(false) : Chain("forward", r.label);
+  };
+  auto out = h.Run({Rec("v1", "Kick Ball")});
+  INFO(out[0].dump());
+  REQUIRE_FALSE(out[0].contains("error"));
+  CHECK(out[0]["label"] == "Kick Ball");  // the record keeps its truth; only the conversation is renamed
+  const Json& aliases = out[0]["teacher"]["aliases"];
+  REQUIRE(aliases.size() == 4);
+  const std::string kick = aliases["kick_ball"];
+  const Json& t2 = out[0]["turn2_messages"];
+  CHECK(Text(t2[2]).find("<answer>" + kick + "</answer>") != std::string::npos);
+  for (const char* name : {"brush_hair", "cartwheel", "kick_ball", "wave"}) {
+    CHECK(Text(t2[1]).find(name) == std::string::npos);
+    CHECK(Text(t2[2]).find(name) == std::string::npos);
+    CHECK(Text(t2[1]).find(aliases[name].get<std::string>()) != std::string::npos);
+  }
 }
 
 TEST_CASE("chains that fail verification are asked again with another seed, then become error records",
@@ -286,7 +316,7 @@ TEST_CASE("every output's decisions and chain belong to its own input across bat
     CHECK(Text(m[2]) == TurnOne(i % 2 == 1));
     CHECK(out[i]["teacher"]["decisions"]["person_detection"] == (i % 2 == 1));
     CHECK(out[i]["teacher"]["turn2_frames"] == (i % 2 == 1 ? "bound" : "original"));
-    CHECK(Text(m[4]) == Chain("for r" + std::to_string(i), labels[(i * 3) % 4]));
+    CHECK(Text(out[i]["turn2_messages"][2]) == Chain("for r" + std::to_string(i), labels[(i * 3) % 4]));
   }
 }
 
@@ -303,7 +333,7 @@ TEST_CASE("a student prompt that names the ground truth is refused in the clean 
   auto out = h.Run({leaky, clean});
   CHECK(out[0]["error"]["message"].get<std::string>().find("turn-2 prompt names the ground truth") != std::string::npos);
   CHECK_FALSE(out[1].contains("error"));
-  CHECK(Text(out[1]["messages"][3]).find("turns sideways") != std::string::npos);
+  CHECK(Text(out[1]["turn2_messages"][1]).find("turns sideways") != std::string::npos);
 
   Harness allowed("clean", {}, false);
   allowed.teacher.script = h.teacher.script;
@@ -357,6 +387,7 @@ TEST_CASE("official profile: the teacher gets the authors' teacher templates byt
   // The student's record is official-sft's: two videos, the SFT templates, the authors' system prompt.
   const Json& m = out[0]["messages"];
   REQUIRE(m.size() == 5);
+  CHECK_FALSE(out[0].contains("turn2_messages"));  // turn 2 continues the conversation
   CHECK(Text(m[0]) == "You are a helpful assistant");
   CHECK(Text(m[1]) == recog::RenderTurn1(recog::LoadProfile("official-sft", ref / "templates")));
   CHECK(Text(m[3]).find("Ground Truth") == std::string::npos);
@@ -423,7 +454,7 @@ TEST_CASE("vs-decompose with the openai teacher on a loopback endpoint is resuma
   for (size_t i = 0; i < ids.size(); ++i) {
     Json j = Json::parse(lines[i]);
     CHECK(j["teacher"]["source"] == "openai:echo-model");
-    CHECK(Text(j["messages"][4]) == Chain("y", labels[i]));
+    CHECK(Text(j["turn2_messages"][2]) == Chain("y", labels[i]));
   }
 
   auto sft = test::Run({"vs-sft", "--model", (test::FixtureDir() / "model/tiny/model").string(), "--output",
