@@ -9,10 +9,10 @@ namespace vstar::recog {
 
 Decision ParseDecision(std::string_view text, std::string_view tag) {
   std::string t = RegexEscape(tag);
-  Regex re("<" + t + ">\\s*(yes|no)\\s*</" + t + ">", kIgnoreCase);
+  const auto re = Regex::Cached("<" + t + ">\\s*(yes|no)\\s*</" + t + ">", kIgnoreCase);
   Decision d;
   d.tag = std::string(tag);
-  if (auto m = re.Search(text)) {
+  if (auto m = re->Search(text)) {
     d.found = true;
     d.yes = Lower(m->group(1)) == "yes";
   }
@@ -28,7 +28,7 @@ std::vector<Decision> ParseDecisions(std::string_view text, const std::vector<st
 bool AnyYes(std::string_view text, const std::vector<std::string>& tags) {
   for (const auto& tag : tags) {
     std::string t = RegexEscape(tag);
-    if (Regex("<" + t + ">\\s*yes\\s*</" + t + ">", kIgnoreCase).Search(text)) return true;
+    if (Regex::Cached("<" + t + ">\\s*yes\\s*</" + t + ">", kIgnoreCase)->Search(text)) return true;
   }
   return false;
 }

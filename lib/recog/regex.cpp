@@ -4,15 +4,22 @@
 #include <pcre2.h>
 
 #include <cstdint>
+#include <mutex>
 #include <stdexcept>
+#include <unordered_map>
 
 #include "io/text.hpp"
 
 namespace vstar::recog {
 
 struct Regex::Impl {
+  std::string pattern;
+  unsigned flags = kNone;
   pcre2_code* code = nullptr;
-  pcre2_code* full = nullptr;  // same pattern anchored at both ends, for FullMatch
+  // The same pattern anchored at both ends, for FullMatch: compiled on first use, as most patterns
+  // are only ever searched.
+  std::once_flag full_once;
+  pcre2_code* full = nullptr;
   ~Impl() {
     if (code) pcre2_code_free(code);
     if (full) pcre2_code_free(full);
@@ -68,8 +75,9 @@ std::optional<Match> Run(const pcre2_code* code, std::string_view subject, size_
 }  // namespace
 
 Regex::Regex(std::string_view pattern, unsigned flags) : impl_(std::make_unique<Impl>()) {
+  impl_->pattern = std::string(pattern);
+  impl_->flags = flags;
   impl_->code = Compile(pattern, flags);
-  impl_->full = Compile("(?:" + std::string(pattern) + ")\\z", flags);
 }
 Regex::~Regex() = default;
 Regex::Regex(Regex&&) noexcept = default;
@@ -79,7 +87,20 @@ std::optional<Match> Regex::Search(std::string_view subject, size_t start) const
   return Run(impl_->code, subject, start);
 }
 
+std::shared_ptr<const Regex> Regex::Cached(std::string_view pattern, unsigned flags) {
+  constexpr size_t kMaxPatterns = 256;
+  thread_local std::unordered_map<std::string, std::shared_ptr<const Regex>> cache;
+  std::string key = std::to_string(flags) + '\x1f' + std::string(pattern);
+  if (auto it = cache.find(key); it != cache.end()) return it->second;
+  if (cache.size() >= kMaxPatterns) cache.clear();
+  auto re = std::make_shared<const Regex>(pattern, flags);
+  cache.emplace(std::move(key), re);
+  return re;
+}
+
 bool Regex::FullMatch(std::string_view subject) const {
+  std::call_once(impl_->full_once,
+                 [&] { impl_->full = Compile("(?:" + impl_->pattern + ")\\z", impl_->flags); });
   // Anchor at offset 0 by requiring the match to start there.
   pcre2_match_data* md = pcre2_match_data_create_from_pattern(impl_->full, nullptr);
   int rc = pcre2_match(impl_->full, reinterpret_cast<PCRE2_SPTR>(subject.data()), subject.size(), 0,

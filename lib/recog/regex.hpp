@@ -38,6 +38,12 @@ class Regex {
   // All non-overlapping matches (re.findall / re.finditer).
   std::vector<Match> FindAll(std::string_view subject) const;
 
+  // The compiled pattern from a per-thread cache. Patterns built from data (a decision tag, an
+  // answer, a template's section title) recur in every record; compiling them (with the JIT) costs
+  // far more than matching them, so each is compiled once per thread. The cache holds at most 256
+  // patterns and starts over when full; the pointer keeps its pattern alive regardless.
+  static std::shared_ptr<const Regex> Cached(std::string_view pattern, unsigned flags = kNone);
+
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;

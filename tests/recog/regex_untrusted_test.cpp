@@ -31,3 +31,22 @@ TEST_CASE("ParseDecision: a tag with invalid UTF-8 is simply not found") {
   CHECK_FALSE(d.yes);
   CHECK_FALSE(AnyYes("<pose\xc1>yes</pose\xc1>", {"pose\xc1"}));
 }
+
+TEST_CASE("Regex::Cached: one compiled pattern per pattern and flags, per thread; bad patterns still throw") {
+  auto a = Regex::Cached("<answer>(.*?)</answer>", kDotAll);
+  auto b = Regex::Cached("<answer>(.*?)</answer>", kDotAll);
+  auto c = Regex::Cached("<answer>(.*?)</answer>", kIgnoreCase);
+  CHECK(a.get() == b.get());
+  CHECK(a.get() != c.get());
+  CHECK(a->Search("<answer>x\ny</answer>")->group(1) == "x\ny");
+  CHECK_FALSE(c->Search("<ANSWER>x\ny</ANSWER>"));  // no DOTALL: '.' stops at the newline
+  CHECK(c->Search("<ANSWER>xy</ANSWER>")->group(1) == "xy");
+  // FullMatch compiles its anchored form on first use, and still anchors both ends.
+  CHECK(a->FullMatch("<answer>q</answer>"));
+  CHECK_FALSE(a->FullMatch("<answer>q</answer> trailing"));
+  CHECK_THROWS_AS(Regex::Cached("(unclosed"), std::invalid_argument);
+  // More patterns than the cache holds: it starts over, and pointers handed out stay valid.
+  for (int i = 0; i < 600; ++i) Regex::Cached("p" + std::to_string(i));
+  CHECK(a->Search("<answer>z</answer>")->group(1) == "z");
+  CHECK(Regex::Cached("<answer>(.*?)</answer>", kDotAll)->Search("<answer>w</answer>"));
+}
