@@ -38,6 +38,15 @@ int main(int argc, char** argv) {
   folders->add_option("--names", f.names, "folders.tsv mapping folder names to display names")
       ->check(CLI::ExistingFile);
   folders->add_option("--root", f.root, "Write \"video\" relative to this root (default: absolute)");
+  folders
+      ->add_option("--classes", f.classes,
+                   "Only the classes of this list (display or folder names); the class list written is this list")
+      ->check(CLI::ExistingFile);
+  folders
+      ->add_option("--list", f.list,
+                   "Only the clips this file lists (<class>/<clip>.<ext> per line, as UCF-101's testlist01.txt)")
+      ->check(CLI::ExistingFile);
+  folders->add_option("--per-class", f.per_class, "At most N clips of each class, the first in name order (0 = all)");
   return vstar::io::Main(app, argc, argv, [&] {
     questions.insert(questions.end(), stream.inputs.begin(), stream.inputs.end());
     auto r = authors->parsed() ? vstar::recog::ImportAuthors(a, questions) : vstar::recog::ImportFolders(f);

@@ -11,6 +11,7 @@ complete -c vs-eval -l device -d 'Compute device for model stages: auto, cpu, cu
 complete -c vs-eval -l base -d 'Base-half prediction file(s) of a base-to-novel evaluation' -r -f
 complete -c vs-eval -l novel -d 'Novel-half prediction file(s) of a base-to-novel evaluation' -r -f
 complete -c vs-eval -l split -d 'Split files (e.g. three cross-dataset splits): mean ± std' -r -f
+complete -c vs-eval -l split-classes -d 'Candidate list of each --split file, in the same order (default --classes)' -r -f
 complete -c vs-eval -l classes -d 'Candidate list for every file without its own (--base-/--novel-classes)' -r -f
 complete -c vs-eval -l base-classes -d 'Candidate list of the base half' -r -f
 complete -c vs-eval -l novel-classes -d 'Candidate list of the novel half' -r -f
@@ -24,3 +25,6 @@ complete -c vs-eval -l curve -d 'NAME=FILE: a vs-grpo metrics file whose mean re
 complete -c vs-eval -l std -d 'Standard deviation over splits: sample (n-1, default) or population' -r -f -a 'sample population'
 complete -c vs-eval -l answer-rule -d 'Answer extraction for the strict metric: clean (default) or train|eval|score' -r -f -a 'clean train eval score'
 complete -c vs-eval -l no-per-class -d 'Leave the per-class tables out of the markdown' -r -f
+complete -c vs-eval -l paper -d 'Published numbers (TSV: table, dataset, method, metric, value, source): write the paper'\''s tables from runs named b2n|zs/DATASET/PROFILE and tools/DATASET/PROFILE/MODE' -r -f
+complete -c vs-eval -l audit -d 'NAME=FILE: a vs-audit JSON report shown in the --paper report (repeatable)' -r -f
+complete -c vs-eval -l note -d 'A line for the --paper report'\''s notes (repeatable)' -r -f

@@ -1,5 +1,6 @@
 #include "eval/metrics.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <iostream>
@@ -38,6 +39,12 @@ Prediction FromJson(const Json& j, const std::string& where) {
     recog::PolicyRecord policy = recog::PolicyRecord::FromJson(j["policy"]);
     p.text = policy.answer.value_or(policy.turn2.text);
     if (!policy.map_status.empty()) p.mapped = policy.mapped.value_or("");
+    const Json& t = policy.timing;
+    auto num = [&](const char* k) { return t.contains(k) && t[k].is_number() ? t[k].get<double>() : 0.0; };
+    if (t.contains("total_s")) {
+      const double batch = std::max(1.0, num("batch"));
+      p.seconds = (num("turn1_s") + num("turn2_s")) / batch + num("tools_s");
+    }
   } else if (auto t2 = Str(j, {"second_turn_output"})) {
     p.text = *t2;
   } else if (auto t3 = Str(j, {"prediction"})) {
@@ -118,6 +125,10 @@ Json FileScore::ToJson() const {
   Json pc = Json::array();
   for (const auto& c : per_class)
     pc.push_back(Json{{"class", c.name}, {"total", c.total}, {"correct", c.correct}, {"accuracy", c.accuracy()}});
+  if (timed) {
+    j["seconds_per_video"] = seconds / static_cast<double>(timed);
+    j["timed"] = timed;
+  }
   j["per_class"] = pc;
   j["classes"] = classes;
   j["confusion"] = confusion;
@@ -146,6 +157,10 @@ FileScore Score(const std::vector<Prediction>& preds, const recog::ClassList* cl
   for (const auto& p : preds) {
     ++s.total;
     if (p.failed) ++s.failed;
+    if (p.seconds) {
+      s.seconds += *p.seconds;
+      ++s.timed;
+    }
     // authors' rule
     if (!p.failed) {
       std::string pred = recog::ExtractAnswer(p.text, recog::AnswerRule::kScore).text;

@@ -31,6 +31,9 @@ struct Prediction {
   std::optional<std::string>
       mapped;  // the candidate vs-policy mapped the answer onto ("" = none found)
   std::vector<std::string> candidates;  // from the record, when it has them
+  // vs-policy's policy.timing: the record's share of its batch's two generation turns (turn1_s and
+  // turn2_s are the batch's wall time) plus its own tools_s; absent when the record has no timing.
+  std::optional<double> seconds;
 };
 
 // Reads JSONL records or a JSON array (the authors' result files). Label: "label", else the
@@ -60,6 +63,8 @@ struct FileScore {
   std::vector<ClassScore> per_class;           // strict, by ground-truth candidate
   std::vector<std::string> classes;            // confusion axes (candidate order)
   std::vector<std::vector<size_t>> confusion;  // [gt][pred], last column = unmapped/ambiguous/empty
+  double seconds = 0;  // sum of the timed records' Prediction::seconds
+  size_t timed = 0;    // records with a timing; "seconds_per_video" in the JSON when any
   double acc_authors() const {
     return total ? static_cast<double>(correct_authors) / static_cast<double>(total) : 0;
   }

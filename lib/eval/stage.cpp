@@ -10,6 +10,7 @@
 #include <set>
 #include <sstream>
 
+#include "eval/paper.hpp"
 #include "eval/plot.hpp"
 #include "eval/report.hpp"
 #include "io/cache.hpp"
@@ -26,6 +27,8 @@ void EvalOptions::Register(CLI::App& app) {
   app.add_option("--base", base, "Base-half prediction file(s) of a base-to-novel evaluation");
   app.add_option("--novel", novel, "Novel-half prediction file(s) of a base-to-novel evaluation");
   app.add_option("--split", splits, "Split files (e.g. three cross-dataset splits): mean ± std");
+  app.add_option("--split-classes", split_classes,
+                 "Candidate list of each --split file, in the same order (default --classes)");
   app.add_option("--classes", classes,
                  "Candidate list for every file without its own (--base-/--novel-classes)");
   app.add_option("--base-classes", base_classes, "Candidate list of the base half");
@@ -54,6 +57,14 @@ void EvalOptions::Register(CLI::App& app) {
                  "train|eval|score")
       ->check(CLI::IsMember({"clean", "train", "eval", "score"}));
   app.add_flag("!--no-per-class", per_class, "Leave the per-class tables out of the markdown");
+  auto* paper_opt = app.add_option("--paper", paper,
+                                    "Published numbers (TSV: table, dataset, method, metric, value, source): "
+                                    "write the paper's tables from runs named b2n|zs/DATASET/PROFILE and "
+                                    "tools/DATASET/PROFILE/MODE")
+                        ->check(CLI::ExistingFile);
+  app.add_option("--audit", audits, "NAME=FILE: a vs-audit JSON report shown in the --paper report (repeatable)")
+      ->needs(paper_opt);
+  app.add_option("--note", notes, "A line for the --paper report's notes (repeatable)")->needs(paper_opt);
 }
 
 namespace {
@@ -159,7 +170,15 @@ int RunEval(const EvalOptions& opt) {
   };
   add(opt.base, "base", base_cl.get());
   add(opt.novel, "novel", novel_cl.get());
-  add(opt.splits, "split", common.get());
+  if (opt.split_classes.empty()) {
+    add(opt.splits, "split", common.get());
+  } else {
+    if (opt.split_classes.size() != opt.splits.size())
+      throw std::invalid_argument("--split-classes wants one list per --split file (" +
+                                  std::to_string(opt.splits.size()) + "), not " +
+                                  std::to_string(opt.split_classes.size()));
+    for (size_t i = 0; i < opt.splits.size(); ++i) add({opt.splits[i]}, "split", load(opt.split_classes[i]).get());
+  }
   std::vector<std::string> plain = opt.files;
   plain.insert(plain.end(), opt.inputs.begin(), opt.inputs.end());
   if (plain.empty() && opt.base.empty() && opt.novel.empty() && opt.splits.empty() &&
@@ -172,6 +191,20 @@ int RunEval(const EvalOptions& opt) {
   if (reports.empty())
     throw std::invalid_argument("nothing to evaluate: give prediction files or --merge reports");
   Json report = MergeReports(reports);
+  if (!opt.paper.empty()) {
+    PaperInput in{report, LoadPublished(opt.paper), {}, opt.notes};
+    for (const auto& spec : opt.audits) {
+      const size_t eq = spec.find('=');
+      if (eq == std::string::npos || eq == 0 || eq + 1 == spec.size())
+        throw std::invalid_argument("--audit wants NAME=FILE, not '" + spec + "'");
+      in.audits.emplace_back(spec.substr(0, eq), Json::parse(io::ReadFile(spec.substr(eq + 1), "audit report")));
+    }
+    const Json paper = PaperReport(in);
+    if (!opt.json_out.empty()) WriteText(opt.json_out, paper.dump(1) + "\n");
+    if (!opt.bars.empty()) WritePaperPicture(opt.bars, paper);
+    if (!opt.markdown_out.empty() && opt.markdown_out != "/dev/null") WriteText(opt.markdown_out, PaperMarkdown(paper));
+    return io::kExitOk;
+  }
   if (!opt.json_out.empty()) WriteText(opt.json_out, report.dump(1) + "\n");
   std::vector<fs::path> confusions;
   if (!opt.confusion.empty()) {

@@ -4,10 +4,12 @@
 #include <iostream>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 
 #include "io/cache.hpp"
+#include "io/log.hpp"
 #include "io/main.hpp"
 #include "io/record.hpp"
 #include "io/text.hpp"
@@ -78,11 +80,23 @@ ImportResult ImportFolders(const FolderImport& opt) {
       display[line.substr(0, tab)] = Strip(line.substr(tab + 1));
     }
   }
+  std::optional<ClassList> keep;
+  if (!opt.classes.empty()) keep = LoadClassList(opt.classes);
+  std::set<std::string> listed;
+  if (!opt.list.empty()) {
+    for (const auto& line : SplitLines(io::ReadFile(opt.list, "clip list"))) {
+      std::string path = Strip(line);
+      path = path.substr(0, path.find_first_of(" \t"));
+      if (!path.empty()) listed.insert(fs::path(path).lexically_normal().generic_string());
+    }
+  }
   std::vector<fs::path> classes;
   for (const auto& e : fs::directory_iterator(dir))
     if (e.is_directory()) classes.push_back(e.path());
   std::sort(classes.begin(), classes.end());
   ImportResult r;
+  std::set<std::string> found;
+  size_t listed_found = 0;
   for (const auto& cdir : classes) {
     std::string folder = cdir.filename().string();
     std::string label = display.count(folder) ? display[folder] : folder;
@@ -96,11 +110,23 @@ ImportResult ImportFolders(const FolderImport& opt) {
     if (clips.empty()) continue;  // not a class folder
     if (!opt.names.empty() && !display.count(folder))
       throw std::runtime_error("folder '" + folder + "' is not in " + opt.names);
+    if (keep) {
+      auto at = keep->Find(label);
+      if (!at) at = keep->Find(folder);
+      if (!at) continue;
+      label = keep->items[*at].name;
+    }
     std::sort(clips.begin(), clips.end());
-    r.classes.items.push_back({label, "", ""});
+    size_t taken = 0;
     for (const auto& clip : clips) {
-      Json rec;
       fs::path rel = fs::relative(clip, dir);
+      if (!opt.list.empty()) {
+        if (!listed.count(rel.lexically_normal().generic_string())) continue;
+        ++listed_found;
+      }
+      if (opt.per_class && taken == opt.per_class) break;
+      ++taken;
+      Json rec;
       rec["id"] = (rel.parent_path() / rel.stem()).string();
       fs::path abs = fs::absolute(clip).lexically_normal();
       rec["video"] = opt.root.empty() ? abs.string() : fs::relative(abs, fs::absolute(opt.root)).string();
@@ -109,8 +135,22 @@ ImportResult ImportFolders(const FolderImport& opt) {
       rec["path"] = rel.string();
       r.records.push_back(std::move(rec));
     }
+    if (taken && !keep) r.classes.items.push_back({label, "", ""});
+    if (taken) found.insert(label);
   }
-  if (r.records.empty()) throw std::runtime_error("no clips under " + opt.dir + " (class/clip.ext)");
+  if (r.records.empty())
+    throw std::runtime_error("no clips under " + opt.dir + " (class/clip.ext" +
+                             (keep || !opt.list.empty() ? ", of the selected classes or listed clips)" : ")"));
+  if (keep) {
+    r.classes = *keep;
+    size_t missing = 0;
+    for (const auto& c : keep->items) missing += !found.count(c.name);
+    if (missing)
+      log::Warn(missing, " of the ", keep->size(), " classes of ", opt.classes, " have no clips under ", opt.dir);
+  }
+  if (!opt.list.empty() && !opt.per_class && listed_found < listed.size())
+    log::Warn(listed.size() - listed_found, " of the ", listed.size(), " clips of ", opt.list, " are not under ",
+              opt.dir, " (or not of the selected classes)");
   return r;
 }
 

@@ -42,7 +42,15 @@ struct FolderImport {
   std::string split = "all";
   std::string names;               // optional folders.tsv: folder TAB display name
   std::string root;                // optional: write "video" relative to this root instead of absolute
+  // Subsets (an experiment's split, or a quick run): only the classes of this list (display or folder
+  // names; the class list written is this list, in its order), only the clips this file lists (one
+  // <class>/<clip>.<ext> per line, anything after whitespace ignored: UCF-101's testlist01.txt as it
+  // is), and at most this many clips of each class (the first in name order; 0 = all).
+  std::string classes;
+  std::string list;
+  size_t per_class = 0;
 };
+// Throws std::runtime_error when `dir` holds no (selected) clips or names a folder missing from `names`.
 ImportResult ImportFolders(const FolderImport& opt);
 
 // Writes the manifest as JSONL to `manifest` ("-" = stdout) and, when `classes_file` is not empty, the

@@ -84,3 +84,52 @@ TEST_CASE("vs-import authors over several files: records in file order, each cla
   CHECK(none.status == 2);
   CHECK(none.err.find("give at least one question file") != std::string::npos);
 }
+
+TEST_CASE("vs-import folders --classes, --list, --per-class: a subset and its candidate list") {
+  auto dir = vstar::test::TempDir("import-subset");
+  auto ds = dir / "hmdb";
+  for (const char* p : {"brush_hair/a.avi", "brush_hair/b.avi", "brush_hair/c.avi", "cartwheel/a.avi", "wave/a.avi",
+                        "wave/b.avi"}) {
+    std::filesystem::create_directories((ds / p).parent_path());
+    vstar::test::WriteFile(ds / p, "x");
+  }
+  const auto names = (vstar::test::SourceDir() / "share/vstar/datasets/hmdb51/folders.tsv").string();
+  // The list: display names and a folder name, in an order of its own, and one class without clips.
+  vstar::test::WriteFile(dir / "keep.txt", "Wave\nbrush_hair\nKick ball\n");
+  auto run = [&](std::vector<std::string> extra) {
+    std::vector<std::string> argv = {"vs-import", "--classes-out", (dir / "c.json").string(), "folders", ds.string(),
+                                     "--names", names};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return vstar::test::Run(argv);
+  };
+  auto r = run({"--classes", (dir / "keep.txt").string(), "--per-class", "2"});
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  auto lines = vstar::test::Lines(r.out);
+  REQUIRE(lines.size() == 4);
+  CHECK(json::parse(lines[0])["id"] == "brush_hair/a");
+  CHECK(json::parse(lines[0])["label"] == "brush_hair");  // spelled as the list spells it
+  CHECK(json::parse(lines[1])["id"] == "brush_hair/b");
+  CHECK(json::parse(lines[2])["label"] == "Wave");
+  CHECK(json::parse(lines[3])["id"] == "wave/b");
+  CHECK(r.err.find("1 of the 3 classes") != std::string::npos);  // Kick ball has no clips
+  auto cl = json::parse(vstar::test::ReadFile(dir / "c.json"));
+  REQUIRE(cl.size() == 3);  // the candidate list is the whole list, in its order
+  CHECK(cl[0]["name"] == "Wave");
+  CHECK(cl[2]["name"] == "Kick ball");
+  // A clip list in UCF-101's testlist form (with and without a trailing class index).
+  vstar::test::WriteFile(dir / "split.txt", "wave/b.avi\ncartwheel/a.avi 2\nwave/missing.avi\n");
+  auto l = run({"--list", (dir / "split.txt").string(), "--split", "split1"});
+  INFO(l.err);
+  REQUIRE(l.status == 0);
+  lines = vstar::test::Lines(l.out);
+  REQUIRE(lines.size() == 2);
+  CHECK(json::parse(lines[0])["id"] == "cartwheel/a");
+  CHECK(json::parse(lines[1])["id"] == "wave/b");
+  CHECK(json::parse(lines[1])["split"] == "split1");
+  CHECK(l.err.find("1 of the 3 clips") != std::string::npos);
+  CHECK(json::parse(vstar::test::ReadFile(dir / "c.json")).size() == 2);
+  // Nothing selected is an error, as an empty folder is.
+  vstar::test::WriteFile(dir / "none.txt", "Kick ball\n");
+  CHECK(run({"--classes", (dir / "none.txt").string()}).status == 1);
+}
