@@ -9,7 +9,7 @@ export VSTAR_VENV ?= $(HOME)/.local/share/vstar/venv
 export CCACHE_BASEDIR ?= $(CURDIR)
 export CCACHE_NOHASHDIR ?= 1
 
-.PHONY: all build configure deps setup check test install bench demo reproduce-mini completions clean fuzz fuzz-build
+.PHONY: all build configure deps setup check test test-slurm install bench demo reproduce-mini completions clean fuzz fuzz-build
 
 all: build
 
@@ -59,6 +59,12 @@ install: build
 
 bench: build
 	cmake --build $(BUILD) --target bench
+
+# The share/vstar/slurm recipes on a real one-node Slurm cluster started on loopback (installs
+# slurm-wlm, munge and parallel with apt-get when absent, so it needs root): 4 shards + the dependent
+# merge job == one run, a restarted shard, GNU parallel. Not part of `make check`.
+test-slurm: build
+	bash tools/test-slurm.sh $(BUILD)/bin
 
 # Regenerates completions/ from the binaries' real flags (a test checks they are current).
 completions: build

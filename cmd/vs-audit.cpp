@@ -13,7 +13,7 @@ int main(int argc, char** argv) {
       "Find label leaks, train/test overlap, labels outside the candidates and swapped labels"};
   io::SetupApp(app, "vs-audit");
   io::StreamOptions stream;
-  stream.Register(app);
+  stream.Register(app, /*selects_records=*/false);  // reads whole streams: no --shard/--resume
   eval::AuditOptions opt;
   opt.Register(app);
   return io::Main(app, argc, argv, [&] { return eval::RunAudit(opt, stream); });

@@ -4,7 +4,6 @@
 #include <CLI/CLI.hpp>
 
 #include "io/cli.hpp"
-#include "io/log.hpp"
 #include "io/main.hpp"
 #include "io/stream.hpp"
 #include "policy/decompose.hpp"
@@ -23,15 +22,9 @@ int main(int argc, char** argv) {
     recog::ClassList candidates;
     if (!opt.candidates.empty()) candidates = recog::LoadClassList(opt.candidates);
     auto mode = recog::ParseToolMode(opt.tools);
-    // -o FILE resumes: ids already in FILE are skipped and new records appended.
-    std::set<std::string> done;
-    if (stream.output != "-") done = policy::FinishedIds(stream.output);
-    if (!done.empty()) {
-      log::Info("resuming ", stream.output, ": ", done.size(),
-                " records already there are skipped");
-      stream.append = true;
-      stream.skip = [&](const io::Record& r) { return done.count(r.id()) > 0; };
-    }
+    // Teacher chains are the slow, paid step: -o FILE always resumes (--resume, io/select.hpp), so
+    // a rerun asks the teacher only for the records the file lacks.
+    if (stream.output != "-") stream.resume = true;
     auto teacher = policy::LoadTeacher(opt, stream.device);
     tools::ToolRunner tools(opt.runner, stream.device);
     policy::Decomposer decomposer(*teacher, std::move(student), std::move(prompts),

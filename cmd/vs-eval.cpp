@@ -14,7 +14,7 @@ int main(int argc, char** argv) {
       "reports"};
   io::SetupApp(app, "vs-eval");
   io::StreamOptions stream;
-  stream.Register(app);
+  stream.Register(app, /*selects_records=*/false);  // reads whole streams: no --shard/--resume
   eval::EvalOptions opt;
   opt.Register(app);
   return io::Main(app, argc, argv, [&] {

@@ -14,7 +14,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.fallthrough();
   vstar::io::StreamOptions stream;  // -o for the manifest; -i adds question files to `authors`
-  stream.Register(app);
+  stream.Register(app, /*selects_records=*/false);  // reads whole streams: no --shard/--resume
   std::string classes_out;
   app.add_option("--classes-out", classes_out, "Write the class list here (JSON array of {name, explanation})");
 

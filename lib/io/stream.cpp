@@ -11,7 +11,9 @@
 #include <fstream>
 #include <future>
 #include <iostream>
+#include <map>
 #include <memory>
+#include <optional>
 #include <unordered_set>
 
 #include <CLI/CLI.hpp>
@@ -19,10 +21,11 @@
 
 #include "io/log.hpp"
 #include "io/progress.hpp"
+#include "io/select.hpp"
 
 namespace vstar::io {
 
-void StreamOptions::Register(CLI::App& app) {
+void StreamOptions::Register(CLI::App& app, bool selects_records) {
   app.add_option("-i,--input", inputs, "Input JSONL file(s); '-' or none reads stdin")
       ->type_name("FILE");
   app.add_option("-o,--output", output, "Output JSONL file; '-' is stdout")
@@ -50,6 +53,33 @@ void StreamOptions::Register(CLI::App& app) {
         return "expected auto, cpu, cuda or cuda:N";
       })
       ->capture_default_str();
+  if (!selects_records) return;
+  app.add_option_function<std::string>(
+         "--shard",
+         [this](const std::string& v) {
+           auto by = shard.by;  // --shard-by may come first
+           shard = ParseShard(v);
+           shard.by = by;
+         },
+         "Process only shard I of N (0 <= I < N) of the input records")
+      ->type_name("I/N")
+      ->check([](const std::string& v) -> std::string {
+        try {
+          ParseShard(v);
+          return "";
+        } catch (const std::invalid_argument& e) {
+          return e.what();
+        }
+      });
+  std::map<std::string, Shard::By> by_map{{"id", Shard::By::kId}, {"order", Shard::By::kOrder}};
+  app.add_option("--shard-by", shard.by,
+                 "How --shard assigns records: id (a hash of the id, default) or order "
+                 "(position in the input)")
+      ->transform(CLI::CheckedTransformer(by_map, CLI::ignore_case))
+      ->type_name("id|order");
+  app.add_flag("--resume", resume,
+               "Keep the records already in -o FILE (a torn last line is dropped) and process only "
+               "the missing ones, appending them");
 }
 
 namespace {
@@ -217,16 +247,38 @@ int Run(Reader& reader, const StreamOptions& opt, std::string_view stage, size_t
         const BatchFn& fn, StreamStats* stats_out) {
   log::SetProgramName(std::string(stage));
   StreamStats stats;
+  const bool to_file = !opt.output.empty() && opt.output != "-";
+  if (opt.resume && !to_file) {
+    log::Error("--resume needs -o FILE (the output it resumes into)");
+    return kExitUsage;
+  }
   std::unique_ptr<Output> out;
+  std::optional<Resume> done;
   try {
-    out = std::make_unique<Output>(opt.output, opt.append);
+    if (opt.resume) {
+      done.emplace(opt.output);
+      if (done->size())
+        log::Info("resuming ", opt.output, ": ", done->size(), " records already there are kept");
+    }
+    out = std::make_unique<Output>(opt.output, opt.resume);
   } catch (const std::exception& e) {
     log::Error(e.what());
     return kExitFatal;
   }
   bool show = opt.progress == Progress::kAlways ||
               (opt.progress == Progress::kAuto && isatty(STDERR_FILENO));
-  ProgressBar bar(std::string(stage), show ? reader.CountTotal() : std::nullopt, show);
+  std::optional<size_t> total;
+  if (show && !(done && done->size())) {
+    total = reader.CountTotal();
+    if (total) {
+      long long n = opt.shard.CountOf(*total);
+      total = n < 0 ? std::nullopt : std::optional<size_t>(static_cast<size_t>(n));
+    }
+  }
+  ProgressBar bar(std::string(stage), total, show);
+  if (!opt.shard.Whole())
+    log::Debug("shard ", opt.shard.index, "/", opt.shard.count, " by ",
+               opt.shard.by == Shard::By::kId ? "id" : "order");
 
   batch_size = std::max<size_t>(1, batch_size);
   const size_t threads = std::max(1, opt.threads);
@@ -241,6 +293,12 @@ int Run(Reader& reader, const StreamOptions& opt, std::string_view stage, size_t
     if (stats_out) *stats_out = stats;
     return rc;
   };
+  size_t ordinal = 0;  // 0-based position of the next record in the input stream (--shard-by order)
+  auto selected = [&](const Record& rec) {
+    std::string id = rec.id();
+    if (!opt.shard.Contains(ordinal++, id)) return false;
+    return !done || !done->Done(id, rec.text());
+  };
   try {
     bool more = true;
     while (more) {
@@ -248,7 +306,7 @@ int Run(Reader& reader, const StreamOptions& opt, std::string_view stage, size_t
       records.reserve(chunk);
       Record r;
       while (records.size() < chunk && (more = reader.Next(r)))
-        if (!opt.skip || !opt.skip(r)) records.push_back(std::move(r));
+        if (selected(r)) records.push_back(std::move(r));
       if (records.empty()) break;
 
       std::vector<Record*> todo;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "io/record.hpp"
+#include "io/select.hpp"
 
 namespace CLI {
 class App;
@@ -36,12 +37,13 @@ struct StreamOptions {
   Progress progress = Progress::kAuto;
   std::string log_level = "info";
   std::string device = "auto";  // --device auto|cpu|cuda|cuda:N (used by model stages)
-  // Set by resuming stages (vs-decompose -o FILE), not flags: append to the output file instead of
-  // truncating it, and leave out (neither process nor write) input records `skip` says are done.
-  bool append = false;
-  std::function<bool(const Record&)> skip;
+  // Record selection (io/select.hpp), honoured by RunStream/RunStreamOver.
+  Shard shard;          // --shard I/N, --shard-by id|order
+  bool resume = false;  // --resume: -o FILE keeps its complete records, only the missing ones run
 
-  void Register(CLI::App& app);
+  // `selects_records` = false for binaries that read whole streams rather than run the record loop
+  // (vs-eval, vs-audit, vs-import): they get no --shard, --shard-by or --resume.
+  void Register(CLI::App& app, bool selects_records = true);
 };
 
 // Called once per batch with records that carry no error yet. To fail one record call
@@ -54,7 +56,9 @@ struct StreamStats {
 };
 
 // Runs the loop. `batch_size` records are handed to `fn` together (1 = one at a time). Records that
-// already carry an error pass through untouched. Returns the exit code.
+// already carry an error pass through untouched; records outside opt.shard, or already in the output
+// under opt.resume, are neither processed nor written. Returns the exit code (--resume without
+// -o FILE is a usage error).
 int RunStream(const StreamOptions& opt, std::string_view stage, size_t batch_size, const BatchFn& fn,
               StreamStats* stats = nullptr);
 

@@ -335,33 +335,6 @@ SftConversations SftMessages(const recog::Profile& profile, const Turn& turn1, c
   return out;
 }
 
-std::set<std::string> FinishedIds(const fs::path& output) {
-  std::set<std::string> ids;
-  std::error_code ec;
-  if (!fs::is_regular_file(output, ec)) return ids;
-  std::string text = io::ReadFile(output, "output");
-  size_t complete = text.rfind('\n');
-  complete = complete == std::string::npos ? 0 : complete + 1;
-  if (complete < text.size()) {
-    log::Warn(output.string(), ": dropping an incomplete last line (", text.size() - complete, " bytes)");
-    fs::resize_file(output, complete);
-  }
-  size_t pos = 0;
-  for (size_t line = 1; pos < complete; ++line) {
-    size_t nl = text.find('\n', pos);
-    std::string_view l(text.data() + pos, nl - pos);
-    pos = nl + 1;
-    if (l.find_first_not_of(" \t\r") == std::string_view::npos) continue;
-    Json j = Json::parse(l, nullptr, false);
-    if (!j.is_object())
-      throw std::runtime_error(output.string() + ":" + std::to_string(line) +
-                               ": not a JSON record; cannot resume into this file");
-    if (!j.contains("id") || !(j["id"].is_string() || j["id"].is_number())) continue;  // an input error
-    ids.insert(j["id"].is_string() ? j["id"].get<std::string>() : j["id"].dump());
-  }
-  return ids;
-}
-
 // ---------------------------------------------------------------------------------------------
 // Teachers
 

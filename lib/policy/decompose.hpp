@@ -91,10 +91,6 @@ struct SftConversations {
 SftConversations SftMessages(const recog::Profile& profile, const Turn& turn1, const std::string& answer1,
                              const Turn& turn2, const std::string& answer2);
 
-// Resuming into an existing output file: the ids of the records it holds (verified or error records),
-// after cutting off a last line left incomplete by a crash. Empty when the file does not exist.
-std::set<std::string> FinishedIds(const std::filesystem::path& output);
-
 // The `policy` teacher: a local checkpoint answering through the policy engine (built into
 // vs-decompose: plugins cannot link LibTorch). `opts`: dtype=fp32|bf16, fps, video_max_pixels.
 std::unique_ptr<plugin::Teacher> MakePolicyTeacher(const std::string& model_dir, const std::vector<std::string>& opts,
