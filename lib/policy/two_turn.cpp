@@ -74,6 +74,11 @@ recog::ClassList LoadCandidates(const std::string& file) {
   return recog::LoadClassList(file);
 }
 
+recog::ClassList RecordCandidates(const io::Record& record, const recog::ClassList& fallback) {
+  if (!record.has("candidates")) return fallback;
+  return recog::ClassListFromJson(record.get("candidates"), record.where() + ": \"candidates\"");
+}
+
 // ---------------------------------------------------------------------------------------------
 // The steps
 
@@ -200,6 +205,7 @@ recog::PolicyRecord MakePolicyRecord(const recog::Profile& profile, recog::ToolM
 
 struct TwoTurnPolicy::Pending {
   io::Record* rec;
+  recog::ClassList candidates;  // the record's own, else --candidates
   Turn turn1;
   Response answer1;
   ToolStep tools;
@@ -235,7 +241,7 @@ void TwoTurnPolicy::WriteRecords(std::vector<Pending>& pending, double turn1_s, 
     if (p.failed) continue;
     TurnTimes times{turn1_s, p.tools.seconds, turn2_s, pending.size()};
     recog::PolicyRecord record =
-        MakePolicyRecord(profile_, mode_, candidates_, p.answer1, p.tools, p.turn2, p.answer2, times);
+        MakePolicyRecord(profile_, mode_, p.candidates, p.answer1, p.tools, p.turn2, p.answer2, times);
     if (keep_prompts_) {
       record.turn1->prompt = UserText(p.turn1);
       record.turn2.prompt = p.turn2.prompt;
@@ -250,7 +256,7 @@ std::vector<TwoTurnPolicy::Pending> TwoTurnPolicy::AskTurn1(std::span<io::Record
   std::vector<Turn> turns;
   for (auto* rec : batch) {
     try {
-      Pending p{rec, BuildTurn1(profile_, *rec), {}, {}, {}, {}};
+      Pending p{rec, RecordCandidates(*rec, candidates_), BuildTurn1(profile_, *rec), {}, {}, {}, {}};
       turns.push_back(p.turn1);
       pending.push_back(std::move(p));
     } catch (const std::exception& e) {
@@ -268,8 +274,8 @@ std::vector<TwoTurnPolicy::Pending> TwoTurnPolicy::AskTurn1(std::span<io::Record
 void TwoTurnPolicy::RunChosenTools(std::vector<Pending>& pending) {
   for (auto& p : pending) {
     try {
-      p.tools = RunTools(profile_, mode_, p.answer1.text, *p.rec, candidates_, tools_);
-      p.turn2 = BuildTurn2(profile_, *p.rec, p.turn1, p.answer1.text, p.tools, candidates_);
+      p.tools = RunTools(profile_, mode_, p.answer1.text, *p.rec, p.candidates, tools_);
+      p.turn2 = BuildTurn2(profile_, *p.rec, p.turn1, p.answer1.text, p.tools, p.candidates);
     } catch (const std::exception& e) {
       p.rec->set_error("vs-policy", e.what());
       p.failed = true;

@@ -44,6 +44,9 @@ struct TwoTurnOptions {
 
 // --candidates as the two-turn mode needs it: required, read by the one class-list reader.
 recog::ClassList LoadCandidates(const std::string& file);
+// The candidates of one record: its own "candidates" (any form the class-list reader takes as JSON)
+// when it has them, else `fallback` (--candidates). Throws when the record's list is malformed.
+recog::ClassList RecordCandidates(const io::Record& record, const recog::ClassList& fallback);
 
 // Turn 1 for a record: the profile's system prompt (if any) and one user message with the record's
 // frames and the turn-1 text. Throws when the record has no frames.
