@@ -291,6 +291,24 @@ TEST_CASE("vs-synth: --candidates-per-clip gives each record its class among K s
                               "manifest.jsonl"));
 }
 
+TEST_CASE("vs-synth: --candidates-min gives lists of every length from the minimum to K", "[synth]") {
+  VSTAR_REQUIRE_BINARY("vs-synth");
+  fs::path w = World("synth-cands-min",
+                     {"--classes", "wave,clap,squat,kick,bow", "--candidates-per-clip", "5", "--candidates-min", "2"});
+  std::set<size_t> lengths;
+  for (const auto& rec : ReadJsonl(w / "manifest.jsonl")) {
+    INFO(rec.dump());
+    const auto& c = rec["candidates"];
+    CHECK(std::count(c.begin(), c.end(), rec["label"]) == 1);
+    lengths.insert(c.size());
+  }
+  CHECK(lengths == std::set<size_t>{2, 3, 4, 5});
+  auto bad = vstar::test::Run({"vs-synth", "--out", (vstar::test::TempDir("synth-cands-bad") / "w").string(),
+                               "--candidates-per-clip", "3", "--candidates-min", "4"});
+  CHECK(bad.status == 2);
+  CHECK(bad.err.find("--candidates-min") != std::string::npos);
+}
+
 TEST_CASE("vs-synth: --split base renders only the classes to train on and --split novel only the others", "[synth]") {
   VSTAR_REQUIRE_BINARY("vs-synth");
   fs::path base = World("synth-split-base", {"--split", "base"});
