@@ -469,8 +469,8 @@ void Decomposer::Run(std::span<io::Record*> batch) {
   std::vector<Pending> pending;
   for (auto* rec : batch) {
     try {
-      Pending p{rec, candidates_, {}, {}, {}, {}, {}, {}, {}, {}, {0, 0}, Json::array(), false, false};
-      if (rec->has("candidates")) p.candidates = recog::ClassListFromJson(rec->get("candidates"), rec->where());
+      Pending p{rec, RecordCandidates(*rec, candidates_), {}, {}, {}, {}, {}, {}, {}, {}, {0, 0}, Json::array(),
+                false, false};
       if (p.candidates.items.empty())
         throw std::runtime_error("no candidate list: give --candidates or a record \"candidates\"");
       std::string truth = GroundTruth(*rec);
