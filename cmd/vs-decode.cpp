@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
       "arguments."};
   io::SetupApp(app, "vs-decode");
   io::StreamOptions stream;
+  stream.threads = video::DefaultClipThreads();
   stream.Register(app);
   video::DecodeOptions options;
   options.Register(app);
@@ -44,6 +45,7 @@ int main(int argc, char** argv) {
       rc = io::RunStream(stream, "vs-decode", 1, fn);
     }
     log::Info(stage.decoded(), " clips decoded, ", stage.cache_hits(), " from the cache");
+    if (stage.decoded() > 0) log::Info("stages (thread-seconds): ", stage.TimesSummary());
     return rc;
   });
 }

@@ -13,7 +13,7 @@ complete -c vs-decode -l shard-by -d 'How --shard assigns records: id (a hash of
 complete -c vs-decode -l resume -d 'Keep the records already in -o FILE (a torn last line is dropped) and process only the missing ones, appending them' -r -f
 complete -c vs-decode -l sample -d 'Frame sampling: qwen (= qwen:videostar, 4-16 frames at 2 fps), qwen:upstream (4-768 frames), uniform:N, fps:F (by timestamp), all' -r -f
 complete -c vs-decode -l resize -d 'none: keep the source resolution; qwen: smart_resize (28-aligned, qwen pixel limits of the sampling'\''s constant set) with antialiased bicubic' -r -f -a 'none qwen'
-complete -c vs-decode -l format -d 'Frame files: png (lossless) or jpg:Q (quality 1-100)' -r -f
+complete -c vs-decode -l format -d 'Frame files: ppm (lossless, uncompressed: the fastest to write and to read), png (lossless, zlib level 1; a quarter of the size) or jpg:Q (quality 1-100)' -r -f
 complete -c vs-decode -l root -d 'Directory that relative `video` paths are resolved against (default: cwd)' -r -f
 complete -c vs-decode -l timeout -d 'Seconds allowed per clip; 0 = no limit' -r -f
 complete -c vs-decode -l decode-threads -d 'libavcodec threads per clip; 0 = cores / --threads' -r -f

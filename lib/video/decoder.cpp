@@ -416,6 +416,14 @@ struct Reader {
   }
 };
 
+// The current frame of `src` in RGB24, the time it took added to the clip's conversion time.
+Image TimedConvert(Source& src, ClipFrames& out) {
+  const auto t0 = Clock::now();
+  Image image = src.ConvertFrame(out.info.rotation);
+  out.convert_seconds += std::chrono::duration<double>(Clock::now() - t0).count();
+  return image;
+}
+
 void FillInfo(const Source& src, ClipInfo& info) {
   info.container = src.fmt()->iformat->name;
   info.codec = src.dec()->codec->name;
@@ -546,7 +554,7 @@ ClipFrames ReadSeek(Reader& r, const ScanResult& scan, const FrameSelector& sele
           expect = it->second + 1;
           if (it->second == wanted[next]) {
             out.frames.push_back({it->second, out.info.timestamps[static_cast<size_t>(it->second)],
-                                  src->ConvertFrame(out.info.rotation)});
+                                  TimedConvert(*src, out)});
             ++next;
             if (next == wanted.size()) return false;
             // A later wanted frame behind a keyframe we have not reached yet: seek instead.
@@ -676,7 +684,7 @@ ClipFrames ReadSequential(Reader& r, const FrameSelector& select, int64_t estima
     av_frame_unref(src->frame());
     av_frame_move_ref(src->frame(), h.frame.get());
     out.frames.push_back({h.index, out.info.timestamps[static_cast<size_t>(h.index)],
-                          src->ConvertFrame(out.info.rotation)});
+                          TimedConvert(*src, out)});
   }
   return out;
 }

@@ -75,6 +75,7 @@ struct ClipFrames {
   ClipInfo info;
   std::vector<int64_t> indices;       // what the selector returned, in its order
   std::vector<DecodedFrame> frames;   // one per distinct index, ascending
+  double convert_seconds = 0;         // of the read, the time spent converting frames to RGB24
 };
 
 // The timing the sampling rules see for a clip.

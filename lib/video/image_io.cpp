@@ -18,13 +18,24 @@ extern "C" {
 namespace vstar::video {
 
 std::string ImageFormat::ToString() const {
-  return kind == Kind::kPng ? std::string("png") : "jpg:" + std::to_string(quality);
+  switch (kind) {
+    case Kind::kPpm: return "ppm";
+    case Kind::kPng: return "png";
+    case Kind::kJpeg: break;
+  }
+  return "jpg:" + std::to_string(quality);
 }
-std::string ImageFormat::Extension() const { return kind == Kind::kPng ? ".png" : ".jpg"; }
+std::string ImageFormat::Extension() const {
+  return kind == Kind::kPpm ? ".ppm" : kind == Kind::kPng ? ".png" : ".jpg";
+}
 
 ImageFormat ParseImageFormat(std::string_view text) {
   ImageFormat f;
-  if (text == "png") return f;
+  if (text == "ppm") return f;
+  if (text == "png") {
+    f.kind = ImageFormat::Kind::kPng;
+    return f;
+  }
   if (text == "jpg" || text == "jpeg") {
     f.kind = ImageFormat::Kind::kJpeg;
     return f;
@@ -41,7 +52,7 @@ ImageFormat ParseImageFormat(std::string_view text) {
       return f;
     }
   }
-  throw std::invalid_argument("--format " + std::string(text) + ": expected png, jpg or jpg:Q");
+  throw std::invalid_argument("--format " + std::string(text) + ": expected ppm, png, jpg or jpg:Q");
 }
 
 namespace {
@@ -83,10 +94,21 @@ std::string EncodePng(const Image& rgb) {
   return std::string(reinterpret_cast<const char*>(pkt->data), static_cast<size_t>(pkt->size));
 }
 
+// Netpbm P6: "P6 W H 255", one whitespace byte, then the RGB rows top to bottom (netpbm ppm(5)).
+std::string EncodePpm(const Image& rgb) {
+  const std::string header = "P6\n" + std::to_string(rgb.width) + " " + std::to_string(rgb.height) + "\n255\n";
+  std::string out;
+  out.reserve(header.size() + rgb.pixels.size());
+  out += header;
+  out.append(reinterpret_cast<const char*>(rgb.pixels.data()), rgb.pixels.size());
+  return out;
+}
+
 }  // namespace
 
 std::string EncodeImage(const Image& rgb, const ImageFormat& format) {
   if (rgb.channels != 3) throw std::invalid_argument("EncodeImage: expected an RGB image");
+  if (format.kind == ImageFormat::Kind::kPpm) return EncodePpm(rgb);
   if (format.kind == ImageFormat::Kind::kPng) return EncodePng(rgb);
   cv::Mat view(rgb.height, rgb.width, CV_8UC3, const_cast<uint8_t*>(rgb.pixels.data()));
   cv::Mat bgr;

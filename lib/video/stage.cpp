@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <iomanip>
 #include <sstream>
 #include <thread>
 
@@ -27,7 +28,10 @@ void DecodeOptions::Register(CLI::App& app) {
                  "sampling's constant set) with antialiased bicubic")
       ->check(CLI::IsMember({"none", "qwen"}))
       ->capture_default_str();
-  app.add_option("--format", format, "Frame files: png (lossless) or jpg:Q (quality 1-100)")->capture_default_str();
+  app.add_option("--format", format,
+                 "Frame files: ppm (lossless, uncompressed: the fastest to write and to read), png (lossless, "
+                 "zlib level 1; a quarter of the size) or jpg:Q (quality 1-100)")
+      ->capture_default_str();
   app.add_option("--root", root, "Directory that relative `video` paths are resolved against (default: cwd)");
   app.add_option("--timeout", timeout_s, "Seconds allowed per clip; 0 = no limit")
       ->check(CLI::NonNegativeNumber)
@@ -40,6 +44,8 @@ void DecodeOptions::Register(CLI::App& app) {
   app.add_flag("--no-seek", no_seek,
                "Never seek: decode every clip sequentially (the reference path; same frames, slower)");
 }
+
+int DefaultClipThreads() { return static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1u, 1024u)); }
 
 DecodeStage::DecodeStage(const DecodeOptions& opt, int clip_threads)
     : opt_(opt), spec_(ParseSampleSpec(opt.sample)), format_(ParseImageFormat(opt.format)) {
@@ -108,24 +114,44 @@ io::Json LoadCached(const fs::path& dir) {
 
 }  // namespace
 
+namespace {
+uint64_t NanosecondsSince(std::chrono::steady_clock::time_point t0) {
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count());
+}
+}  // namespace
+
 io::Json DecodeStage::DecodeFile(const fs::path& file) {
   if (!fs::exists(file)) throw DecodeError("no such file: " + file.string());
   if (!fs::is_regular_file(file)) throw DecodeError("not a regular file: " + file.string());
-  const std::string key = "vs-decode/1\n" + FileIdentity(file) + "\n" + spec_.ToString() + "\n" + opt_.resize +
-                          "\n" + format_.ToString();
-  const fs::path dir = io::CacheDir("frames", key);
+  const std::string identity = FileIdentity(file);
+  auto cache_dir = [&](const ImageFormat& f) {
+    return io::CacheDir("frames", "vs-decode/1\n" + identity + "\n" + spec_.ToString() + "\n" + opt_.resize +
+                                      "\n" + f.ToString());
+  };
+  const fs::path dir = cache_dir(format_);
   if (!opt_.no_cache) {
-    io::Json cached = LoadCached(dir);
-    if (!cached.is_null()) {
-      ++cache_hits_;
-      vstar::log::Debug("cache hit: ", file.string(), " -> ", dir.string());
-      return cached;
+    // A lossless request is also served by the PNG frames that caches written before PPM became the
+    // default hold: the same pixels.
+    std::vector<fs::path> dirs{dir};
+    if (format_.kind == ImageFormat::Kind::kPpm) dirs.push_back(cache_dir(ParseImageFormat("png")));
+    for (const auto& d : dirs) {
+      io::Json cached = LoadCached(d);
+      if (!cached.is_null()) {
+        ++cache_hits_;
+        vstar::log::Debug("cache hit: ", file.string(), " -> ", d.string());
+        return cached;
+      }
     }
   }
 
   const SampleSpec spec = spec_;
+  const auto t_read = std::chrono::steady_clock::now();
   ClipFrames clip = ReadClip(
       file, [&](const ClipTiming& t) { return PlanSamples(spec, t).indices; }, reader_);
+  const uint64_t read_ns = NanosecondsSince(t_read), convert_ns = static_cast<uint64_t>(clip.convert_seconds * 1e9);
+  decode_ns_ += read_ns - std::min(read_ns, convert_ns);
+  convert_ns_ += convert_ns;
   ++decoded_;
   const SamplePlan plan = PlanSamples(spec, TimingOf(clip.info));
   vstar::log::Debug("decoded ", file.string(), ": ", clip.info.total_frames, " frames (", clip.info.mode, "), ",
@@ -153,10 +179,15 @@ io::Json DecodeStage::DecodeFile(const fs::path& file) {
   // Write each distinct frame once.
   for (auto& f : clip.frames) {
     const std::string name = FrameName(f.index, format_.Extension());
-    const Image& img = (resize_qwen_ && (f.image.width != out_w || f.image.height != out_h))
-                           ? (f.image = ResizeBicubicAntialias(f.image, out_h, out_w))
-                           : f.image;
-    io::WriteFileAtomic(dir / name, EncodeImage(img, format_));
+    if (resize_qwen_ && (f.image.width != out_w || f.image.height != out_h)) {
+      const auto t0 = std::chrono::steady_clock::now();
+      f.image = ResizeBicubicAntialias(f.image, out_h, out_w);
+      convert_ns_ += NanosecondsSince(t0);
+    }
+    const auto t0 = std::chrono::steady_clock::now();
+    io::WriteFileAtomic(dir / name, EncodeImage(f.image, format_));
+    write_ns_ += NanosecondsSince(t0);
+    ++frames_written_;
   }
 
   io::Json meta = io::Json::object();
@@ -178,6 +209,28 @@ io::Json DecodeStage::DecodeFile(const fs::path& file) {
   io::Json out = LoadCached(dir);
   if (out.is_null()) throw std::runtime_error("cannot read back the frame cache in " + dir.string());
   return out;
+}
+
+DecodeStage::Times DecodeStage::times() const {
+  return {frames_written_.load(), decode_ns_.load() * 1e-9, convert_ns_.load() * 1e-9, write_ns_.load() * 1e-9};
+}
+
+std::string DecodeStage::TimesSummary() const {
+  const Times t = times();
+  std::ostringstream s;
+  s.setf(std::ios::fixed);
+  s.precision(2);
+  auto stage = [&](const char* name, double seconds) {
+    s << name << ' ' << seconds << " s";
+    if (seconds > 0) s << " (" << std::setprecision(1) << t.frames / seconds << " frames/s)" << std::setprecision(2);
+  };
+  s << t.frames << " frames; ";
+  stage("demux+decode", t.decode_s);
+  s << ", ";
+  stage("convert", t.convert_s);
+  s << ", ";
+  stage("write", t.write_s);
+  return s.str();
 }
 
 void DecodeStage::Process(io::Record& rec) {

@@ -20,7 +20,7 @@ namespace vstar::video {
 struct DecodeOptions {
   std::string sample = "qwen";  // --sample
   std::string resize = "none";  // --resize none|qwen
-  std::string format = "png";   // --format png|jpg:Q
+  std::string format = "ppm";   // --format ppm|png|jpg:Q
   std::string root;             // --root: base for relative `video` paths
   double timeout_s = 120;       // --timeout, seconds per clip (0 = none)
   int decode_threads = 0;       // --decode-threads, libavcodec threads per clip (0 = auto)
@@ -29,6 +29,10 @@ struct DecodeOptions {
 
   void Register(CLI::App& app);
 };
+
+// vs-decode's default --threads: one clip per core. Clips are independent and a clip's own decode
+// threads scale poorly at the small sizes of action clips, so clips in parallel use the cores best.
+int DefaultClipThreads();
 
 class DecodeStage {
  public:
@@ -43,6 +47,15 @@ class DecodeStage {
 
   uint64_t decoded() const { return decoded_; }
   uint64_t cache_hits() const { return cache_hits_; }
+  // Where the decoded clips' time went, summed over clips (thread-seconds): demux and decode,
+  // conversion to RGB24 (and resizing), encoding and writing the frame files.
+  struct Times {
+    uint64_t frames = 0;  // frame files written
+    double decode_s = 0, convert_s = 0, write_s = 0;
+  };
+  Times times() const;
+  // One line for the log: each stage's seconds and frames/s.
+  std::string TimesSummary() const;
 
  private:
   std::filesystem::path Resolve(const std::string& video) const;
@@ -54,6 +67,8 @@ class DecodeStage {
   ReaderOptions reader_;
   std::atomic<uint64_t> decoded_{0};
   std::atomic<uint64_t> cache_hits_{0};
+  std::atomic<uint64_t> frames_written_{0};
+  std::atomic<uint64_t> decode_ns_{0}, convert_ns_{0}, write_ns_{0};
 };
 
 }  // namespace vstar::video

@@ -242,6 +242,36 @@ TEST_CASE("vs-decode: the upstream constant set and other rules on a shared clip
   CHECK(fs::path(all["paths"][0].get<std::string>()).extension() == ".jpg");
 }
 
+TEST_CASE("vs-decode: PPM frames by default, PNG on request, and old PNG caches still serve", "[video][pipeline]") {
+  VSTAR_REQUIRE_SHARED("assets/videos/kinetics/clean_and_jerk.mp4");
+  const fs::path clip = vstar::test::SharedDir() / "assets/videos/kinetics/clean_and_jerk.mp4";
+  auto env = FreshCache("video-formats");
+  auto r = Run({"vs-decode", "--sample", "uniform:3", "--format", "png", "--log-level", "info", clip.string()}, "", env);
+  REQUIRE(r.status == 0);
+  const auto png = Records(r.out)[0]["frames"];
+  CHECK(png["format"] == "png");
+  CHECK(fs::path(png["paths"][0].get<std::string>()).extension() == ".png");
+  // The per-stage split of the decoding time.
+  CHECK(r.err.find("stages (thread-seconds): 3 frames; demux+decode ") != std::string::npos);
+  CHECK(r.err.find(", write ") != std::string::npos);
+  // A default (PPM) request finds the PNG entry: nothing is decoded.
+  r = Run({"vs-decode", "--sample", "uniform:3", "--log-level", "info", clip.string()}, "", env);
+  REQUIRE(r.status == 0);
+  CHECK(Records(r.out)[0]["frames"]["paths"] == png["paths"]);
+  CHECK(r.err.find("0 clips decoded, 1 from the cache") != std::string::npos);
+  // Without the cache the default writes PPM, pixel for pixel the PNG frames.
+  r = Run({"vs-decode", "--sample", "uniform:3", "--no-cache", clip.string()}, "", env);
+  REQUIRE(r.status == 0);
+  const auto ppm = Records(r.out)[0]["frames"];
+  CHECK(ppm["format"] == "ppm");
+  REQUIRE(ppm["paths"].size() == 3);
+  for (size_t i = 0; i < 3; ++i) {
+    const fs::path p = ppm["paths"][i].get<std::string>();
+    CHECK(p.extension() == ".ppm");
+    CHECK(ReadImageRgb(p).pixels == ReadImageRgb(png["paths"][i].get<std::string>()).pixels);
+  }
+}
+
 TEST_CASE("vs-decode over clips encoded by the test: codecs, seeking, VFR, rotation", "[video][pipeline]") {
   VSTAR_REQUIRE_PROGRAM("ffmpeg");
   VSTAR_REQUIRE_PROGRAM("ffprobe");

@@ -65,6 +65,11 @@ TEST_CASE("resize to the same size is the identity, bad sizes are rejected", "[v
 
 TEST_CASE("image formats", "[video][resize]") {
   CHECK(ParseImageFormat("png").ToString() == "png");
+  CHECK(ParseImageFormat("ppm").ToString() == "ppm");
+  CHECK(ParseImageFormat("ppm").Extension() == ".ppm");
+  CHECK(ImageFormat{}.kind == ImageFormat::Kind::kPpm);
+  CHECK(ParseImageFormat("ppm").lossless());
+  CHECK_FALSE(ParseImageFormat("jpg").lossless());
   CHECK(ParseImageFormat("jpg:85").ToString() == "jpg:85");
   CHECK(ParseImageFormat("jpg").ToString() == "jpg:95");
   CHECK_THROWS_AS(ParseImageFormat("jpg:0"), std::invalid_argument);
@@ -75,4 +80,13 @@ TEST_CASE("image formats", "[video][resize]") {
   const auto dir = vstar::test::TempDir("video-png");
   vstar::test::WriteFile(dir / "a.png", EncodeImage(img, ParseImageFormat("png")));
   CHECK(ReadImageRgb(dir / "a.png").pixels == img.pixels);
+  // So is PPM: the header, then the pixels as they are.
+  const std::string ppm = EncodeImage(img, ParseImageFormat("ppm"));
+  CHECK(ppm.substr(0, 13) == "P6\n23 17\n255\n");
+  CHECK(ppm.size() == 13 + img.pixels.size());
+  vstar::test::WriteFile(dir / "a.ppm", ppm);
+  const Image back = ReadImageRgb(dir / "a.ppm");
+  CHECK(back.width == 23);
+  CHECK(back.height == 17);
+  CHECK(back.pixels == img.pixels);
 }
