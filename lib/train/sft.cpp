@@ -356,7 +356,12 @@ SftResult RunSft(const SftOptions& o, std::ostream& error_out, const SftHooks& h
     c.extra_files = {{"adapter_config.json", lora->PeftConfig(o.model_dir).dump(2) + "\n"}};
     return c;
   };
+  // Rank 0 writes; the others wait for it, so every rank sees the checkpoint once past this point.
   auto save_checkpoint = [&](int64_t step) {
+    if (!dist.main()) {
+      dist.Barrier("checkpoint " + std::to_string(step));
+      return;
+    }
     CheckpointContent c;
     if (lora) {
       c = adapter_content();
@@ -365,18 +370,14 @@ SftResult RunSft(const SftOptions& o, std::ostream& error_out, const SftHooks& h
       c.weights = weights_for_save();
     }
     c.tokenizer_dir = o.model_dir;
-  // Rank 0 writes; the others wait for it, so every rank sees the checkpoint once past this point.
     c.optimizer = optimizer.State();
-    if (!dist.main()) {
-      dist.Barrier("checkpoint " + std::to_string(step));
-      return;
-    }
     c.trainer_state = Json{{"step", step}, {"micro_batches", step * o.grad_accum}, {"identity", identity},
                            {"history", history}};
     const fs::path dir = out_dir / ("checkpoint-" + std::to_string(step));
     WriteCheckpointDir(c, dir);
     PruneCheckpoints(out_dir, o.keep_last);
     log::Info("checkpoint ", dir.string());
+    dist.Barrier("checkpoint " + std::to_string(step));
   };
 
   // 3. The loop: step s consumes micro-batches [s*K, (s+1)*K) of the endless shuffled stream; rank r
@@ -388,7 +389,6 @@ SftResult RunSft(const SftOptions& o, std::ostream& error_out, const SftHooks& h
   for (int64_t step = start; step < total; ++step) {
     const auto t0 = std::chrono::steady_clock::now();
     const double lr = o.optim.lr * ScheduleFactor(o.optim.schedule, step, warmup, total);
-    dist.Barrier("checkpoint " + std::to_string(step));
     std::vector<std::vector<size_t>> micro(o.grad_accum);
     int64_t num_items = 0;
     for (int64_t k = 0; k < o.grad_accum; ++k) {
@@ -411,6 +411,7 @@ SftResult RunSft(const SftOptions& o, std::ostream& error_out, const SftHooks& h
     double loss_sum = 0;
     int64_t tokens = 0;
     for (const auto& idx : micro) {
+      if (idx.empty()) continue;  // this rank's slice of the epoch's last, partial micro-batch
       std::vector<Media> media;
       media.reserve(idx.size());
       std::vector<const Example*> exs;
@@ -420,7 +421,6 @@ SftResult RunSft(const SftOptions& o, std::ostream& error_out, const SftHooks& h
       }
       std::vector<const Media*> mp;
       for (const auto& m : media) mp.push_back(&m);
-      if (idx.empty()) continue;  // this rank's slice of the epoch's last, partial micro-batch
       Batch b = Collate(exs, mp, encoder.pad_id());
       tokens += b.tokens;
       auto outp = model.Forward(b.inputs);
@@ -438,6 +438,9 @@ SftResult RunSft(const SftOptions& o, std::ostream& error_out, const SftHooks& h
         }
       }
     }
+    dist.AllReduceGradients(master);
+    loss_sum = dist.Sum(loss_sum);
+    tokens = static_cast<int64_t>(dist.Sum(static_cast<double>(tokens)));
     StepMetrics m;
     m.step = step + 1;
     m.total_steps = total;
@@ -447,9 +450,6 @@ SftResult RunSft(const SftOptions& o, std::ostream& error_out, const SftHooks& h
     m.grad_norm = ClipGradNorm(master, o.optim.max_grad_norm);
     optimizer.Step(lr);
     optimizer.ZeroGrad();
-    dist.AllReduceGradients(master);
-    loss_sum = dist.Sum(loss_sum);
-    tokens = static_cast<int64_t>(dist.Sum(static_cast<double>(tokens)));
     for (auto& [n, t] : live) t.mutable_grad() = torch::Tensor();
     if (separate_masters) {
       torch::NoGradGuard ng;
@@ -514,9 +514,9 @@ SftResult RunSft(const SftOptions& o, std::ostream& error_out, const SftHooks& h
   WritePlot(out_dir / "training.png", history);
   log::Info("model written to ", out_dir.string(), " after ", total, " steps; final loss ",
             history.empty() ? 0.0 : history.back()["loss"].get<double>());
+  dist.Barrier("final model");
   result.exit_code = (result.errors + result.dropped) > 0 ? io::kExitRecordErrors : io::kExitOk;
   return result;
 }
 
 }  // namespace vstar::train
-  dist.Barrier("final model");
