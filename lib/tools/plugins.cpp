@@ -68,18 +68,40 @@ std::vector<fs::path> PluginDirs(const std::vector<std::string>& cli_paths) {
   return dirs;
 }
 
+namespace {
+
+// Anyone can put a library into a world-writable directory, or rewrite a world-writable file, and
+// loading it runs their code in our process: such places are refused, as ld.so ignores
+// LD_LIBRARY_PATH for setuid programs. Warned once per path and process.
+bool WorldWritable(const fs::path& path, const char* what) {
+  std::error_code ec;
+  const auto perms = fs::status(path, ec).permissions();
+  if (ec || (perms & fs::perms::others_write) == fs::perms::none) return false;
+  static std::mutex mu;
+  static std::set<std::string> warned;
+  std::lock_guard<std::mutex> lock(mu);
+  if (warned.insert(path.string()).second)
+    log::Warn(what, " ", path.string(), " is world-writable: its plugins are not loaded (chmod o-w ",
+              path.string(), ")");
+  return true;
+}
+
+}  // namespace
+
 std::vector<PluginFile> FindPlugins(const std::vector<fs::path>& dirs) {
   std::vector<PluginFile> found;
   std::set<std::string> seen;
   for (const auto& dir : dirs) {
     std::error_code ec;
     if (!fs::is_directory(dir, ec)) continue;
+    if (WorldWritable(dir, "plugin directory")) continue;
     std::vector<PluginFile> here;
     for (const auto& entry : fs::directory_iterator(dir, ec)) {
       std::string file = entry.path().filename().string();
       if (file.rfind(kPrefix, 0) != 0 || file.size() <= std::string(kPrefix).size() + 3 ||
           file.substr(file.size() - 3) != kSuffix)
         continue;
+      if (WorldWritable(entry.path(), "plugin file")) continue;
       std::string name = file.substr(6, file.size() - 6 - 3);
       here.push_back({name, entry.path()});
     }

@@ -33,7 +33,8 @@ struct PluginFile {
   std::string name;  // "yolo" for vstar-yolo.so
   std::filesystem::path path;
 };
-// Every plugin file found in `dirs` (first occurrence of a name wins), sorted by name.
+// Every plugin file found in `dirs` (first occurrence of a name wins), sorted by name. A directory
+// or file that is world-writable is skipped with a warning.
 std::vector<PluginFile> FindPlugins(const std::vector<std::filesystem::path>& dirs);
 
 // Loads the library at `path`, checks its ABI, creates the tool with `config` (its `host` defaulted to

@@ -36,6 +36,24 @@ TEST_CASE("example plugin is found through VSTAR_PLUGIN_PATH before the default 
   CHECK(rec["detect"]["plugin"] == "example");
 }
 
+TEST_CASE("a world-writable plugin directory or plugin file is refused with a warning") {
+  fs::path dir = TempDir("plugin-world-writable");
+  fs::copy_file(PluginDir() / "vstar-example.so", dir / "vstar-example.so");
+  CHECK(vstar::tools::FindPlugins({dir}).size() == 1);
+  fs::permissions(dir, fs::perms::others_write, fs::perm_options::add);
+  CHECK(vstar::tools::FindPlugins({dir}).empty());
+  // Through a binary: the warning names the directory, and the example comes from the default one.
+  auto r = Run({"vs-plugins", "--json", "example"}, "", {{"VSTAR_PLUGIN_PATH", dir.string()}});
+  CHECK(r.status == 0);
+  CHECK(r.err.find(dir.string() + " is world-writable") != std::string::npos);
+  CHECK(fs::path(ParseLine(Lines(r.out).at(0))["path"].get<std::string>()).parent_path() != dir);
+  fs::permissions(dir, fs::perms::others_write, fs::perm_options::remove);
+  fs::permissions(dir / "vstar-example.so", fs::perms::others_write, fs::perm_options::add);
+  CHECK(vstar::tools::FindPlugins({dir}).empty());
+  fs::permissions(dir / "vstar-example.so", fs::perms::others_write, fs::perm_options::remove);
+  CHECK(vstar::tools::FindPlugins({dir}).size() == 1);
+}
+
 TEST_CASE("the loader refuses a plugin built for another ABI, with the numbers in the message") {
   fs::path dir = BinaryDir() / "test-plugins";
   REQUIRE(fs::exists(dir / "vstar-wrongabi.so"));
