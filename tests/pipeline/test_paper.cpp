@@ -307,3 +307,49 @@ TEST_CASE(
   REQUIRE(clean_only.status == 0);
   CHECK(clean_only.out.find("--profile official") == std::string::npos);
 }
+
+TEST_CASE("paper: SOURCE=authors takes the halves and splits from the authors' question files",
+          "[pipeline][paper]") {
+  VSTAR_REQUIRE_PROGRAM("make");
+  VSTAR_REQUIRE_SHARED("reference/official/data/json/hmdb51/val.json");
+  const fs::path data = vstar::test::SharedDir() / "reference" / "official" / "data";
+  const fs::path out = vstar::test::TempDir("paper-authors") / "run";
+  const std::string args = "OUT='" + out.string() +
+                           "' MODEL=/models/Video-STAR-7B SOURCE=authors AUTHORS='" +
+                           data.string() + "' HMDB51=/data/hmdb51 K600=/data/k600 PROFILE=clean ";
+  // The import stage runs (it reads no video): the halves with their class dicts, labels from the
+  // folders.
+  auto r = vstar::test::Run({"/bin/sh", "-c",
+                             Make(args + "'" + (out / "data/hmdb51/b2n-base.jsonl").string() +
+                                  "' '" + (out / "data/hmdb51/b2n-novel.jsonl").string() + "' '" +
+                                  (out / "data/kinetics600/zs-split2.jsonl").string() + "'")});
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  const auto base = vstar::test::Lines(vstar::test::ReadFile(out / "data/hmdb51/b2n-base.jsonl"));
+  CHECK(base.size() == 780);
+  CHECK(vstar::test::Lines(vstar::test::ReadFile(out / "data/hmdb51/b2n-novel.jsonl")).size() ==
+        750);
+  CHECK(
+      vstar::test::Lines(vstar::test::ReadFile(out / "data/kinetics600/zs-split2.jsonl")).size() ==
+      7226);
+  size_t sword = 0;
+  for (const auto& l : base) {
+    const Json rec = Json::parse(l);
+    CHECK(rec["video"].get<std::string>().rfind("/data/hmdb51/", 0) == 0);
+    if (rec["path"].get<std::string>().rfind("sword/", 0) == 0) {
+      ++sword;
+      CHECK(rec["label"] == "Sword");  // the authors' file says "Sword exercise"
+    }
+  }
+  CHECK(sword == 30);
+  // The rest of the plan: their class dicts are the candidates of vs-policy and vs-eval.
+  auto n = vstar::test::Run({"/bin/sh", "-c", Make(args + "-n report")});
+  INFO(n.err);
+  REQUIRE(n.status == 0);
+  const std::string dict = (data / "json/hmdb51/train_rephrased.json").string();
+  CHECK(n.out.find("--candidates " + dict) != std::string::npos);
+  CHECK(n.out.find("--base-classes " + dict) != std::string::npos);
+  CHECK(n.out.find("k600_split3_rephrased_classes.json") != std::string::npos);
+  CHECK(n.out.find("hmdb_exp_split_3.json") != std::string::npos);
+  CHECK(n.out.find("folders") == std::string::npos);
+}
