@@ -53,7 +53,7 @@ class Yolo : public vp::Detector, public vp::PoseEstimator {
     iou_ = vp::NumberOption(c, "yolo", "iou", 0.7, 0, 1);
     max_det_ = vp::IntegerOption(c, "yolo", "max_det", 300, 1);
     imgsz_ = static_cast<int>(vp::IntegerOption(c, "yolo", "imgsz", 0, 0, 8192));
-    batch_ = static_cast<int>(vp::IntegerOption(c, "yolo", "batch", 8, 1, 4096));
+    batch_ = static_cast<int>(vp::IntegerOption(c, "yolo", "batch", 0, 0, 4096));
     threads_ = static_cast<int>(vp::IntegerOption(c, "yolo", "threads", 0, 0, 1024));
     agnostic_ = vp::FlagOption(c, "yolo", "agnostic", false);
     classes_spec_ = c.get("classes", kind == vp::Kind::kDetect ? "person" : "all");
@@ -71,7 +71,7 @@ class Yolo : public vp::Detector, public vp::PoseEstimator {
                  kind_ == vp::Kind::kDetect ? "person" : "all"},
                 {"agnostic", "class-agnostic NMS", "false"},
                 {"imgsz", "input size (0 = the export's imgsz)", "0"},
-                {"batch", "frames per forward pass", "8"},
+                {"batch", "frames per forward pass (0 = 1 on CPU, 8 on CUDA)", "0"},
                 {"threads", "CPU threads for LibTorch (process-wide; 0 = LibTorch's default)", "0"}}};
     return i;
   }
@@ -103,6 +103,9 @@ class Yolo : public vp::Detector, public vp::PoseEstimator {
                             ? (torch::cuda::is_available() ? "cuda" : "cpu")
                             : device_name_;
       device_ = torch::Device(dev);
+      // On CPU a batch only adds cache misses: at batch 8 the activations (50 MB a layer at 640x640)
+      // no longer fit in cache, ~20% slower per image than one frame at a time (bench/pose.sh).
+      if (batch_ == 0) batch_ = device_.is_cpu() ? 1 : 8;
       if (threads_ > 0) torch::set_num_threads(threads_);
       torch::jit::ExtraFilesMap extra{{"config.txt", ""}};
       try {
