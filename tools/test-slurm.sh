@@ -6,10 +6,12 @@
 #   1. one run of share/vstar/slurm/chain-eval.sh (vs-decode -> vs-policy with the tiny test model ->
 #      vs-reward) over a miniature world from vs-synth, scored by merge.sh: the reference report;
 #   2. submit.sh 4: an array job of 4 shards and the dependent merge job; waits for both, and checks
-#      that the shards are disjoint and cover the manifest and the merged report equals the single run's
-#      (markdown byte for byte, JSON apart from the measured seconds_per_video);
-#   3. a restarted array task: shard 1's outputs are cut back (a torn last line included), everything
-#      is submitted again, and only shard 1's missing records run (the other shards process none);
+#      that the shards are disjoint and cover the manifest, that their records equal the single run's
+#      (apart from timings) and the merged report equals the single run's (markdown byte for byte,
+#      JSON apart from the measured seconds_per_video);
+#   3. a restarted array task: the largest shard's outputs are cut back to one record and a torn
+#      line, everything is submitted again, and only that shard's missing records run (the other
+#      shards process none);
 #   4. parallel.sh 4 (GNU parallel, 2 at a time): the same report.
 # Stops the daemons it started and removes the directory (kept with VSTAR_KEEP=1).
 # usage: tools/test-slurm.sh [BIN_DIR]   (default build/bin)
@@ -40,7 +42,10 @@ chmod 700 "$work"
 cleanup() {
   local rc=$?
   for f in "$work/slurmd.pid" "$work/slurmctld.pid" "$work/munge/munged.pid"; do
-    if [ -f "$f" ]; then kill "$(cat "$f")" 2> /dev/null || true; fi
+    [ -f "$f" ] || continue
+    pid=$(cat "$f")
+    kill "$pid" 2> /dev/null || continue
+    for ((t = 0; t < 50; t++)); do kill -0 "$pid" 2> /dev/null || break; sleep 0.2; done
   done
   if [ "$rc" -ne 0 ]; then
     for log in "$work"/slurmctld.log "$work"/slurmd.log "$work"/*/logs/*.log; do
@@ -113,7 +118,7 @@ say "cluster up ($(sbatch --version), $(munged --version 2>&1 | head -1), $(para
 world=$work/world
 vs-synth --out "$world" --split base --per-class 1 --seed 11 --seconds 1 --progress never 2> /dev/null
 export MANIFEST=$world/manifest.jsonl ROOT=$world CLASSES=$world/classes.txt SAMPLE=uniform:4
-export MODEL=$root/tests/fixtures/model/tiny/model
+export MODEL=$root/tests/fixtures/model/tiny/model VSTAR_CACHE=$work/cache
 export POLICY_FLAGS="--dtype fp32 --device cpu --max-new-tokens 8 --video-max-pixels 25088 --tools none --batch 1"
 records=$(grep -c . "$MANIFEST")
 say "manifest: $records clips; single run"
@@ -130,8 +135,19 @@ wait_jobs() {  # waits until the jobs have left the queue
     sleep 1
   done
 }
-same_report() {  # $1 = run directory; compares its report with the single run's
+same_report() {  # $1 = run directory; compares its records and report with the single run's
   [ -f "$1/report.md" ] || fail "$1: no report.md"
+  python3 - "$work/single/shard-0/pred.jsonl" "$1"/shard-*/pred.jsonl << 'EOF' || fail "$1: the records differ"
+import json, sys
+def strip(v):  # timings are measured, not computed
+    if isinstance(v, dict): return {k: strip(x) for k, x in v.items() if k not in ("timing", "seconds")}
+    if isinstance(v, list): return [strip(x) for x in v]
+    return v
+def records(paths):
+    recs = [strip(json.loads(l)) for p in paths for l in open(p) if l.strip()]
+    return sorted(recs, key=lambda r: r["id"])
+sys.exit(0 if records(sys.argv[1:2]) == records(sys.argv[2:]) else 1)
+EOF
   cmp "$work/single/report.md" "$1/report.md" || { diff "$work/single/report.md" "$1/report.md" >&2; fail "$1: report.md differs"; }
   python3 - "$work/single/report.json" "$1/report.json" << 'EOF' || fail "$1: report.json differs"
 import json, sys
@@ -160,26 +176,33 @@ for i in 0 1 2 3; do
 done
 say "OK: 4 shards on Slurm + merge == one run ($records records)"
 
-say "restart: shard 1 cut back to one record and a torn line, resubmitted"
-s1=$work/slurm/shard-1
-n1=$(grep -c . "$s1/pred.jsonl")
-[ "$n1" -ge 2 ] || fail "shard 1 has $n1 records; the restart check needs 2"
+r=0
+for i in 1 2 3; do
+  [ "$(grep -c . "$work/slurm/shard-$i/pred.jsonl")" -gt "$(grep -c . "$work/slurm/shard-$r/pred.jsonl")" ] && r=$i
+done
+sr=$work/slurm/shard-$r
+nr=$(grep -c . "$sr/pred.jsonl")
+[ "$nr" -ge 2 ] || fail "the largest shard has $nr records; the restart check needs 2"
+say "restart: shard $r cut back to 1 of its $nr records and a torn line, everything resubmitted"
 for f in frames policy pred; do
-  { head -n 1 "$s1/$f.jsonl"; sed -n 2p "$s1/$f.jsonl" | head -c 20; } > "$s1/$f.cut"
-  mv "$s1/$f.cut" "$s1/$f.jsonl"
+  { head -n 1 "$sr/$f.jsonl"; sed -n 2p "$sr/$f.jsonl" | head -c 20; } > "$sr/$f.cut"
+  mv "$sr/$f.cut" "$sr/$f.jsonl"
 done
 rm -f "$work/slurm/report.md" "$work/slurm/report.json"
 read -r array merge < <(bash "$share/submit.sh" 4 "$work/slurm" "$share/chain-eval.sh" --classes "$CLASSES")
 wait_jobs "$array,$merge"
 same_report "$work/slurm"
-grep -q "vs-decode: done $((n1 - 1)) records" "$work/slurm/logs/shard-1.log" ||
-  fail "restarted shard 1 did not decode exactly its $((n1 - 1)) missing records"
-grep -q "dropping an incomplete last line" "$work/slurm/logs/shard-1.log" || fail "no torn line dropped"
-for i in 0 2 3; do
+for stage in decode policy reward; do
+  grep -q "vs-$stage: done $((nr - 1)) records" "$work/slurm/logs/shard-$r.log" ||
+    fail "restarted shard $r: vs-$stage did not run exactly its $((nr - 1)) missing records"
+done
+grep -q "dropping an incomplete last line" "$work/slurm/logs/shard-$r.log" || fail "no torn line dropped"
+for i in 0 1 2 3; do
+  [ "$i" = "$r" ] && continue
   grep -q "vs-policy: done 0 records" "$work/slurm/logs/shard-$i.log" ||
     fail "finished shard $i ran records again"
 done
-say "OK: restarted shard 1 ran only its $((n1 - 1)) missing records, shards 0, 2, 3 none; same report"
+say "OK: restarted shard $r ran only its $((nr - 1)) missing records, the finished shards none; same report"
 
 say "GNU parallel: parallel.sh 4, 2 at a time"
 start=$SECONDS
