@@ -46,6 +46,7 @@ complete -c vs-grpo -l save-steps -d 'Write a checkpoint every N steps (0 = only
 complete -c vs-grpo -l keep-last -d 'Keep only the newest K checkpoints (0 = all)' -r -f
 complete -c vs-grpo -l metrics -d 'Append one JSON line per step to FILE instead of stderr' -r -F
 complete -c vs-grpo -l log-level -d 'debug, info, warn, error or quiet' -r -f -a 'debug info warn error quiet'
+complete -c vs-grpo -l dry-run -d 'Print the memory plan per rank (weights, reference, gradients, optimizer state, activations) computed from --model'\''s config.json and exit without training' -r -f
 complete -c vs-grpo -l loss -d 'Loss aggregation as trl 1.16 defines it: grpo (per-sequence token mean), bnpo (batch token mean), dr_grpo (sum / (B x max completion length)), dapo (sum / tokens in the generation batch)' -r -f -a 'grpo bnpo dr_grpo dapo'
 complete -c vs-grpo -l beta -d 'KL coefficient to the reference (0: no reference)' -r -f
 complete -c vs-grpo -l epsilon -d 'Lower clipping range of the ratio (0.2)' -r -f
@@ -62,3 +63,5 @@ complete -c vs-grpo -l warmup-ratio -d 'Warmup as a fraction of all steps (when 
 complete -c vs-grpo -l max-grad-norm -d 'Clip gradients to this global 2-norm (0 = no clipping)' -r -f
 complete -c vs-grpo -l reward-cmd -d 'Reward program (run with /bin/sh -c): reads vs-reward'\''s input records on stdin, writes each back with vs-reward'\''s "reward" key, one line per record' -r -f
 complete -c vs-grpo -l reward-timeout -d 'Seconds the reward program may take per group (60)' -r -f
+complete -c vs-grpo -l dist-timeout -d 'Seconds a collective (and the rendezvous) may wait for the other ranks before this one exits with an error' -r -f
+complete -c vs-grpo -l bucket-mb -d 'Size of the gradient all-reduce buckets in MiB' -r -f

@@ -17,6 +17,7 @@ complete -c vs-sft -l metrics -d 'Append one JSON line per step to FILE instead 
 complete -c vs-sft -l freeze -d 'Frozen parameters: none, vision (patch embed and blocks; the merger trains) or merger (the whole vision tower, merger included)' -r -f -a 'none vision merger'
 complete -c vs-sft -l gradient-checkpointing -d 'Keep only each decoder layer'\''s and vision block'\''s input and recompute the block in backward (less memory for about one more forward pass)' -r -f
 complete -c vs-sft -l strict -d 'Stop at the first bad record instead of reporting it and going on' -r -f
+complete -c vs-sft -l dry-run -d 'Print the memory plan per rank (weights, gradients, optimizer state, activations) computed from --model'\''s config.json and exit without training' -r -f
 complete -c vs-sft -l log-level -d 'debug, info, warn, error or quiet' -r -f -a 'debug info warn error quiet'
 complete -c vs-sft -l train-on -d 'Tokens trained: assistant (assistant contents and their <|im_end|>) or prompt (every token but vision tokens, as the authors'\'' SFT)' -r -f -a 'assistant prompt'
 complete -c vs-sft -l max-length -d 'Longest tokenised conversation (0 = no limit)' -r -f
@@ -37,3 +38,5 @@ complete -c vs-sft -l lora-alpha -d 'LoRA alpha: the adapters'\'' output is scal
 complete -c vs-sft -l lora-dropout -d 'Dropout probability on the input of the LoRA A matrices' -r -f
 complete -c vs-sft -l lora-targets -d 'Decoder Linear layers to adapt: a layer whose name equals an entry or ends with .entry' -r -f
 complete -c vs-sft -l merge -d 'Write the merged weights (W + alpha/rank B A) as the final model; the adapter goes to OUTPUT/adapter' -r -f
+complete -c vs-sft -l dist-timeout -d 'Seconds a collective (and the rendezvous) may wait for the other ranks before this one exits with an error' -r -f
+complete -c vs-sft -l bucket-mb -d 'Size of the gradient all-reduce buckets in MiB' -r -f

@@ -216,10 +216,12 @@ std::string Fingerprint(const std::vector<std::string>& lines) {
   return buf;
 }
 
+// "batch" is the step's whole batch (per rank x ranks): a run may resume on another number of ranks
+// that keeps it.
 Json RunIdentity(const GrpoOptions& o, const recog::Profile& profile, const GrpoLossOptions& lo,
-                 const std::string& variant, int64_t total, const std::string& data) {
+                 const std::string& variant, int64_t total, const std::string& data, int64_t world_size) {
   return Json{{"total_steps", total},        {"num_generations", o.num_generations},
-              {"batch", o.batch},            {"updates", o.updates},
+              {"batch", o.batch * world_size},            {"updates", o.updates},
               {"seed", o.policy.seed},       {"profile", profile.name},
               {"tools", o.two_turn.tools},   {"variant", variant},
               {"reward_cmd", o.external.command}, {"scale", o.scale},
@@ -333,6 +335,22 @@ std::vector<UpdateLog> PolicyUpdates(const std::vector<RolloutGroup>& groups,
 GrpoResult RunGrpo(const GrpoOptions& o) {
   GrpoResult result;
   const fs::path out_dir = o.output_dir;
+  if (o.dry_run) {
+    // From the options alone (no profile files, no candidates): one group's training forward is G
+    // rows (clean: both turns, 2G) of prompt + completion; the official profile's beta unless given.
+    const bool official = o.two_turn.profile.profile.rfind("official", 0) == 0;
+    const double beta = official && !o.given_beta ? GrpoLossOptions::Official().beta : o.loss.beta;
+    MemoryPlanInputs in;
+    in.config = model::LoadConfig(o.policy.model_dir);
+    in.world_size = DistEnv::FromEnvironment().world_size;
+    in.batch = official ? o.num_generations : 2 * o.num_generations;
+    in.reference = beta != 0;
+    in.bucket_mb = o.dist.bucket_mb;
+    const MemoryPlan plan = PlanMemory(in);
+    std::cerr << FormatMemoryPlan(plan);
+    std::cout << io::Dump(Json{{"memory_plan", plan.ToJson()}}) << "\n";
+    return result;
+  }
 
   // 1. The profile, the candidates, the loss and reward settings.
   recog::ProfileOptions po = o.two_turn.profile;
@@ -352,19 +370,6 @@ GrpoResult RunGrpo(const GrpoOptions& o) {
   const std::string variant = o.variant.empty() ? profile.reward_variant : o.variant;
   const int64_t G = o.num_generations;
   const DistEnv env = DistEnv::FromEnvironment();
-  if (o.dry_run) {
-    // One group's training forward: G rows (clean: both turns, 2G) of prompt + completion.
-    MemoryPlanInputs in;
-    in.config = model::LoadConfig(o.policy.model_dir);
-    in.world_size = env.world_size;
-    in.batch = shared_turn1 ? G : 2 * G;
-    in.reference = lopt.beta != 0;
-    in.bucket_mb = o.dist.bucket_mb;
-    const MemoryPlan plan = PlanMemory(in);
-    std::cerr << FormatMemoryPlan(plan);
-    std::cout << io::Dump(Json{{"memory_plan", plan.ToJson()}}) << "\n";
-    return result;
-  }
   // One process per device: under a launcher, --device cuda means this rank's GPU (LOCAL_RANK).
   torch::Device device = policy::ResolveDevice(o.device);
   if (device.is_cuda() && !device.has_index() && env.world_size > 1)
@@ -408,7 +413,7 @@ GrpoResult RunGrpo(const GrpoOptions& o) {
   const int64_t total = o.max_steps;
   const int64_t total_updates = total * o.updates;
   const int64_t warmup = o.optim.Warmup(total_updates);
-  const Json identity = RunIdentity(o, profile, lopt, variant, total, Fingerprint(lines));
+  const Json identity = RunIdentity(o, profile, lopt, variant, total, Fingerprint(lines), W);
 
   // 3. Where to start: the base model, or a checkpoint of this very run.
   const ResumePoint resume = FindResumePoint(out_dir, o.policy.model_dir, o.resume, o.resume_from, identity);

@@ -23,55 +23,7 @@ extern char** environ;
 
 namespace {
 
-// Pays each completion a tenth of its text's length in bytes (the tiny model's padded vocabulary
-// rows decode to nothing, so the policy can learn to avoid them): any program that answers
-// vs-reward's protocol is a reward (here POSIX awk, no JSON library: the "text" strings after
-// "completions").
-constexpr const char* kLengthReward = R"AWK({
-  line = $0
-  rest = substr(line, index(line, "\"completions\":["))
-  out = ""; n = 0
-  while ((p = index(rest, "\"text\":\"")) > 0) {
-    rest = substr(rest, p + 8)
-    len = 0; i = 1
-    while (i <= length(rest)) {
-      c = substr(rest, i, 1)
-      if (c == "\\") { i += 2; len++; continue }
-      if (c == "\"") break
-      len++; i++
-    }
-    rest = substr(rest, i + 1)
-    out = out (n++ ? "," : "") "{\"total\":" len / 10 "}"
-  }
-  sub(/}$/, "", line)
-  print line ",\"reward\":{\"completions\":[" out "]}}"
-})AWK";
-
-struct World {
-  fs::path dir, prompts, candidates, reward;
-};
-
-// Two prompt records over the tiny fixture's frames, a candidate list and the awk reward.
-World MakeWorld(const std::string& tag) {
-  World w;
-  w.dir = test::TempDir(tag);
-  const fs::path media = test::FixtureDir() / "model" / "tiny" / "media";
-  std::string lines;
-  for (const auto& [id, label, first] : {std::tuple{"a", "run", 0}, std::tuple{"b", "jump", 1}}) {
-    Json paths = Json::array();
-    for (int f = 0; f < 4; ++f) paths.push_back((media / ("vid4_" + std::to_string((first + f) % 4) + ".png")).string());
-    lines += Json{{"id", id}, {"label", label}, {"frames", {{"paths", paths}, {"sample_fps", 2.0}}}}.dump() + "\n";
-  }
-  w.prompts = w.dir / "prompts.jsonl";
-  test::WriteFile(w.prompts, lines);
-  w.candidates = w.dir / "classes.txt";
-  test::WriteFile(w.candidates, "run\njump\n");
-  w.reward = w.dir / "length.awk";
-  test::WriteFile(w.reward, kLengthReward);
-  return w;
-}
-
-std::vector<std::string> Args(const World& w, const fs::path& out, std::vector<std::string> extra) {
+std::vector<std::string> Args(const test::World& w, const fs::path& out, std::vector<std::string> extra) {
   std::vector<std::string> v = {"vs-grpo", "--model", test::TinyModelDir().string(), "--output", out.string(), "-i",
                                 w.prompts.string(), "--profile", "clean", "--candidates", w.candidates.string(),
                                 "--device", "cpu", "--video-max-pixels", std::to_string(test::kTinyVideoPixels),
@@ -110,7 +62,7 @@ pid_t Spawn(std::vector<std::string> args) {
 TEST_CASE("vs-grpo: a learnable reward rises within a fixed number of seeded steps", "[train][grpo]") {
   VSTAR_REQUIRE_BINARY("vs-grpo");
   VSTAR_REQUIRE_PROGRAM("awk");
-  const World w = MakeWorld("vs-grpo-learn");
+  const test::World w = test::MakeWorld("vs-grpo-learn");
   const fs::path out = w.dir / "run", metrics = w.dir / "metrics.jsonl";
   auto r = test::Run(Args(w, out, {"--max-steps", "10", "--lr", "1e-2", "--schedule", "constant", "--reward-cmd",
                                    "awk -f " + w.reward.string(), "--metrics", metrics.string()}));
@@ -140,7 +92,7 @@ TEST_CASE("vs-grpo: a learnable reward rises within a fixed number of seeded ste
 TEST_CASE("vs-grpo: vs-reward as the reward program equals the in-process reward", "[train][grpo]") {
   VSTAR_REQUIRE_BINARY("vs-grpo");
   VSTAR_REQUIRE_BINARY("vs-reward");
-  const World w = MakeWorld("vs-grpo-ext");
+  const test::World w = test::MakeWorld("vs-grpo-ext");
   const std::vector<std::string> common = {"--max-steps", "2", "--lr", "1e-3", "--beta", "0.04"};
   auto in = Args(w, w.dir / "in", common), ext = Args(w, w.dir / "ext", common);
   in.insert(in.end(), {"--metrics", (w.dir / "in.jsonl").string()});
@@ -164,7 +116,7 @@ TEST_CASE("vs-grpo: vs-reward as the reward program equals the in-process reward
 
 TEST_CASE("vs-grpo: a reward program that exits, hangs or prints garbage fails the run naming it", "[train][grpo]") {
   VSTAR_REQUIRE_BINARY("vs-grpo");
-  const World w = MakeWorld("vs-grpo-badreward");
+  const test::World w = test::MakeWorld("vs-grpo-badreward");
   for (const auto& [cmd, why] : {std::pair<std::string, std::string>{"exit 3", "exit 3"},
                                  {"sleep 20", "sleep 20"},
                                  {"cat >/dev/null; echo not-json", "not-json"}}) {
@@ -181,7 +133,7 @@ TEST_CASE("vs-grpo: a reward program that exits, hangs or prints garbage fails t
 TEST_CASE("vs-grpo: SIGKILL mid-run and --resume end with the uninterrupted run's weights", "[train][grpo][fault]") {
   VSTAR_REQUIRE_BINARY("vs-grpo");
   VSTAR_REQUIRE_PROGRAM("awk");
-  const World w = MakeWorld("vs-grpo-fault");
+  const test::World w = test::MakeWorld("vs-grpo-fault");
   const std::vector<std::string> common = {"--max-steps", "4", "--save-steps", "1", "--lr", "3e-3",
                                            "--reward-cmd", "awk -f " + w.reward.string()};
   const fs::path whole = w.dir / "whole", cut = w.dir / "cut";
@@ -222,7 +174,7 @@ TEST_CASE("vs-grpo: SIGKILL mid-run and --resume end with the uninterrupted run'
 TEST_CASE("vs-grpo: --updates 2 moves and clips the ratio on the second update and logs both", "[train][grpo]") {
   VSTAR_REQUIRE_BINARY("vs-grpo");
   VSTAR_REQUIRE_PROGRAM("awk");
-  const World w = MakeWorld("vs-grpo-updates");
+  const test::World w = test::MakeWorld("vs-grpo-updates");
   const fs::path metrics = w.dir / "metrics.jsonl";
   auto r = test::Run(Args(w, w.dir / "run", {"--max-steps", "1", "--updates", "2", "--epsilon", "0.001", "--lr",
                                              "1e-2", "--schedule", "constant", "--reward-cmd",
@@ -248,7 +200,7 @@ TEST_CASE("vs-grpo: the official profile shares one untrained turn 1 per group, 
   VSTAR_REQUIRE_PROGRAM("awk");
   VSTAR_REQUIRE_SHARED("reference/official/templates/grpo.turn1.txt");
   const fs::path templates = test::SharedDir() / "reference" / "official" / "templates";
-  const World w = MakeWorld("vs-grpo-official");
+  const test::World w = test::MakeWorld("vs-grpo-official");
   // The authors' turn 2 names the clip's path: the prompt records carry one.
   std::string with_path;
   for (const auto& line : test::Lines(test::ReadFile(w.prompts))) {

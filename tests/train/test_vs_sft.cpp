@@ -27,22 +27,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// The golden records plus a third (another chain on the first video), one JSON line each.
-fs::path WriteRecords(const fs::path& dir) {
-  auto recs = test::GoldenRecords();
-  Json c = recs[0];
-  c["id"] = "golden-c";
-  c["messages"][1]["content"][1]["text"] = "Which action is shown? Answer with one action label.";
-  c["messages"][2]["content"][0]["text"] = "<pose>no</pose> <detect>yes</detect>";
-  c["messages"][4]["content"][0]["text"] = "[1] The person is jumping.\n<answer>jumping</answer>";
-  recs.push_back(c);
-  std::string text;
-  for (const auto& r : recs) text += r.dump() + "\n";
-  const fs::path file = dir / "records.jsonl";
-  test::WriteFile(file, text);
-  return file;
-}
-
 std::vector<std::string> BaseArgs(const fs::path& out, const fs::path& records) {
   return {"vs-sft", "--model", test::TinyModelDir().string(), "--output", out.string(), "-i", records.string(),
           "--video-max-pixels", std::to_string(test::kTinyVideoPixels), "--log-level", "warn"};
@@ -106,7 +90,7 @@ void CheckCompleteCheckpoints(const fs::path& dir) {
 TEST_CASE("vs-sft learns the chains: loss near zero and greedy decoding reproduces both turns", "[train][sft][pipeline]") {
   VSTAR_REQUIRE_BINARY("vs-sft");
   const fs::path dir = test::TempDir("sft-learn");
-  const fs::path records = WriteRecords(dir);
+  const fs::path records = test::WriteRecords(dir);
   const fs::path out = dir / "run";
   auto r = test::Run(Plus(BaseArgs(out, records), {"--max-steps", "60", "--lr", "1e-2", "--schedule", "constant",
                                                    "--batch", "3", "--metrics", (dir / "m.jsonl").string()}));
@@ -167,7 +151,7 @@ TEST_CASE("vs-sft output loads in transformers with equal logits", "[train][sft]
   VSTAR_REQUIRE_VENV();
   const fs::path dir = test::TempDir("sft-hf");
   const fs::path out = dir / "run";
-  auto r = test::Run(Plus(BaseArgs(out, WriteRecords(dir)), {"--max-steps", "3", "--lr", "1e-2"}));
+  auto r = test::Run(Plus(BaseArgs(out, test::WriteRecords(dir)), {"--max-steps", "3", "--lr", "1e-2"}));
   INFO(r.err);
   REQUIRE(r.status == 0);
   torch::manual_seed(5);
@@ -202,7 +186,7 @@ TEST_CASE("vs-sft output loads in transformers with equal logits", "[train][sft]
 
 TEST_CASE("vs-sft resume continues exactly: losses and final weights equal an uninterrupted run's", "[train][sft][resume]") {
   const fs::path dir = test::TempDir("sft-resume");
-  const fs::path records = WriteRecords(dir);
+  const fs::path records = test::WriteRecords(dir);
   train::SftOptions o;
   o.model_dir = test::TinyModelDir().string();
   o.inputs = {records.string()};
@@ -258,7 +242,7 @@ TEST_CASE("vs-sft resume continues exactly: losses and final weights equal an un
 TEST_CASE("vs-sft survives SIGKILL mid-run and during a checkpoint write", "[train][sft][fault]") {
   VSTAR_REQUIRE_BINARY("vs-sft");
   const fs::path dir = test::TempDir("sft-fault");
-  const fs::path records = WriteRecords(dir);
+  const fs::path records = test::WriteRecords(dir);
   const std::vector<std::string> opts = {"--max-steps", "8", "--save-steps", "2", "--keep-last", "2", "--batch", "1",
                                          "--grad-accum", "2", "--lr", "1e-3", "--weight-decay", "0.01"};
   const fs::path ref = dir / "ref";
@@ -301,7 +285,7 @@ TEST_CASE("vs-sft survives SIGKILL mid-run and during a checkpoint write", "[tra
 TEST_CASE("vs-sft bad input: clear messages and documented exit codes with nothing half-written", "[train][sft][errors]") {
   VSTAR_REQUIRE_BINARY("vs-sft");
   const fs::path dir = test::TempDir("sft-bad");
-  const fs::path records = WriteRecords(dir);
+  const fs::path records = test::WriteRecords(dir);
 
   auto control = test::Run(Plus(BaseArgs(dir / "m", records), {"--max-steps", "1"}));
   INFO(control.err);
@@ -365,7 +349,7 @@ TEST_CASE("vs-sft TensorBoard event files read back with the tensorboard package
   VSTAR_REQUIRE_VENV();
   const fs::path dir = test::TempDir("sft-tb");
   const fs::path out = dir / "run";
-  auto r = test::Run(Plus(BaseArgs(out, WriteRecords(dir)),
+  auto r = test::Run(Plus(BaseArgs(out, test::WriteRecords(dir)),
                           {"--max-steps", "4", "--lr", "1e-3", "--metrics", (dir / "m.jsonl").string()}));
   INFO(r.err);
   REQUIRE(r.status == 0);
@@ -394,7 +378,7 @@ TEST_CASE("vs-sft --freeze leaves the frozen weights untouched and --dtype bf16 
   const fs::path dir = test::TempDir("sft-freeze");
   train::SftOptions o;
   o.model_dir = test::TinyModelDir().string();
-  o.inputs = {WriteRecords(dir).string()};
+  o.inputs = {test::WriteRecords(dir).string()};
   o.max_steps = 3;
   o.optim.lr = 1e-3;
   o.data.video_max_pixels = test::kTinyVideoPixels;

@@ -1,8 +1,10 @@
 #pragma once
 // Shared by the tests of lib/train: the tiny model, the golden records of tools/golden/sft_goldens.py
-// with their frame paths made absolute, and tensor comparisons.
+// with their frame paths made absolute, the GRPO prompt world with its awk reward, and tensor
+// comparisons.
 #include <filesystem>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <torch/torch.h>
@@ -36,6 +38,70 @@ inline std::vector<io::Json> GoldenRecords() {
   for (const auto& line : Lines(ReadFile(TrainFixtures() / "records.jsonl")))
     if (!line.empty()) out.push_back(Absolute(io::Json::parse(line)));
   return out;
+}
+
+// The golden records plus a third (another chain on the first video), one JSON line each.
+inline std::filesystem::path WriteRecords(const std::filesystem::path& dir) {
+  auto recs = GoldenRecords();
+  io::Json c = recs[0];
+  c["id"] = "golden-c";
+  c["messages"][1]["content"][1]["text"] = "Which action is shown? Answer with one action label.";
+  c["messages"][2]["content"][0]["text"] = "<pose>no</pose> <detect>yes</detect>";
+  c["messages"][4]["content"][0]["text"] = "[1] The person is jumping.\n<answer>jumping</answer>";
+  recs.push_back(c);
+  std::string text;
+  for (const auto& r : recs) text += r.dump() + "\n";
+  const std::filesystem::path file = dir / "records.jsonl";
+  WriteFile(file, text);
+  return file;
+}
+
+// Pays each completion a tenth of its text's length in bytes (the tiny model's padded vocabulary
+// rows decode to nothing, so the policy can learn to avoid them): any program that answers
+// vs-reward's protocol is a reward (here POSIX awk, no JSON library: the "text" strings after
+// "completions").
+inline constexpr const char* kLengthReward = R"AWK({
+  line = $0
+  rest = substr(line, index(line, "\"completions\":["))
+  out = ""; n = 0
+  while ((p = index(rest, "\"text\":\"")) > 0) {
+    rest = substr(rest, p + 8)
+    len = 0; i = 1
+    while (i <= length(rest)) {
+      c = substr(rest, i, 1)
+      if (c == "\\") { i += 2; len++; continue }
+      if (c == "\"") break
+      len++; i++
+    }
+    rest = substr(rest, i + 1)
+    out = out (n++ ? "," : "") "{\"total\":" len / 10 "}"
+  }
+  sub(/}$/, "", line)
+  print line ",\"reward\":{\"completions\":[" out "]}}"
+})AWK";
+
+struct World {
+  std::filesystem::path dir, prompts, candidates, reward;
+};
+
+// Two prompt records over the tiny fixture's frames, a candidate list and the awk reward.
+inline World MakeWorld(const std::string& tag) {
+  World w;
+  w.dir = TempDir(tag);
+  const std::filesystem::path media = FixtureDir() / "model" / "tiny" / "media";
+  std::string lines;
+  for (const auto& [id, label, first] : {std::tuple{"a", "run", 0}, std::tuple{"b", "jump", 1}}) {
+    io::Json paths = io::Json::array();
+    for (int f = 0; f < 4; ++f) paths.push_back((media / ("vid4_" + std::to_string((first + f) % 4) + ".png")).string());
+    lines += io::Json{{"id", id}, {"label", label}, {"frames", {{"paths", paths}, {"sample_fps", 2.0}}}}.dump() + "\n";
+  }
+  w.prompts = w.dir / "prompts.jsonl";
+  WriteFile(w.prompts, lines);
+  w.candidates = w.dir / "classes.txt";
+  WriteFile(w.candidates, "run\njump\n");
+  w.reward = w.dir / "length.awk";
+  WriteFile(w.reward, kLengthReward);
+  return w;
 }
 
 inline std::vector<int64_t> ToVector(const torch::Tensor& t) {
