@@ -67,3 +67,11 @@ print(f"vs-grpo: {vs_s:.2f} s process ({vs_step_s:.2f} s step), peak RSS {vs_rss
 print(f"TRL GRPOTrainer: {trl_s:.2f} s step, peak RSS {trl_rss_mb:.0f} MB (process, model and libraries)")
 print(f"step speed ratio (TRL / vs-grpo step): {trl_s / vs_step_s:.2f}x; RSS ratio (vs-grpo / TRL): "
       f"{vs_rss_mb / trl_rss_mb:.2f}x")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from rows import row  # noqa: E402
+
+import trl  # noqa: E402
+
+peer = f"TRL {trl.__version__} GRPOTrainer"
+row("grpo", f"one GRPO step, G={G}, {NEW} new tokens, tiny model", "s", vs_step_s, peer, trl_s, "time")
+row("grpo", "peak RSS", "MB", vs_rss_mb, peer, trl_rss_mb, "lower")

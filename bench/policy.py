@@ -25,9 +25,10 @@ from PIL import Image
 work, vs_policy, tok_dir = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
 threads = int(os.environ.get("BENCH_THREADS", "2"))
 new_tokens = int(os.environ.get("BENCH_NEW_TOKENS", "32"))
+layers = int(os.environ.get("BENCH_LAYERS", "24"))  # fewer only for the smoke run (tests/bench)
 torch.set_num_threads(threads)
 work.mkdir(parents=True, exist_ok=True)
-model_dir = work / "model"
+model_dir = work / ("model" if layers == 24 else f"model-{layers}-layers")
 PIXELS = 112 * 112
 
 from transformers import (AutoProcessor, Qwen2_5_VLConfig,  # noqa: E402
@@ -36,7 +37,7 @@ from transformers import (AutoProcessor, Qwen2_5_VLConfig,  # noqa: E402
 if not (model_dir / "config.json").exists():
     torch.manual_seed(0)
     cfg = Qwen2_5_VLConfig(
-        text_config=dict(vocab_size=151936, hidden_size=896, intermediate_size=4864, num_hidden_layers=24,
+        text_config=dict(vocab_size=151936, hidden_size=896, intermediate_size=4864, num_hidden_layers=layers,
                          num_attention_heads=14, num_key_value_heads=2, rope_theta=1e6, rms_norm_eps=1e-6,
                          max_position_embeddings=32768, tie_word_embeddings=True,
                          rope_scaling={"type": "mrope", "mrope_section": [16, 8, 8]}),
@@ -127,3 +128,15 @@ res["weight_bytes_per_token"] = wb
 res["decode_bound_tok_s"] = bw / wb
 res["vstar_decode_fraction_of_bound"] = ours_decode / (bw / wb)
 print(json.dumps(res, indent=2))
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from rows import row  # noqa: E402
+
+import transformers  # noqa: E402
+
+for impl in ["eager", "sdpa"]:
+    peer = f"transformers {transformers.__version__} generate ({impl})"
+    h = res[f"hf_{impl}"]
+    row("policy", f"prefill, fp32, 16-frame video + ~200 tokens, {threads} threads", "s", ours_prefill, peer,
+        h["prefill_s"], "time", 2 if impl == "sdpa" else None)
+    row("policy", f"decode, fp32, {threads} threads", "tok/s", ours_decode, peer, h["decode_tok_s"])

@@ -3,17 +3,20 @@
 # The model is a full-size yolo11n-pose built from the ultralytics YAML (random weights, no download)
 # and exported with ultralytics' TorchScript exporter into a temp dir. Frames: 32 frames of a real clip.
 # Throughput excludes start-up: vs-pose is timed on 1 and on 1+N frames and the difference is used;
-# ultralytics is timed in-process after a warm-up image. Prints images/s for both and the ratio.
-# Needs a build (VSTAR_BUILD_DIR, default build) with vs-pose and the yolo plugin, ../shared and the venv.
+# ultralytics is timed in-process after a warm-up image. Prints images/s for both from wall time and
+# from CPU time (user+sys: steadier on a shared machine), and rows (bench/rows.py) with the ratios.
+# Needs vs-pose and the yolo plugin (VSTAR_BIN_DIR, default build/bin), ../shared and the venv.
+# VSTAR_BENCH_FRAMES (default 32) sets N.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(dirname "$here")"
-build="${VSTAR_BUILD_DIR:-$root/build}"
+bin="${VSTAR_BIN_DIR:-${VSTAR_BUILD_DIR:-$root/build}/bin}"
 clip="${VSTAR_SHARED:-$root/../shared}/assets/videos/kinetics/clean_and_jerk.mp4"
 py="${VSTAR_VENV:-$HOME/.local/share/vstar/venv}/bin/python"
 n="${VSTAR_BENCH_FRAMES:-32}"
 [ -f "$clip" ] || { echo "SKIPPED: $clip is absent" >&2; exit 0; }
-[ -x "$build/bin/vs-pose" ] || { echo "SKIPPED: $build/bin/vs-pose not built" >&2; exit 0; }
+[ -x "$bin/vs-pose" ] || { echo "SKIPPED: $bin/vs-pose not built" >&2; exit 0; }
+[ -x /usr/bin/time ] || { echo "SKIPPED: /usr/bin/time (package time) not installed" >&2; exit 0; }
 tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
 ffmpeg -v error -i "$clip" -vf fps=4 -frames:v $((n + 1)) "$tmp/%03d.png"
 (cd "$tmp" && "$py" - > /dev/null 2>&1 <<'PY'
@@ -34,32 +37,39 @@ record() { "$py" -c 'import json,sys; print(json.dumps({"id":"b","frames":{"path
 frames=("$tmp"/[0-9]*.png)
 record "${frames[0]}" > "$tmp/one.jsonl"
 record "${frames[@]}" > "$tmp/all.jsonl"
-timeit() { local t0 t1; t0=$(date +%s.%N); "$@" > /dev/null; t1=$(date +%s.%N); echo "$t1 - $t0" | bc -l; }
+# Runs a command, prints "wall cpu" seconds.
+timeit() { /usr/bin/time -f "%e %U %S" -o "$tmp/t.raw" "$@" > /dev/null; awk '{print $1, $2 + $3}' "$tmp/t.raw"; }
 # Both sides use ultralytics' CPU thread count (min(8, cores - 1)): on a loaded machine the thread count
 # matters more than anything else, so it must be equal.
 threads=$("$py" -c 'from ultralytics.utils import NUM_THREADS; print(NUM_THREADS)' 2>/dev/null)
 for batch in 1 8; do
   args=(--plugin yolo --model "$model" --device cpu --log-level error --plugin-opt batch=$batch --plugin-opt threads=$threads)
-  t1=$(timeit "$build/bin/vs-pose" "${args[@]}" -i "$tmp/one.jsonl")
-  tn=$(timeit "$build/bin/vs-pose" "${args[@]}" -i "$tmp/all.jsonl")
-  "$build/bin/vs-pose" "${args[@]}" -i "$tmp/one.jsonl" > /dev/null || { echo "vs-pose failed" >&2; exit 1; }
-  ips=$(echo "$n / ($tn - $t1)" | bc -l)
-  printf '{"impl":"vs-pose","batch":%d,"threads":%d,"frames":%d,"images_per_s":%.2f}\n' "$batch" "$threads" "$n" "$ips"
-  eval "vs_$batch=$ips"
+  read -r w1 c1 < <(timeit "$bin/vs-pose" "${args[@]}" -i "$tmp/one.jsonl")
+  read -r wn cn < <(timeit "$bin/vs-pose" "${args[@]}" -i "$tmp/all.jsonl")
+  ips=$(echo "$n / ($wn - $w1)" | bc -l)
+  ipc=$(echo "$n / ($cn - $c1)" | bc -l)
+  printf '{"impl":"vs-pose","batch":%d,"threads":%d,"frames":%d,"images_per_s":%.2f,"images_per_cpu_s":%.2f}\n' \
+    "$batch" "$threads" "$n" "$ips" "$ipc"
+  eval "vs_$batch=$ips vsc_$batch=$ipc"
 done
-ul=$("$py" - "$model" "${frames[@]}" <<'PY' 2>/dev/null
+read -r ul ulc < <("$py" - "$model" "${frames[@]}" <<'PY' 2>/dev/null | tail -n 1
 import sys, time, ultralytics
 from ultralytics import YOLO
 m = YOLO(sys.argv[1], task="pose")
 m.predict(sys.argv[2], device="cpu", verbose=False)  # warm-up: load + first image
-t0 = time.perf_counter()
+t0, c0 = time.perf_counter(), time.process_time()
 for f in sys.argv[3:]:
     m.predict(f, device="cpu", verbose=False)
-dt = time.perf_counter() - t0
-print(len(sys.argv[3:]) / dt)
+dt, dc = time.perf_counter() - t0, time.process_time() - c0
+print(len(sys.argv[3:]) / dt, len(sys.argv[3:]) / dc)
 PY
 )
-ul=$(echo "$ul" | tail -n 1)
-printf '{"impl":"ultralytics %s predict","batch":1,"threads":%d,"frames":%d,"images_per_s":%.2f}\n' \
-  "$("$py" -c 'import ultralytics; print(ultralytics.__version__)')" "$threads" "$n" "$ul"
-printf '{"ratio_batch1":%.2f,"ratio_batch8":%.2f,"target":1.3}\n' "$(echo "$vs_1 / $ul" | bc -l)" "$(echo "$vs_8 / $ul" | bc -l)"
+peer="ultralytics $("$py" -c 'import ultralytics; print(ultralytics.__version__)') predict"
+printf '{"impl":"%s","batch":1,"threads":%d,"frames":%d,"images_per_s":%.2f,"images_per_cpu_s":%.2f}\n' \
+  "$peer" "$threads" "$n" "$ul" "$ulc"
+for batch in 1 8; do
+  eval "v=\$vs_$batch vc=\$vsc_$batch"
+  "$py" "$here/rows.py" row pose "yolo11n-pose, batch $batch, $threads thread(s)" images/s "$v" "$peer" "$ul" higher 1.3
+  "$py" "$here/rows.py" row pose "yolo11n-pose, batch $batch, $threads thread(s), CPU time" images/cpu-s "$vc" "$peer" \
+    "$ulc" higher 1.3
+done

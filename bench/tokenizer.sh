@@ -9,7 +9,7 @@ build="${VSTAR_BUILD_DIR:-$root/build}"
 assets="${VSTAR_SHARED:-$root/../shared}/assets/qwen2.5-vl"
 py="${VSTAR_VENV:-$HOME/.local/share/vstar/venv}/bin/python"
 [ -d "$assets" ] || { echo "SKIPPED: $assets is absent" >&2; exit 0; }
-text="$(mktemp)"; trap 'rm -f "$text"' EXIT
+text="$(mktemp)"; res="$(mktemp -d)"; trap 'rm -rf "$text" "$res"' EXIT
 # The same text for both: $1 (any UTF-8 file, e.g. /usr/share/common-licenses/GPL-3), default the golden
 # corpus (whitespace runs, CJK, emoji, long random Unicode); repeated to 4 MiB.
 src="${1:-}"
@@ -23,9 +23,10 @@ while len(s.encode()) < 4 << 20: s += s
 open(sys.argv[2], "w", encoding="utf-8", newline="").write(s)
 PY
 echo "vstar:" >&2
-VSTAR_BENCH_TEXT="$text" "$build/bin/test-model" "tokenizer: load time and encode throughput" | grep '^{'
+VSTAR_BENCH_TEXT="$text" "$build/bin/test-model" "tokenizer: load time and encode throughput" | grep '^{' |
+  tee "$res/vstar.json"
 echo "HF tokenizers $("$py" -c 'import tokenizers; print(tokenizers.__version__)'):" >&2
-RAYON_NUM_THREADS=1 TOKENIZERS_PARALLELISM=false "$py" - "$assets" "$text" <<'PY'
+RAYON_NUM_THREADS=1 TOKENIZERS_PARALLELISM=false "$py" - "$assets" "$text" <<'PY' | tee "$res/hf.json"
 import json, sys, tempfile, time
 import tokenizers
 from transformers import AutoTokenizer
@@ -47,4 +48,15 @@ print(json.dumps({"load_s": round(load, 4), "load_tokenizer_json_s": round(load_
                   "encode_cold_MBps": round(n / cold / 1e6, 2), "encode_warm_MBps": round(n / warm / 1e6, 2),
                   "lines": len(lines), "line_tokens": sum(len(e.ids) for e in enc),
                   "encode_lines_MBps": round(n / per_line / 1e6, 2)}))
+PY
+"$py" - "$here" "$res/vstar.json" "$res/hf.json" <<'PY'
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from rows import row
+import tokenizers
+v, h = (json.loads(open(f).read().strip().splitlines()[-1]) for f in sys.argv[2:4])
+peer = f"HF tokenizers {tokenizers.__version__}"
+row("tokenizer", "load vocab.json + merges.txt", "s", v["load_s"], peer + " (from_pretrained)", h["load_s"], "time")
+row("tokenizer", "encode 4 MiB, warm, 1 thread", "MB/s", v["encode_warm_MBps"], peer, h["encode_warm_MBps"])
+row("tokenizer", "encode line by line, 1 thread", "MB/s", v["encode_lines_MBps"], peer, h["encode_lines_MBps"])
 PY
