@@ -37,7 +37,8 @@ int IntEnv(const char* name, int fallback) {
   } catch (const std::exception&) {
     used = 0;
   }
-  if (used != v.size()) throw std::invalid_argument(std::string(name) + "='" + v + "' is not an integer");
+  if (used != v.size())
+    throw std::invalid_argument(std::string(name) + "='" + v + "' is not an integer");
   return n;
 }
 
@@ -50,15 +51,17 @@ std::chrono::milliseconds Millis(double seconds) {
 DistEnv DistEnv::FromEnvironment() {
   DistEnv e;
   e.world_size = IntEnv("WORLD_SIZE", 1);
-  if (e.world_size < 1) throw std::invalid_argument("WORLD_SIZE must be at least 1, not " + Env("WORLD_SIZE"));
+  if (e.world_size < 1)
+    throw std::invalid_argument("WORLD_SIZE must be at least 1, not " + Env("WORLD_SIZE"));
   e.rank = IntEnv("RANK", 0);
   if (e.rank < 0 || e.rank >= e.world_size)
-    throw std::invalid_argument("RANK=" + std::to_string(e.rank) + " is outside [0, WORLD_SIZE=" +
-                                std::to_string(e.world_size) + ")");
+    throw std::invalid_argument("RANK=" + std::to_string(e.rank) +
+                                " is outside [0, WORLD_SIZE=" + std::to_string(e.world_size) + ")");
   e.local_rank = IntEnv("LOCAL_RANK", e.rank);
   if (e.world_size > 1) {
     e.master_addr = Env("MASTER_ADDR");
-    if (e.master_addr.empty()) throw std::invalid_argument("WORLD_SIZE > 1 needs MASTER_ADDR (rank 0's host)");
+    if (e.master_addr.empty())
+      throw std::invalid_argument("WORLD_SIZE > 1 needs MASTER_ADDR (rank 0's host)");
     if (Env("MASTER_PORT").empty()) throw std::invalid_argument("WORLD_SIZE > 1 needs MASTER_PORT");
     e.master_port = IntEnv("MASTER_PORT", e.master_port);
     if (e.master_port < 1 || e.master_port > 65535)
@@ -68,9 +71,10 @@ DistEnv DistEnv::FromEnvironment() {
 }
 
 void DistOptions::Register(CLI::App& app) {
-  app.add_option("--dist-timeout", timeout_s,
-                 "Seconds a collective (and the rendezvous) may wait for the other ranks before this one "
-                 "exits with an error")
+  app.add_option(
+         "--dist-timeout", timeout_s,
+         "Seconds a collective (and the rendezvous) may wait for the other ranks before this one "
+         "exits with an error")
       ->check(CLI::Range(1.0, 86400.0 * 7))
       ->capture_default_str();
   app.add_option("--bucket-mb", bucket_mb, "Size of the gradient all-reduce buckets in MiB")
@@ -88,12 +92,14 @@ Dist::Dist(const DistOptions& options, const torch::Device& device)
   if (env_.world_size == 1) return;
   const auto timeout = Millis(opt_.timeout_s);
   group_ = std::make_unique<Group>();
-  const std::string where = "rank " + std::to_string(env_.rank) + " of " + std::to_string(env_.world_size);
+  const std::string where =
+      "rank " + std::to_string(env_.rank) + " of " + std::to_string(env_.world_size);
   try {
     c10d::TCPStoreOptions so;
     so.port = static_cast<uint16_t>(env_.master_port);
-    // Under torchrun the agent already serves the store on MASTER_PORT (torch.distributed.rendezvous,
-    // _create_c10d_store with TORCHELASTIC_USE_AGENT_STORE); otherwise rank 0 serves it.
+    // Under torchrun the agent already serves the store on MASTER_PORT
+    // (torch.distributed.rendezvous, _create_c10d_store with TORCHELASTIC_USE_AGENT_STORE);
+    // otherwise rank 0 serves it.
     const bool agent_store = Env("TORCHELASTIC_USE_AGENT_STORE") == "True";
     so.isServer = env_.rank == 0 && !agent_store;
     so.numWorkers = static_cast<size_t>(env_.world_size);
@@ -101,14 +107,15 @@ Dist::Dist(const DistOptions& options, const torch::Device& device)
     so.timeout = timeout;
     auto tcp = c10::make_intrusive<c10d::TCPStore>(env_.master_addr, so);
     // One key space per launch attempt, as torch's env:// rendezvous does after an elastic restart.
-    const std::string prefix = "vstar/attempt_" + std::to_string(IntEnv("TORCHELASTIC_RESTART_COUNT", 0));
+    const std::string prefix =
+        "vstar/attempt_" + std::to_string(IntEnv("TORCHELASTIC_RESTART_COUNT", 0));
     group_->store = c10::make_intrusive<c10d::PrefixStore>(prefix, tcp);
     if (device_.is_cuda()) {
 #if defined(VSTAR_WITH_CUDA) && defined(USE_C10D_NCCL)
       auto no = c10d::ProcessGroupNCCL::Options::create();
       no->timeout = timeout;
-      group_->backend =
-          c10::make_intrusive<c10d::ProcessGroupNCCL>(group_->store, env_.rank, env_.world_size, no);
+      group_->backend = c10::make_intrusive<c10d::ProcessGroupNCCL>(group_->store, env_.rank,
+                                                                    env_.world_size, no);
 #else
       throw std::runtime_error("this build has no CUDA, so no NCCL process group");
 #endif
@@ -117,13 +124,16 @@ Dist::Dist(const DistOptions& options, const torch::Device& device)
       // GLOO_SOCKET_IFNAME as torch reads it; otherwise the address this host's name resolves to
       // (loopback when it resolves to none).
       const std::string ifname = Env("GLOO_SOCKET_IFNAME");
-      go->devices.push_back(ifname.empty() ? c10d::ProcessGroupGloo::createDefaultDevice()
-                                           : c10d::ProcessGroupGloo::createDeviceForInterface(ifname));
-      group_->backend = c10::make_intrusive<c10d::ProcessGroupGloo>(group_->store, env_.rank, env_.world_size, go);
+      go->devices.push_back(ifname.empty()
+                                ? c10d::ProcessGroupGloo::createDefaultDevice()
+                                : c10d::ProcessGroupGloo::createDeviceForInterface(ifname));
+      group_->backend = c10::make_intrusive<c10d::ProcessGroupGloo>(group_->store, env_.rank,
+                                                                    env_.world_size, go);
     }
   } catch (const std::exception& e) {
-    throw std::runtime_error(where + ": rendezvous at " + env_.master_addr + ":" + std::to_string(env_.master_port) +
-                             " failed within --dist-timeout " + std::to_string(opt_.timeout_s) + " s: " + e.what());
+    throw std::runtime_error(where + ": rendezvous at " + env_.master_addr + ":" +
+                             std::to_string(env_.master_port) + " failed within --dist-timeout " +
+                             std::to_string(opt_.timeout_s) + " s: " + e.what());
   }
   Barrier("rendezvous");
 }
@@ -135,7 +145,9 @@ Dist::~Dist() {
 void Dist::AllReduce(torch::Tensor& t, Op op, const std::string& what) const {
   if (env_.world_size == 1) return;
   c10d::AllreduceOptions ao;
-  ao.reduceOp = op == Op::kSum ? c10d::ReduceOp::SUM : op == Op::kMax ? c10d::ReduceOp::MAX : c10d::ReduceOp::MIN;
+  ao.reduceOp = op == Op::kSum   ? c10d::ReduceOp::SUM
+                : op == Op::kMax ? c10d::ReduceOp::MAX
+                                 : c10d::ReduceOp::MIN;
   ao.timeout = Millis(opt_.timeout_s);
   std::vector<torch::Tensor> v{t};
   try {
@@ -145,8 +157,9 @@ void Dist::AllReduce(torch::Tensor& t, Op op, const std::string& what) const {
     // c10::Error's what() carries a C++ backtrace; its first line is the message.
     std::string msg = e.what();
     if (auto nl = msg.find('\n'); nl != std::string::npos) msg.resize(nl);
-    throw std::runtime_error("rank " + std::to_string(env_.rank) + " of " + std::to_string(env_.world_size) + ": " +
-                             what + " failed: " + msg + " (another rank died or did not answer within --dist-timeout " +
+    throw std::runtime_error("rank " + std::to_string(env_.rank) + " of " +
+                             std::to_string(env_.world_size) + ": " + what + " failed: " + msg +
+                             " (another rank died or did not answer within --dist-timeout " +
                              std::to_string(static_cast<int64_t>(opt_.timeout_s)) + " s)");
   }
 }
@@ -186,7 +199,8 @@ std::vector<std::string> Dist::AllGather(const std::string& text) const {
   auto rows = torch::zeros({env_.world_size, longest + 1}, torch::kInt32);
   rows[env_.rank][0] = static_cast<int32_t>(text.size());
   auto acc = rows.accessor<int32_t, 2>();
-  for (size_t i = 0; i < text.size(); ++i) acc[env_.rank][static_cast<int64_t>(i) + 1] = static_cast<unsigned char>(text[i]);
+  for (size_t i = 0; i < text.size(); ++i)
+    acc[env_.rank][static_cast<int64_t>(i) + 1] = static_cast<unsigned char>(text[i]);
   auto dev = rows.to(device_);
   AllReduce(dev, Op::kSum, "gather");
   rows = dev.to(torch::kCPU);
@@ -195,7 +209,8 @@ std::vector<std::string> Dist::AllGather(const std::string& text) const {
   for (int r = 0; r < env_.world_size; ++r) {
     auto& s = out[static_cast<size_t>(r)];
     s.resize(static_cast<size_t>(acc[r][0]));
-    for (size_t i = 0; i < s.size(); ++i) s[i] = static_cast<char>(acc[r][static_cast<int64_t>(i) + 1]);
+    for (size_t i = 0; i < s.size(); ++i)
+      s[i] = static_cast<char>(acc[r][static_cast<int64_t>(i) + 1]);
   }
   return out;
 }
@@ -203,8 +218,8 @@ std::vector<std::string> Dist::AllGather(const std::string& text) const {
 namespace {
 
 // Consecutive parameters of one dtype and device, up to `cap` bytes (one parameter may exceed it).
-std::vector<std::vector<size_t>> Buckets(const std::vector<torch::Tensor>& ts, const std::vector<size_t>& which,
-                                         double cap) {
+std::vector<std::vector<size_t>> Buckets(const std::vector<torch::Tensor>& ts,
+                                         const std::vector<size_t>& which, double cap) {
   std::vector<std::vector<size_t>> out;
   double bytes = 0;
   for (size_t i : which) {
@@ -245,7 +260,8 @@ void Dist::AllReduceGradients(const NamedParams& params) const {
     std::vector<torch::Tensor> flat;
     for (size_t p : bucket) {
       const auto& g = ts[p].grad();
-      flat.push_back(g.defined() ? g.reshape({-1}) : torch::zeros({ts[p].numel()}, ts[p].options()));
+      flat.push_back(g.defined() ? g.reshape({-1})
+                                 : torch::zeros({ts[p].numel()}, ts[p].options()));
     }
     auto buf = torch::cat(flat);
     AllReduce(buf, Op::kSum, "gradient all-reduce");
@@ -283,7 +299,8 @@ void Dist::BroadcastParameters(const NamedParams& params) const {
     } catch (const std::exception& e) {
       std::string msg = e.what();
       if (auto nl = msg.find('\n'); nl != std::string::npos) msg.resize(nl);
-      throw std::runtime_error("rank " + std::to_string(env_.rank) + ": parameter broadcast failed: " + msg);
+      throw std::runtime_error("rank " + std::to_string(env_.rank) +
+                               ": parameter broadcast failed: " + msg);
     }
     int64_t off = 0;
     for (size_t p : bucket) {

@@ -1,14 +1,14 @@
 #pragma once
 // Data-parallel training over torch's c10d: the rendezvous torchrun and Slurm's srun set up
-// (MASTER_ADDR, MASTER_PORT, RANK, WORLD_SIZE, LOCAL_RANK; a c10d TCPStore served by rank 0), a Gloo
-// process group on CPU or NCCL when the run is on CUDA, and the few collectives the recipes need:
-// bucketed gradient all-reduce, parameter broadcast, scalar reductions and a gather of small text.
-// One process per device. Without WORLD_SIZE (or with 1) every collective is the identity, so a
-// single-process run goes through the same code.
+// (MASTER_ADDR, MASTER_PORT, RANK, WORLD_SIZE, LOCAL_RANK; a c10d TCPStore served by rank 0), a
+// Gloo process group on CPU or NCCL when the run is on CUDA, and the few collectives the recipes
+// need: bucketed gradient all-reduce, parameter broadcast, scalar reductions and a gather of small
+// text. One process per device. Without WORLD_SIZE (or with 1) every collective is the identity, so
+// a single-process run goes through the same code.
 //
-// Every collective waits at most the --dist-timeout; a peer that died (its sockets close) or stopped
-// answering makes the others throw a std::runtime_error that says so, which vs-sft and vs-grpo turn
-// into exit status 1 instead of a hang.
+// Every collective waits at most the --dist-timeout; a peer that died (its sockets close) or
+// stopped answering makes the others throw a std::runtime_error that says so, which vs-sft and
+// vs-grpo turn into exit status 1 instead of a hang.
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -24,8 +24,8 @@ class App;
 }
 namespace vstar::train {
 
-// The launcher's environment, as torchrun (torch/distributed/run.py) and srun (through the recipes in
-// share/vstar/launch/) export it.
+// The launcher's environment, as torchrun (torch/distributed/run.py) and srun (through the recipes
+// in share/vstar/launch/) export it.
 struct DistEnv {
   int rank = 0;
   int world_size = 1;
@@ -46,8 +46,8 @@ struct DistOptions {
 
 class Dist {
  public:
-  // Joins the process group described by the environment; `device` picks the backend (NCCL for CUDA,
-  // Gloo otherwise). Blocks until every rank has joined, at most the timeout.
+  // Joins the process group described by the environment; `device` picks the backend (NCCL for
+  // CUDA, Gloo otherwise). Blocks until every rank has joined, at most the timeout.
   Dist(const DistOptions& options, const torch::Device& device);
   ~Dist();
   Dist(const Dist&) = delete;
@@ -58,10 +58,10 @@ class Dist {
   int local_rank() const { return env_.local_rank; }
   bool main() const { return env_.rank == 0; }  // writes checkpoints, metrics, progress
 
-  // Sums the gradients of `params` over the ranks in buckets of about --bucket-mb (flattened into one
-  // buffer each, as DistributedDataParallel's reducer does), after the backward passes of the step
-  // (not overlapped with backward: gradient accumulation would need its no_sync bookkeeping). A
-  // gradient no rank has stays undefined (AdamW skips it, as a single process would); where only
+  // Sums the gradients of `params` over the ranks in buckets of about --bucket-mb (flattened into
+  // one buffer each, as DistributedDataParallel's reducer does), after the backward passes of the
+  // step (not overlapped with backward: gradient accumulation would need its no_sync bookkeeping).
+  // A gradient no rank has stays undefined (AdamW skips it, as a single process would); where only
   // some ranks have one, the others count zeros.
   void AllReduceGradients(const NamedParams& params) const;
   // Rank 0's values of `params` copied into every rank's (the same start, as DDP's constructor).

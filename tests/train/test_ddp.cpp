@@ -63,7 +63,8 @@ Rank SpawnRank(std::vector<std::string> argv, int rank, int world, int port, con
   for (char** e = environ; *e; ++e) {
     const std::string kv = *e;
     bool ours = false;
-    for (const char* k : {"RANK=", "WORLD_SIZE=", "LOCAL_RANK=", "MASTER_ADDR=", "MASTER_PORT=", "TORCHELASTIC_"})
+    for (const char* k :
+         {"RANK=", "WORLD_SIZE=", "LOCAL_RANK=", "MASTER_ADDR=", "MASTER_PORT=", "TORCHELASTIC_"})
       ours = ours || kv.rfind(k, 0) == 0;
     if (!ours) env.push_back(kv);
   }
@@ -150,7 +151,8 @@ void CheckSameWeights(const fs::path& a, const fs::path& b) {
   CHECK(worst <= kTolerance);
 }
 
-void CheckSameCurve(const std::vector<Json>& a, const std::vector<Json>& b, const std::vector<std::string>& keys) {
+void CheckSameCurve(const std::vector<Json>& a, const std::vector<Json>& b,
+                    const std::vector<std::string>& keys) {
   REQUIRE(a.size() == b.size());
   for (size_t i = 0; i < a.size(); ++i)
     for (const auto& k : keys) {
@@ -162,22 +164,41 @@ void CheckSameCurve(const std::vector<Json>& a, const std::vector<Json>& b, cons
 
 std::vector<std::string> SftArgs(const fs::path& out, const fs::path& records, int batch,
                                  std::vector<std::string> extra) {
-  std::vector<std::string> v = {"vs-sft", "--model", test::TinyModelDir().string(), "--output", out.string(), "-i",
-                                records.string(), "--video-max-pixels", std::to_string(test::kTinyVideoPixels),
-                                "--log-level", "warn", "--batch", std::to_string(batch), "--grad-accum", "2",
-                                "--lr", "1e-3", "--seed", "5", "--metrics",
-                                (out.parent_path() / (out.filename().string() + ".metrics")).string()};
+  std::vector<std::string> v = {
+      "vs-sft",
+      "--model",
+      test::TinyModelDir().string(),
+      "--output",
+      out.string(),
+      "-i",
+      records.string(),
+      "--video-max-pixels",
+      std::to_string(test::kTinyVideoPixels),
+      "--log-level",
+      "warn",
+      "--batch",
+      std::to_string(batch),
+      "--grad-accum",
+      "2",
+      "--lr",
+      "1e-3",
+      "--seed",
+      "5",
+      "--metrics",
+      (out.parent_path() / (out.filename().string() + ".metrics")).string()};
   v.insert(v.end(), extra.begin(), extra.end());
   return v;
 }
 
 }  // namespace
 
-TEST_CASE("ddp: two Gloo ranks of vs-sft --batch 1 take the steps of one process with --batch 2", "[train][ddp]") {
+TEST_CASE("ddp: two Gloo ranks of vs-sft --batch 1 take the steps of one process with --batch 2",
+          "[train][ddp]") {
   VSTAR_REQUIRE_BINARY("vs-sft");
   // Three conversations: with a global micro-batch of 2 the second of each epoch is partial, so
   // rank 1 has nothing to train in it and still takes part in the step.
-  const fs::path records = test::WriteRecords(test::TempDir("ddp-sft")), dir = records.parent_path();
+  const fs::path records = test::WriteRecords(test::TempDir("ddp-sft")),
+                 dir = records.parent_path();
   RunOne(SftArgs(dir / "one", records, 2, {"--max-steps", "3"}));
   RunRanks(SftArgs(dir / "two", records, 1, {"--max-steps", "3", "--dist-timeout", "60"}), 2, dir);
   const auto m1 = MetricLines(dir / "one.metrics"), m2 = MetricLines(dir / "two.metrics");
@@ -191,7 +212,8 @@ TEST_CASE("ddp: two Gloo ranks of vs-sft --batch 1 take the steps of one process
   CheckSameWeights(dir / "two", dir / "one");
 }
 
-TEST_CASE("ddp: one process resumes a two-rank vs-sft run from rank 0's checkpoint", "[train][ddp]") {
+TEST_CASE("ddp: one process resumes a two-rank vs-sft run from rank 0's checkpoint",
+          "[train][ddp]") {
   VSTAR_REQUIRE_BINARY("vs-sft");
   const fs::path dir = test::TempDir("ddp-sft-resume");
   const fs::path records = test::WriteRecords(dir);
@@ -199,13 +221,17 @@ TEST_CASE("ddp: one process resumes a two-rank vs-sft run from rank 0's checkpoi
   RunOne(SftArgs(whole, records, 2, {"--max-steps", "3"}));
   // Two ranks write checkpoint-1 (and go on); the run is then taken back to it and finished by one
   // process with the same global micro-batch (2 x 1 = 1 x 2).
-  RunRanks(SftArgs(split, records, 1, {"--max-steps", "3", "--save-steps", "1", "--dist-timeout", "60"}), 2, dir);
-  for (const char* p : {"checkpoint-2", "checkpoint-3", "model.safetensors", "config.json"}) fs::remove_all(split / p);
+  RunRanks(
+      SftArgs(split, records, 1, {"--max-steps", "3", "--save-steps", "1", "--dist-timeout", "60"}),
+      2, dir);
+  for (const char* p : {"checkpoint-2", "checkpoint-3", "model.safetensors", "config.json"})
+    fs::remove_all(split / p);
   RunOne(SftArgs(split, records, 2, {"--max-steps", "3", "--resume"}));
   CheckSameWeights(split, whole);
 }
 
-TEST_CASE("ddp: a vs-sft rank killed mid-run makes the other exit 1 with an error, not hang", "[train][ddp]") {
+TEST_CASE("ddp: a vs-sft rank killed mid-run makes the other exit 1 with an error, not hang",
+          "[train][ddp]") {
   VSTAR_REQUIRE_BINARY("vs-sft");
   const fs::path dir = test::TempDir("ddp-sft-kill");
   const fs::path records = test::WriteRecords(dir);
@@ -217,7 +243,8 @@ TEST_CASE("ddp: a vs-sft rank killed mid-run makes the other exit 1 with an erro
   const fs::path metrics = dir / "run.metrics";
   const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(300);
   auto steps = [&] { return fs::exists(metrics) ? MetricLines(metrics).size() : 0; };
-  while (std::chrono::steady_clock::now() < until && steps() < 2 && ::waitpid(r0.pid, nullptr, WNOHANG) == 0)
+  while (std::chrono::steady_clock::now() < until && steps() < 2 &&
+         ::waitpid(r0.pid, nullptr, WNOHANG) == 0)
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   INFO("rank 0 stderr:\n" << test::ReadFile(r0.err));
   REQUIRE(steps() >= 2);
@@ -239,12 +266,49 @@ namespace {
 // group, so the advantages and the gradients are not zero.
 std::vector<std::string> GrpoArgs(const test::World& w, const std::string& name, int batch) {
   const fs::path out = w.dir / name;
-  return {"vs-grpo", "--model", test::TinyModelDir().string(), "--output", out.string(), "-i", w.prompts.string(),
-          "--profile", "clean", "--candidates", w.candidates.string(), "--device", "cpu", "--video-max-pixels",
-          std::to_string(test::kTinyVideoPixels), "--temporal-index-mode", "int_spg", "--max-new-tokens", "6", "-G",
-          "4", "--batch", std::to_string(batch), "--seed", "3", "--log-level", "warn", "--max-steps", "2", "--lr",
-          "1e-2", "--schedule", "constant", "--beta", "0.04", "--scale", "batch", "--reward-cmd",
-          "awk -f " + w.reward.string(), "--dist-timeout", "60", "--metrics", (w.dir / (name + ".metrics")).string()};
+  return {"vs-grpo",
+          "--model",
+          test::TinyModelDir().string(),
+          "--output",
+          out.string(),
+          "-i",
+          w.prompts.string(),
+          "--profile",
+          "clean",
+          "--candidates",
+          w.candidates.string(),
+          "--device",
+          "cpu",
+          "--video-max-pixels",
+          std::to_string(test::kTinyVideoPixels),
+          "--temporal-index-mode",
+          "int_spg",
+          "--max-new-tokens",
+          "6",
+          "-G",
+          "4",
+          "--batch",
+          std::to_string(batch),
+          "--seed",
+          "3",
+          "--log-level",
+          "warn",
+          "--max-steps",
+          "2",
+          "--lr",
+          "1e-2",
+          "--schedule",
+          "constant",
+          "--beta",
+          "0.04",
+          "--scale",
+          "batch",
+          "--reward-cmd",
+          "awk -f " + w.reward.string(),
+          "--dist-timeout",
+          "60",
+          "--metrics",
+          (w.dir / (name + ".metrics")).string()};
 }
 
 }  // namespace
@@ -255,7 +319,8 @@ std::vector<std::string> GrpoArgs(const test::World& w, const std::string& name,
 // rollouts would fail only if fp32-rounding differences of the first update changed a sampled
 // token, which the tolerance-level weight difference makes vanishingly unlikely, and the test
 // would show it as a differing completion length.
-TEST_CASE("ddp: two Gloo ranks of vs-grpo --batch 1 take the steps of one process with --batch 2", "[train][ddp]") {
+TEST_CASE("ddp: two Gloo ranks of vs-grpo --batch 1 take the steps of one process with --batch 2",
+          "[train][ddp]") {
   VSTAR_REQUIRE_BINARY("vs-grpo");
   VSTAR_REQUIRE_PROGRAM("awk");
   const test::World w = test::MakeWorld("ddp-grpo");
@@ -291,7 +356,8 @@ TEST_CASE("ddp: vs-sft --dry-run prints the memory plan of Qwen2.5-VL-3B and -7B
   VSTAR_REQUIRE_SHARED("assets/qwen2.5-vl/7b/config.json");
   const fs::path dir = test::TempDir("ddp-dry-run");
   auto plan = [&](const fs::path& model, std::vector<std::string> extra) {
-    std::vector<std::string> v = {"vs-sft", "--dry-run", "--model", model.string(), "--output", (dir / "out").string()};
+    std::vector<std::string> v = {"vs-sft",       "--dry-run", "--model",
+                                  model.string(), "--output",  (dir / "out").string()};
     v.insert(v.end(), extra.begin(), extra.end());
     const auto r = test::Run(v);
     INFO(r.err);
@@ -299,8 +365,10 @@ TEST_CASE("ddp: vs-sft --dry-run prints the memory plan of Qwen2.5-VL-3B and -7B
     CHECK(r.err.find("memory plan per rank") != std::string::npos);
     return Json::parse(r.out)["memory_plan"];
   };
-  const fs::path b3 = test::SharedDir() / "assets/qwen2.5-vl", b7 = test::SharedDir() / "assets/qwen2.5-vl/7b";
-  // The parameter counts of the Hub checkpoints (their model.safetensors.index.json total_size / 2).
+  const fs::path b3 = test::SharedDir() / "assets/qwen2.5-vl",
+                 b7 = test::SharedDir() / "assets/qwen2.5-vl/7b";
+  // The parameter counts of the Hub checkpoints (their model.safetensors.index.json total_size /
+  // 2).
   CHECK(plan(b3, {})["parameters"] == 3754622976);
   CHECK(plan(b7, {})["parameters"] == 8292166656);
   // Full fp32 fine-tuning of 7B does not fit in 80 GB (16 bytes a parameter before activations);
@@ -308,13 +376,15 @@ TEST_CASE("ddp: vs-sft --dry-run prints the memory plan of Qwen2.5-VL-3B and -7B
   const Json full = plan(b7, {"--max-length", "4096"});
   CHECK(full["fits_80gb"] == false);
   CHECK(full["zero1"] == false);
-  const Json lora = plan(b7, {"--dtype", "bf16", "--lora-rank", "16", "--gradient-checkpointing", "--max-length", "4096"});
+  const Json lora = plan(b7, {"--dtype", "bf16", "--lora-rank", "16", "--gradient-checkpointing",
+                              "--max-length", "4096"});
   CHECK(lora["fits_80gb"] == true);
-  CHECK(lora["gib"]["activations_checkpointed"].get<double>() < lora["gib"]["activations"].get<double>());
+  CHECK(lora["gib"]["activations_checkpointed"].get<double>() <
+        lora["gib"]["activations"].get<double>());
   CHECK(lora["trainable"].get<int64_t>() < full["trainable"].get<int64_t>() / 100);
   // vs-grpo plans from the options alone (no candidates, no templates): fp32 with a reference copy.
-  const auto g = test::Run({"vs-grpo", "--dry-run", "--model", b7.string(), "--output", (dir / "g").string(), "-G", "4",
-                            "--beta", "0.04"});
+  const auto g = test::Run({"vs-grpo", "--dry-run", "--model", b7.string(), "--output",
+                            (dir / "g").string(), "-G", "4", "--beta", "0.04"});
   INFO(g.err);
   REQUIRE(g.status == 0);
   const Json gp = Json::parse(g.out)["memory_plan"];
@@ -325,19 +395,24 @@ TEST_CASE("ddp: vs-sft --dry-run prints the memory plan of Qwen2.5-VL-3B and -7B
 
 // The recipes of share/vstar/launch/ start working ranks: local.sh's shell loop, and torchrun.sh
 // (torchrun --no-python, whose agent serves the store), each the same 2-rank step.
-TEST_CASE("ddp: share/vstar/launch/local.sh and torchrun.sh start two vs-sft ranks", "[train][ddp]") {
+TEST_CASE("ddp: share/vstar/launch/local.sh and torchrun.sh start two vs-sft ranks",
+          "[train][ddp]") {
   VSTAR_REQUIRE_BINARY("vs-sft");
   VSTAR_REQUIRE_VENV();
-  const fs::path records = test::WriteRecords(test::TempDir("ddp-launch")), dir = records.parent_path();
+  const fs::path records = test::WriteRecords(test::TempDir("ddp-launch")),
+                 dir = records.parent_path();
   const fs::path launch = test::SourceDir() / "share" / "vstar" / "launch";
-  const std::string path = test::BinDir().string() + ":" + test::VenvPython().parent_path().string() + ":" +
+  const std::string path = test::BinDir().string() + ":" +
+                           test::VenvPython().parent_path().string() + ":" +
                            (std::getenv("PATH") ? std::getenv("PATH") : "/usr/bin:/bin");
   for (const std::string recipe : {"local.sh", "torchrun.sh"}) {
     std::vector<std::string> argv = {(launch / recipe).string()};
     if (recipe == "torchrun.sh") argv.push_back("2");
-    const auto sft = SftArgs(dir / recipe, records, 1, {"--max-steps", "1", "--dist-timeout", "60"});
+    const auto sft =
+        SftArgs(dir / recipe, records, 1, {"--max-steps", "1", "--dist-timeout", "60"});
     argv.insert(argv.end(), sft.begin(), sft.end());
-    const auto r = test::Run(argv, "", {{"PATH", path}, {"NPROC", "2"}, {"MASTER_PORT", std::to_string(FreePort())}});
+    const auto r = test::Run(
+        argv, "", {{"PATH", path}, {"NPROC", "2"}, {"MASTER_PORT", std::to_string(FreePort())}});
     INFO(recipe << ":\n" << r.err);
     REQUIRE(r.status == 0);
     CHECK(MetricLines(dir / (recipe + ".metrics")).size() == 1);
