@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Tokenizer: vstar (lib/model/tokenizer) vs HF `tokenizers` (via transformers' Qwen2TokenizerFast) on the
 # real Qwen2.5-VL files: load time and single-thread encode throughput on the same text.
-# Needs ../shared/assets/qwen2.5-vl, a built test-model (VSTAR_BUILD_DIR, default build) and the venv.
+# Needs ../shared/assets/qwen2.5-vl, a built test-model (VSTAR_BIN_DIR, default build/bin) and the venv.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(dirname "$here")"
-build="${VSTAR_BUILD_DIR:-$root/build}"
+bin="${VSTAR_BIN_DIR:-${VSTAR_BUILD_DIR:-$root/build}/bin}"
 assets="${VSTAR_SHARED:-$root/../shared}/assets/qwen2.5-vl"
 py="${VSTAR_VENV:-$HOME/.local/share/vstar/venv}/bin/python"
 [ -d "$assets" ] || { echo "SKIPPED: $assets is absent" >&2; exit 0; }
+[ -x "$bin/test-model" ] || { echo "SKIPPED: $bin/test-model not built" >&2; exit 0; }
 text="$(mktemp)"; res="$(mktemp -d)"; trap 'rm -rf "$text" "$res"' EXIT
 # The same text for both: $1 (any UTF-8 file, e.g. /usr/share/common-licenses/GPL-3), default the golden
 # corpus (whitespace runs, CJK, emoji, long random Unicode); repeated to 4 MiB.
@@ -23,7 +24,7 @@ while len(s.encode()) < 4 << 20: s += s
 open(sys.argv[2], "w", encoding="utf-8", newline="").write(s)
 PY
 echo "vstar:" >&2
-VSTAR_BENCH_TEXT="$text" "$build/bin/test-model" "tokenizer: load time and encode throughput" | grep '^{' |
+VSTAR_BENCH_TEXT="$text" "$bin/test-model" "tokenizer: load time and encode throughput" | grep '^{' |
   tee "$res/vstar.json"
 echo "HF tokenizers $("$py" -c 'import tokenizers; print(tokenizers.__version__)'):" >&2
 RAYON_NUM_THREADS=1 TOKENIZERS_PARALLELISM=false "$py" - "$assets" "$text" <<'PY' | tee "$res/hf.json"
