@@ -64,10 +64,9 @@ Shard ParseShard(std::string_view text) {
 }
 
 Resume::Resume(const fs::path& output) {
+  // A missing file, or one that cannot hold records to keep (/dev/null, a FIFO): nothing is done.
   std::error_code ec;
-  if (!fs::exists(output, ec)) return;
-  if (!fs::is_regular_file(output, ec))
-    throw std::runtime_error(output.string() + ": --resume needs a regular output file");
+  if (!fs::is_regular_file(output, ec)) return;
   std::string text = ReadFile(output, "output");
   size_t complete = text.rfind('\n');
   complete = complete == std::string::npos ? 0 : complete + 1;

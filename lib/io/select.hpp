@@ -49,7 +49,7 @@ Shard ParseShard(std::string_view text);
 // which the reader reproduces byte for byte), when the identical line is.
 class Resume {
  public:
-  // A missing file is an empty resume (nothing done). Throws std::runtime_error when a complete line
+  // A missing file, or one that is not a regular file (/dev/null), is an empty resume (nothing done). Throws std::runtime_error when a complete line
   // is not a JSON object: that file is not a stage's output and is left untouched.
   explicit Resume(const std::filesystem::path& output);
 

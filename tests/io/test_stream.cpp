@@ -379,6 +379,11 @@ TEST_CASE("resume: a missing output starts fresh, stdout or a file that is not J
   CHECK(f.Run() == io::kExitFatal);
   CHECK(ReadFile(f.opt.output) == "some notes\n{\"id\":\"a\"}\n");  // left untouched
 
+  f.opt.output = "/dev/null";  // not a file that can hold records: nothing to keep, everything runs
+  f.seen.clear();
+  CHECK(f.Run() == io::kExitOk);
+  CHECK(f.seen == std::vector<std::string>{"a", "b"});
+
   f.opt.output = "-";
   CHECK(f.Run() == io::kExitUsage);
 }
