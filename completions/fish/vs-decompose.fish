@@ -37,4 +37,5 @@ complete -c vs-decompose -l retries -d 'Further attempts per turn when a chain f
 complete -c vs-decompose -l seed -d 'Seed of the first attempt; attempt k asks with seed + k' -r -f
 complete -c vs-decompose -l batch -d 'Records whose teacher requests are sent together' -r -f
 complete -c vs-decompose -l chain -d 'Turn 2 the student learns: full (the teacher'\''s verified [1]/[2]/[3] chain and answer) or answer (only its <answer> block: the ablation without sub-motion reasoning)' -r -f -a 'full answer'
+complete -c vs-decompose -l alias-labels -d 'Fraction of the records (chosen by id and --seed) whose candidates are renamed, throughout the conversation, to made-up names of the conversation'\''s own words, new for every record: the student must copy the label whose definition fits instead of recalling names it was trained on' -r -f
 complete -c vs-decompose -l allow-label-in-prompt -d 'Write records whose student prompt names the ground truth outside the candidate list (the official profiles'\'' annotated path names the class folder)' -r -f

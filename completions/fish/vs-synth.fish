@@ -14,5 +14,6 @@ complete -c vs-synth -l codec -d 'FFmpeg video encoder' -r -f
 complete -c vs-synth -l qscale -d 'Encoder quantiser, 1 (best) to 31' -r -f
 complete -c vs-synth -l suit -d 'Suit colours TSV (default: share/vstar/synth/suit.tsv)' -r -f
 complete -c vs-synth -l candidates-per-clip -d 'Give each record its own candidate list: its class and K-1 others of the world, in a seeded random order (0: none; stages then take --candidates)' -r -f
+complete -c vs-synth -l candidates-min -d 'With --candidates-per-clip K: each list holds a seeded random number of labels from this to K, so a student sees lists of every length in between (0: always K)' -r -f
 complete -c vs-synth -l progress -d 'Progress bar on stderr: auto (TTY only), always, never' -r -f -a 'auto always never'
 complete -c vs-synth -l log-level -d 'debug, info, warn, error or quiet (stderr)' -r -f -a 'debug info warn error quiet'

@@ -9,7 +9,9 @@
 namespace vstar::policy {
 namespace {
 
-bool Alnum(char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; }
+bool Alnum(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) != 0;
+}
 
 size_t Words(const std::string& name) {
   size_t n = 0;
@@ -32,9 +34,10 @@ std::mt19937_64 Rng(const std::string& key, uint64_t seed) {
 }  // namespace
 
 std::map<std::string, std::string> LabelAliases(const std::vector<std::string>& names,
-                                                const std::vector<std::string>& words, const std::string& key,
-                                                uint64_t seed) {
-  if (words.size() < 4) throw std::invalid_argument("label aliases need a pool of at least 4 words");
+                                                const std::vector<std::string>& words,
+                                                const std::string& key, uint64_t seed) {
+  if (words.size() < 4)
+    throw std::invalid_argument("label aliases need a pool of at least 4 words");
   std::mt19937_64 rng = Rng("aliases:" + key, seed);
   std::uniform_int_distribution<size_t> pick(0, words.size() - 1);
   std::map<std::string, std::string> out;
@@ -49,7 +52,8 @@ std::map<std::string, std::string> LabelAliases(const std::vector<std::string>& 
     if (out.count(name)) continue;
     std::string alias;
     for (int attempt = 0;; ++attempt) {
-      if (attempt == 1000) throw std::runtime_error("cannot find a label alias for '" + name + "' in the word pool");
+      if (attempt == 1000)
+        throw std::runtime_error("cannot find a label alias for '" + name + "' in the word pool");
       alias.clear();
       for (size_t w = 0; w < Words(name); ++w) alias += (w ? " " : "") + words[pick(rng)];
       alias[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(alias[0])));
@@ -75,7 +79,8 @@ std::vector<std::string> ConversationWords(const std::vector<const io::Json*>& c
       const bool bounded = (i == 0 || !Alnum(text[i - 1])) && (j == text.size() || !Alnum(text[j]));
       if (bounded && j - i >= 3 && j - i <= 10) {
         std::string w = text.substr(i, j - i);
-        std::transform(w.begin(), w.end(), w.begin(), [](unsigned char c) { return std::tolower(c); });
+        std::transform(w.begin(), w.end(), w.begin(),
+                       [](unsigned char c) { return std::tolower(c); });
         if (seen.insert(w).second) out.push_back(w);
       }
       i = j;
@@ -89,14 +94,16 @@ std::vector<std::string> ConversationWords(const std::vector<const io::Json*>& c
       if (c.is_string()) scan(c.get<std::string>());
       if (!c.is_array()) continue;
       for (const auto& item : c)
-        if (item.is_object() && item.value("type", "") == "text" && item.contains("text") && item["text"].is_string())
+        if (item.is_object() && item.value("type", "") == "text" && item.contains("text") &&
+            item["text"].is_string())
           scan(item["text"].get<std::string>());
     }
   }
   return out;
 }
 
-std::string RenameLabels(const std::string& text, const std::map<std::string, std::string>& aliases) {
+std::string RenameLabels(const std::string& text,
+                         const std::map<std::string, std::string>& aliases) {
   std::vector<const std::pair<const std::string, std::string>*> by_length;
   for (const auto& kv : aliases)
     if (!kv.first.empty()) by_length.push_back(&kv);
@@ -110,7 +117,8 @@ std::string RenameLabels(const std::string& text, const std::map<std::string, st
       for (const auto* kv : by_length) {
         const std::string& name = kv->first;
         const size_t end = i + name.size();
-        if (text.compare(i, name.size(), name) != 0 || (end < text.size() && Alnum(text[end]))) continue;
+        if (text.compare(i, name.size(), name) != 0 || (end < text.size() && Alnum(text[end])))
+          continue;
         out += kv->second;
         i = end;
         replaced = true;
@@ -122,7 +130,8 @@ std::string RenameLabels(const std::string& text, const std::map<std::string, st
   return out;
 }
 
-void RenameLabelsInConversation(io::Json& messages, const std::map<std::string, std::string>& aliases) {
+void RenameLabelsInConversation(io::Json& messages,
+                                const std::map<std::string, std::string>& aliases) {
   if (!messages.is_array()) return;
   for (auto& m : messages) {
     if (!m.is_object() || !m.contains("content")) continue;
@@ -130,7 +139,8 @@ void RenameLabelsInConversation(io::Json& messages, const std::map<std::string, 
     if (c.is_string()) c = RenameLabels(c.get<std::string>(), aliases);
     if (!c.is_array()) continue;
     for (auto& item : c)
-      if (item.is_object() && item.value("type", "") == "text" && item.contains("text") && item["text"].is_string())
+      if (item.is_object() && item.value("type", "") == "text" && item.contains("text") &&
+          item["text"].is_string())
         item["text"] = RenameLabels(item["text"].get<std::string>(), aliases);
   }
 }

@@ -1,5 +1,6 @@
-// Label aliasing (vs-decompose --alias-labels): made-up names from the conversation's words, renamed
-// whole-word and in one pass through every text of the conversation, chosen per record and seed.
+// Label aliasing (vs-decompose --alias-labels): made-up names from the conversation's words,
+// renamed whole-word and in one pass through every text of the conversation, chosen per record and
+// seed.
 #include <algorithm>
 #include <set>
 #include <sstream>
@@ -12,10 +13,12 @@
 using namespace vstar;
 using Json = nlohmann::ordered_json;
 
-TEST_CASE("label aliases: as many words as the name, from the pool, distinct and free of every name",
-          "[policy][alias]") {
+TEST_CASE(
+    "label aliases: as many words as the name, from the pool, distinct and free of every name",
+    "[policy][alias]") {
   const std::vector<std::string> names = {"Wave", "Raise both arms", "Sit down", "Jumping jack"};
-  const std::vector<std::string> pool = {"forearm", "sways", "side", "knees", "bend", "wave", "lift", "arms"};
+  const std::vector<std::string> pool = {"forearm", "sways", "side", "knees",
+                                         "bend",    "wave",  "lift", "arms"};
   auto a = policy::LabelAliases(names, pool, "clip1", 7);
   REQUIRE(a.size() == names.size());
   std::set<std::string> distinct;
@@ -27,7 +30,8 @@ TEST_CASE("label aliases: as many words as the name, from the pool, distinct and
     CHECK(std::count(alias.begin(), alias.end(), ' ') == std::count(n.begin(), n.end(), ' '));
     for (const auto& other : names) CHECK(policy::RenameLabels(alias, {{other, "#"}}) == alias);
     std::string lower = alias;
-    std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+    std::transform(lower.begin(), lower.end(), lower.begin(),
+                   [](unsigned char c) { return std::tolower(c); });
     std::istringstream words(lower);
     for (std::string w; words >> w;) CHECK(std::find(pool.begin(), pool.end(), w) != pool.end());
   }
@@ -37,26 +41,35 @@ TEST_CASE("label aliases: as many words as the name, from the pool, distinct and
   CHECK_THROWS_AS(policy::LabelAliases(names, {"one", "two"}, "x", 0), std::invalid_argument);
 }
 
-TEST_CASE("label renaming is whole-word, longest name first, and never renames an alias again", "[policy][alias]") {
-  const std::map<std::string, std::string> aliases = {{"Sit", "Lift"}, {"Sit down", "Bend side"}, {"Lift", "Knees"}};
+TEST_CASE("label renaming is whole-word, longest name first, and never renames an alias again",
+          "[policy][alias]") {
+  const std::map<std::string, std::string> aliases = {
+      {"Sit", "Lift"}, {"Sit down", "Bend side"}, {"Lift", "Knees"}};
   CHECK(policy::RenameLabels("- Sit down: 9\n- Sit: 3\n<answer>Sit down</answer>", aliases) ==
         "- Bend side: 9\n- Lift: 3\n<answer>Bend side</answer>");
   // "Lift" the name is renamed, "Lift" the alias written for "Sit" is not; parts of words stay.
-  CHECK(policy::RenameLabels("Sit, Lift, Sitting, unSit", aliases) == "Lift, Knees, Sitting, unSit");
+  CHECK(policy::RenameLabels("Sit, Lift, Sitting, unSit", aliases) ==
+        "Lift, Knees, Sitting, unSit");
 }
 
-TEST_CASE("label renaming covers every text item of a conversation, and the record choice follows the fraction",
-          "[policy][alias]") {
+TEST_CASE(
+    "label renaming covers every text item of a conversation, and the record choice follows the "
+    "fraction",
+    "[policy][alias]") {
   Json conv = Json::array(
       {{{"role", "user"},
-        {"content", Json::array({{{"type", "video"}, {"frames", {"Wave.png"}}},
-                                 {{"type", "text"}, {"text", "Candidates:\nWave: forearm sways\nClap: hands meet"}}})}},
+        {"content",
+         Json::array({{{"type", "video"}, {"frames", {"Wave.png"}}},
+                      {{"type", "text"},
+                       {"text", "Candidates:\nWave: forearm sways\nClap: hands meet"}}})}},
        {{"role", "assistant"}, {"content", "<answer>Wave</answer>"}}});
   auto words = policy::ConversationWords({&conv});
-  CHECK(words == std::vector<std::string>{"candidates", "wave", "forearm", "sways", "clap", "hands", "meet", "answer"});
+  CHECK(words == std::vector<std::string>{"candidates", "wave", "forearm", "sways", "clap", "hands",
+                                          "meet", "answer"});
   policy::RenameLabelsInConversation(conv, {{"Wave", "Meet sways"}, {"Clap", "Hands"}});
   CHECK(conv[0]["content"][0]["frames"][0] == "Wave.png");  // paths are not text
-  CHECK(conv[0]["content"][1]["text"] == "Candidates:\nMeet sways: forearm sways\nHands: hands meet");
+  CHECK(conv[0]["content"][1]["text"] ==
+        "Candidates:\nMeet sways: forearm sways\nHands: hands meet");
   CHECK(conv[1]["content"] == "<answer>Meet sways</answer>");
 
   int chosen = 0;
