@@ -4,7 +4,7 @@
 # rank fails the others stop too: they exit with an error at their next collective (at most
 # --dist-timeout later); this script then ends them and returns the first failing status.
 #
-#   NPROC=2 share/vstar/launch/local.sh vs-sft --model M --output run -i sft.jsonl --batch 2
+#   NPROC=2 bash share/vstar/launch/local.sh vs-sft --model M --output run -i sft.jsonl --batch 2
 #
 # NPROC (default 2) ranks; MASTER_PORT (default 29500, torchrun's) on 127.0.0.1. Rank 0 writes the
 # records, metrics and checkpoints; rank r's stderr goes to $LOG_DIR/rank-r.log when LOG_DIR is set.

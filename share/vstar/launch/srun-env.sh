@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Under srun: exports the launcher variables vstar's training reads from Slurm's own, then runs
 # the command. MASTER_ADDR is the job's first node unless set; MASTER_PORT defaults to 29500.
-#   srun share/vstar/launch/srun-env.sh vs-sft ...
+#   srun bash share/vstar/launch/srun-env.sh vs-sft ...
 set -eu
 export RANK=${SLURM_PROCID:?not under srun}
 export WORLD_SIZE=${SLURM_NTASKS:?not under srun}

@@ -3,7 +3,7 @@
 # LOCAL_RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT and TORCHELASTIC_USE_AGENT_STORE for each
 # worker; --no-python runs the vstar binary itself. One node, 8 GPUs:
 #
-#   share/vstar/launch/torchrun.sh 8 vs-grpo --model M --output run -i prompts.jsonl --device cuda
+#   bash share/vstar/launch/torchrun.sh 8 vs-grpo --model M --output run -i prompts.jsonl --device cuda
 #
 # Several nodes: run it on each with NNODES, NODE_RANK and MASTER_ADDR (rank 0's host) set.
 set -eu
