@@ -465,6 +465,45 @@ TEST_CASE("vs-decompose with the openai teacher on a loopback endpoint is resuma
   CHECK(fs::exists(dir / "sft" / "config.json"));
 }
 
+TEST_CASE("vs-decompose --teacher policy asks a local checkpoint and reports the chains it cannot verify",
+          "[policy][decompose][pipeline]") {
+  VSTAR_REQUIRE_BINARY("vs-decompose");
+  // The tiny random model writes no decision tags, so every chain fails turn 1's check: each record is
+  // asked 1 + --retries times through the policy engine and comes out as an error record saying why.
+  auto dir = test::TempDir("decompose-policy-teacher");
+  test::WriteFile(dir / "classes.txt", kCandidates);
+  std::string in;
+  for (int i = 0; i < 2; ++i) {
+    Json r = Rec("p" + std::to_string(i), "wave");
+    r["frames"] = TinyFrames();
+    in += r.dump() + "\n";
+  }
+  auto r = test::Run({"vs-decompose", "--teacher", "policy", "--teacher-model",
+                      (test::FixtureDir() / "model/tiny/model").string(), "--teacher-opt", "dtype=fp32",
+                      "--teacher-opt", "video_max_pixels=" + std::to_string(84 * 56), "--candidates",
+                      (dir / "classes.txt").string(), "--tools", "none", "--retries", "1"},
+                     in);
+  INFO(r.err);
+  CHECK(r.status == 3);  // the stream finished; its records carry errors
+  CHECK(r.err.find("policy model") != std::string::npos);  // the engine loaded the checkpoint
+  auto lines = test::Lines(r.out);
+  REQUIRE(lines.size() == 2);
+  for (size_t i = 0; i < lines.size(); ++i) {
+    Json j = Json::parse(lines[i]);
+    CHECK(j["id"] == "p" + std::to_string(i));
+    const std::string msg = j["error"]["message"];
+    CHECK(msg.find("2 attempt(s)") != std::string::npos);
+    CHECK(msg.find("turn 1") != std::string::npos);
+    CHECK_FALSE(j.contains("messages"));
+  }
+  auto bad = test::Run({"vs-decompose", "--teacher", "policy", "--teacher-model",
+                        (test::FixtureDir() / "model/tiny/model").string(), "--teacher-opt", "temperature=1",
+                        "--candidates", (dir / "classes.txt").string()},
+                       "");
+  CHECK(bad.status == 2);
+  CHECK(bad.err.find("dtype=fp32|bf16, fps=N, video_max_pixels=N") != std::string::npos);
+}
+
 TEST_CASE("vs-decompose refuses a profile without teacher templates and an unknown teacher option",
           "[policy][decompose]") {
   VSTAR_REQUIRE_BINARY("vs-decompose");
