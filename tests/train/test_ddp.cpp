@@ -406,7 +406,8 @@ TEST_CASE("ddp: share/vstar/launch/local.sh and torchrun.sh start two vs-sft ran
                            test::VenvPython().parent_path().string() + ":" +
                            (std::getenv("PATH") ? std::getenv("PATH") : "/usr/bin:/bin");
   for (const std::string recipe : {"local.sh", "torchrun.sh"}) {
-    std::vector<std::string> argv = {(launch / recipe).string()};
+    // With bash, as an installed tree (no exec bits) runs them.
+    std::vector<std::string> argv = {"/bin/bash", (launch / recipe).string()};
     if (recipe == "torchrun.sh") argv.push_back("2");
     const auto sft =
         SftArgs(dir / recipe, records, 1, {"--max-steps", "1", "--dist-timeout", "60"});
