@@ -47,7 +47,7 @@ def table(files):
             if line.startswith('{"bench":'):
                 rows.append(json.loads(line))
     head = ["bench", "row", "vstar", "peer", "peer value", "ratio", "target", "met"]
-    body = [[r["bench"], r["row"], f'{r["vstar"]:g} {r["unit"]}', r["peer_name"], f'{r["peer"]:g}',
+    body = [[r["bench"], r["row"], f'{r["vstar"]:.4g} {r["unit"]}', r["peer_name"], f'{r["peer"]:.4g}',
              f'{r["ratio"]:.2f}x', "-" if r["target"] is None else
              ("<= " if r["better"] == "lower" else ">= ") + f'{r["target"]:g}x', meets(r)] for r in rows]
     widths = [max(len(str(x)) for x in col) for col in zip(head, *body)] if body else [len(h) for h in head]
