@@ -683,8 +683,8 @@ ClipFrames ReadSequential(Reader& r, const FrameSelector& select, int64_t estima
     if (!std::binary_search(wanted.begin(), wanted.end(), h.index)) continue;
     av_frame_unref(src->frame());
     av_frame_move_ref(src->frame(), h.frame.get());
-    out.frames.push_back({h.index, out.info.timestamps[static_cast<size_t>(h.index)],
-                          TimedConvert(*src, out)});
+    out.frames.push_back(
+        {h.index, out.info.timestamps[static_cast<size_t>(h.index)], TimedConvert(*src, out)});
   }
   return out;
 }

@@ -19,9 +19,12 @@ namespace vstar::video {
 
 std::string ImageFormat::ToString() const {
   switch (kind) {
-    case Kind::kPpm: return "ppm";
-    case Kind::kPng: return "png";
-    case Kind::kJpeg: break;
+    case Kind::kPpm:
+      return "ppm";
+    case Kind::kPng:
+      return "png";
+    case Kind::kJpeg:
+      break;
   }
   return "jpg:" + std::to_string(quality);
 }
@@ -52,7 +55,8 @@ ImageFormat ParseImageFormat(std::string_view text) {
       return f;
     }
   }
-  throw std::invalid_argument("--format " + std::string(text) + ": expected ppm, png, jpg or jpg:Q");
+  throw std::invalid_argument("--format " + std::string(text) +
+                              ": expected ppm, png, jpg or jpg:Q");
 }
 
 namespace {
@@ -96,7 +100,8 @@ std::string EncodePng(const Image& rgb) {
 
 // Netpbm P6: "P6 W H 255", one whitespace byte, then the RGB rows top to bottom (netpbm ppm(5)).
 std::string EncodePpm(const Image& rgb) {
-  const std::string header = "P6\n" + std::to_string(rgb.width) + " " + std::to_string(rgb.height) + "\n255\n";
+  const std::string header =
+      "P6\n" + std::to_string(rgb.width) + " " + std::to_string(rgb.height) + "\n255\n";
   std::string out;
   out.reserve(header.size() + rgb.pixels.size());
   out += header;

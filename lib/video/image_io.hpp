@@ -1,7 +1,7 @@
 #pragma once
-// Frame files: binary PPM (lossless and uncompressed, the default: writing is one copy of the pixels,
-// and every image reader opens it), PNG (lossless, zlib level 1; libavcodec's encoder) or JPEG at a
-// given quality (OpenCV imgcodecs). Reading uses OpenCV.
+// Frame files: binary PPM (lossless and uncompressed, the default: writing is one copy of the
+// pixels, and every image reader opens it), PNG (lossless, zlib level 1; libavcodec's encoder) or
+// JPEG at a given quality (OpenCV imgcodecs). Reading uses OpenCV.
 #include <filesystem>
 #include <string>
 #include <string_view>
@@ -14,8 +14,8 @@ struct ImageFormat {
   enum class Kind { kPpm, kPng, kJpeg };
   Kind kind = Kind::kPpm;
   int quality = 95;  // JPEG only, 1..100
-  std::string ToString() const;         // "ppm" | "png" | "jpg:Q"
-  std::string Extension() const;        // ".ppm" | ".png" | ".jpg"
+  std::string ToString() const;   // "ppm" | "png" | "jpg:Q"
+  std::string Extension() const;  // ".ppm" | ".png" | ".jpg"
   bool lossless() const { return kind != Kind::kJpeg; }
 };
 // Parses ppm | png | jpg | jpg:Q (Q in 1..100). Throws std::invalid_argument.

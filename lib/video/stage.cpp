@@ -29,7 +29,8 @@ void DecodeOptions::Register(CLI::App& app) {
       ->check(CLI::IsMember({"none", "qwen"}))
       ->capture_default_str();
   app.add_option("--format", format,
-                 "Frame files: ppm (lossless, uncompressed: the fastest to write and to read), png (lossless, "
+                 "Frame files: ppm (lossless, uncompressed: the fastest to write and to read), png "
+                 "(lossless, "
                  "zlib level 1; a quarter of the size) or jpg:Q (quality 1-100)")
       ->capture_default_str();
   app.add_option("--root", root, "Directory that relative `video` paths are resolved against (default: cwd)");
@@ -45,7 +46,9 @@ void DecodeOptions::Register(CLI::App& app) {
                "Never seek: decode every clip sequentially (the reference path; same frames, slower)");
 }
 
-int DefaultClipThreads() { return static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1u, 1024u)); }
+int DefaultClipThreads() {
+  return static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1u, 1024u));
+}
 
 DecodeStage::DecodeStage(const DecodeOptions& opt, int clip_threads)
     : opt_(opt), spec_(ParseSampleSpec(opt.sample)), format_(ParseImageFormat(opt.format)) {
@@ -117,7 +120,8 @@ io::Json LoadCached(const fs::path& dir) {
 namespace {
 uint64_t NanosecondsSince(std::chrono::steady_clock::time_point t0) {
   return static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count());
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0)
+          .count());
 }
 }  // namespace
 
@@ -126,8 +130,8 @@ io::Json DecodeStage::DecodeFile(const fs::path& file) {
   if (!fs::is_regular_file(file)) throw DecodeError("not a regular file: " + file.string());
   const std::string identity = FileIdentity(file);
   auto cache_dir = [&](const ImageFormat& f) {
-    return io::CacheDir("frames", "vs-decode/1\n" + identity + "\n" + spec_.ToString() + "\n" + opt_.resize +
-                                      "\n" + f.ToString());
+    return io::CacheDir("frames", "vs-decode/1\n" + identity + "\n" + spec_.ToString() + "\n" +
+                                      opt_.resize + "\n" + f.ToString());
   };
   const fs::path dir = cache_dir(format_);
   if (!opt_.no_cache) {
@@ -149,7 +153,8 @@ io::Json DecodeStage::DecodeFile(const fs::path& file) {
   const auto t_read = std::chrono::steady_clock::now();
   ClipFrames clip = ReadClip(
       file, [&](const ClipTiming& t) { return PlanSamples(spec, t).indices; }, reader_);
-  const uint64_t read_ns = NanosecondsSince(t_read), convert_ns = static_cast<uint64_t>(clip.convert_seconds * 1e9);
+  const uint64_t read_ns = NanosecondsSince(t_read),
+                 convert_ns = static_cast<uint64_t>(clip.convert_seconds * 1e9);
   decode_ns_ += read_ns - std::min(read_ns, convert_ns);
   convert_ns_ += convert_ns;
   ++decoded_;
@@ -212,7 +217,8 @@ io::Json DecodeStage::DecodeFile(const fs::path& file) {
 }
 
 DecodeStage::Times DecodeStage::times() const {
-  return {frames_written_.load(), decode_ns_.load() * 1e-9, convert_ns_.load() * 1e-9, write_ns_.load() * 1e-9};
+  return {frames_written_.load(), decode_ns_.load() * 1e-9, convert_ns_.load() * 1e-9,
+          write_ns_.load() * 1e-9};
 }
 
 std::string DecodeStage::TimesSummary() const {
@@ -222,7 +228,9 @@ std::string DecodeStage::TimesSummary() const {
   s.precision(2);
   auto stage = [&](const char* name, double seconds) {
     s << name << ' ' << seconds << " s";
-    if (seconds > 0) s << " (" << std::setprecision(1) << t.frames / seconds << " frames/s)" << std::setprecision(2);
+    if (seconds > 0)
+      s << " (" << std::setprecision(1) << t.frames / seconds << " frames/s)"
+        << std::setprecision(2);
   };
   s << t.frames << " frames; ";
   stage("demux+decode", t.decode_s);

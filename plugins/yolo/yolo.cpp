@@ -15,15 +15,15 @@
 #include <sstream>
 #include <string>
 
+#include <ATen/Parallel.h>
+#include <torch/csrc/jit/runtime/graph_executor.h>
+#include <torch/cuda.h>
+#include <torch/headeronly/version.h>
+#include <torch/script.h>
+#include <vstar/plugin.h>
 #include <nlohmann/json.hpp>
 #include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
-#include <ATen/Parallel.h>
-#include <torch/cuda.h>
-#include <torch/script.h>
-#include <torch/csrc/jit/runtime/graph_executor.h>
-#include <torch/headeronly/version.h>
-#include <vstar/plugin.h>
 
 namespace {
 
@@ -61,18 +61,22 @@ class Yolo : public vp::Detector, public vp::PoseEstimator {
   }
 
   vp::Info info() const override {
-    vp::Info i{"yolo", kind_, "1.0 (LibTorch " TORCH_VERSION ")",
-               "ultralytics YOLO detect/pose TorchScript export (--model FILE.torchscript), ultralytics predict "
-               "pre/post-processing",
-               {{"conf", "confidence threshold", "0.25"},
-                {"iou", "NMS IoU threshold", "0.7"},
-                {"max_det", "detections kept per frame", "300"},
-                {"classes", "class ids or names to keep, comma-separated, or 'all'",
-                 kind_ == vp::Kind::kDetect ? "person" : "all"},
-                {"agnostic", "class-agnostic NMS", "false"},
-                {"imgsz", "input size (0 = the export's imgsz)", "0"},
-                {"batch", "frames per forward pass (0 = 1 on CPU, 8 on CUDA)", "0"},
-                {"threads", "CPU threads for LibTorch (process-wide; 0 = LibTorch's default)", "0"}}};
+    vp::Info i{
+        "yolo",
+        kind_,
+        "1.0 (LibTorch " TORCH_VERSION ")",
+        "ultralytics YOLO detect/pose TorchScript export (--model FILE.torchscript), ultralytics "
+        "predict "
+        "pre/post-processing",
+        {{"conf", "confidence threshold", "0.25"},
+         {"iou", "NMS IoU threshold", "0.7"},
+         {"max_det", "detections kept per frame", "300"},
+         {"classes", "class ids or names to keep, comma-separated, or 'all'",
+          kind_ == vp::Kind::kDetect ? "person" : "all"},
+         {"agnostic", "class-agnostic NMS", "false"},
+         {"imgsz", "input size (0 = the export's imgsz)", "0"},
+         {"batch", "frames per forward pass (0 = 1 on CPU, 8 on CUDA)", "0"},
+         {"threads", "CPU threads for LibTorch (process-wide; 0 = LibTorch's default)", "0"}}};
     return i;
   }
 
@@ -103,8 +107,9 @@ class Yolo : public vp::Detector, public vp::PoseEstimator {
                             ? (torch::cuda::is_available() ? "cuda" : "cpu")
                             : device_name_;
       device_ = torch::Device(dev);
-      // On CPU a batch only adds cache misses: at batch 8 the activations (50 MB a layer at 640x640)
-      // no longer fit in cache, ~20% slower per image than one frame at a time (bench/pose.sh).
+      // On CPU a batch only adds cache misses: at batch 8 the activations (50 MB a layer at
+      // 640x640) no longer fit in cache, ~20% slower per image than one frame at a time
+      // (bench/pose.sh).
       if (batch_ == 0) batch_ = device_.is_cpu() ? 1 : 8;
       if (threads_ > 0) torch::set_num_threads(threads_);
       torch::jit::ExtraFilesMap extra{{"config.txt", ""}};
@@ -116,13 +121,14 @@ class Yolo : public vp::Detector, public vp::PoseEstimator {
       module_.eval();
       if (device_.is_cpu()) {
         // Channels-last weights, with the channels-last input Preprocess makes: the same arithmetic
-        // with no NCHW<->NHWC reorders around oneDNN's convolutions; a 640x640 yolo11n-pose forward on
-        // one thread takes 0.093 s instead of 0.106 s (PyTorch "(beta) Channels Last Memory Format").
+        // with no NCHW<->NHWC reorders around oneDNN's convolutions; a 640x640 yolo11n-pose forward
+        // on one thread takes 0.093 s instead of 0.106 s (PyTorch "(beta) Channels Last Memory
+        // Format").
         torch::NoGradGuard no_grad;
         for (auto p : module_.parameters())
           if (p.dim() == 4) p.set_data(p.contiguous(at::MemoryFormat::ChannelsLast));
-        // LibTorch's CPU tensors come from malloc. glibc maps blocks above its mmap threshold afresh
-        // and hands freed heap tops back to the kernel, so each forward pass page-faults its
+        // LibTorch's CPU tensors come from malloc. glibc maps blocks above its mmap threshold
+        // afresh and hands freed heap tops back to the kernel, so each forward pass page-faults its
         // activations in again (~15% of the time at batch 8). Keep freed memory in the process
         // (mallopt(3); process-wide, which suits a pose or detect run).
         mallopt(M_MMAP_MAX, 0);
@@ -180,7 +186,8 @@ class Yolo : public vp::Detector, public vp::PoseEstimator {
     c10::InferenceMode inference;
     // The profiling graph executor spends the first two calls profiling and re-optimising a graph
     // whose ops (convolutions, SiLU, concatenations) it has nothing to fuse for on CPU; running the
-    // graph as exported makes the second call as fast as the hundredth (torch.jit.optimized_execution).
+    // graph as exported makes the second call as fast as the hundredth
+    // (torch.jit.optimized_execution).
     torch::jit::GraphOptimizerEnabledGuard plain_graph(false);
     auto out = module_.forward({input});
     if (out.isTuple()) return out.toTuple()->elements()[0].toTensor();
@@ -221,8 +228,8 @@ class Yolo : public vp::Detector, public vp::PoseEstimator {
       cv::Mat dst(s, s, CV_8UC3, batch[i].data_ptr<std::uint8_t>());
       dst.setTo(cv::Scalar(114, 114, 114));
       cv::Mat roi = dst(cv::Rect(g.left, g.top, g.new_w, g.new_h));
-      // BGR->RGB here, on the letterboxed pixels: resizing works per channel and the padding is grey,
-      // so this equals ultralytics' swap after LetterBox, with no extra pass over the batch.
+      // BGR->RGB here, on the letterboxed pixels: resizing works per channel and the padding is
+      // grey, so this equals ultralytics' swap after LetterBox, with no extra pass over the batch.
       if (g.new_w == f.width && g.new_h == f.height) {
         cv::cvtColor(src, roi, cv::COLOR_BGR2RGB);
       } else {
@@ -231,7 +238,8 @@ class Yolo : public vp::Detector, public vp::PoseEstimator {
       }
     }
     // As ultralytics: uint8 to the device, then float, /255. The BHWC buffer seen as BCHW is the
-    // channels-last layout, kept by the conversion (ultralytics makes it contiguous NCHW: same values).
+    // channels-last layout, kept by the conversion (ultralytics makes it contiguous NCHW: same
+    // values).
     auto t = batch.to(device_).permute({0, 3, 1, 2});
     if (!device_.is_cpu()) t = t.contiguous();
     return t.to(torch::kFloat).div_(255);

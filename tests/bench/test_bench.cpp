@@ -1,6 +1,6 @@
-// Smoke runs of every bench/*.sh at tiny sizes, so the benchmarks cannot rot: each must exit 0 and print
-// its rows (bench/rows.py) with both sides measured. The numbers themselves are not checked: tiny
-// sizes on a shared machine say nothing about speed (`make bench` is the measurement).
+// Smoke runs of every bench/*.sh at tiny sizes, so the benchmarks cannot rot: each must exit 0 and
+// print its rows (bench/rows.py) with both sides measured. The numbers themselves are not checked:
+// tiny sizes on a shared machine say nothing about speed (`make bench` is the measurement).
 #include <cmath>
 #include <filesystem>
 #include <set>
@@ -20,10 +20,12 @@ std::vector<json> RunBench(const std::string& name, std::map<std::string, std::s
   env["VSTAR_BUILD_DIR"] = vstar::test::BinaryDir().string();
   env["VSTAR_VENV"] = vstar::test::VenvPython().parent_path().parent_path().string();
   env["BENCH_WORK"] = vstar::test::TempDir("bench-" + name).string();
-  auto r = vstar::test::Run({"/bin/bash", (vstar::test::SourceDir() / "bench" / (name + ".sh")).string()}, "", env);
+  auto r = vstar::test::Run(
+      {"/bin/bash", (vstar::test::SourceDir() / "bench" / (name + ".sh")).string()}, "", env);
   INFO(r.err);
   REQUIRE(r.status == 0);
-  // A script whose inputs are missing says SKIPPED and exits 0: the REQUIRE_* of the caller rule that out.
+  // A script whose inputs are missing says SKIPPED and exits 0: the REQUIRE_* of the caller rule
+  // that out.
   CHECK(r.err.find("SKIPPED") == std::string::npos);
   std::vector<json> rows;
   std::istringstream lines(r.out);
@@ -55,7 +57,8 @@ TEST_CASE("bench pose.sh runs at 8 frames and prints its rows") {
   VSTAR_REQUIRE_SHARED("assets/videos/kinetics/clean_and_jerk.mp4");
   VSTAR_REQUIRE_VENV();
   VSTAR_REQUIRE_PROGRAM("ffmpeg");
-  // Fewer frames and the difference of the two timed runs (1+N and 1 frames) drowns in start-up noise.
+  // Fewer frames and the difference of the two timed runs (1+N and 1 frames) drowns in start-up
+  // noise.
   auto rows = RunBench("pose", {{"VSTAR_BENCH_FRAMES", "8"}});
   CHECK(rows.size() == 4);  // batch 1 and 8, wall and CPU time
 }
@@ -100,9 +103,11 @@ TEST_CASE("bench rows.py prints one table and the rows as JSON") {
   const auto dir = vstar::test::TempDir("bench-rows");
   const auto py = vstar::test::VenvPython().string();
   const auto rows_py = (vstar::test::SourceDir() / "bench" / "rows.py").string();
-  auto a = vstar::test::Run({py, rows_py, "row", "x", "step", "s", "2", "peer", "3", "time", "1.3"});
+  auto a =
+      vstar::test::Run({py, rows_py, "row", "x", "step", "s", "2", "peer", "3", "time", "1.3"});
   REQUIRE(a.status == 0);
-  auto b = vstar::test::Run({py, rows_py, "row", "x", "memory", "MB", "50", "peer", "100", "lower"});
+  auto b =
+      vstar::test::Run({py, rows_py, "row", "x", "memory", "MB", "50", "peer", "100", "lower"});
   REQUIRE(b.status == 0);
   const json ta = json::parse(a.out), tb = json::parse(b.out);
   CHECK(ta["ratio"].get<double>() == Approx(1.5));  // a time: peer / vstar

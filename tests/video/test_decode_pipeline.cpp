@@ -242,11 +242,14 @@ TEST_CASE("vs-decode: the upstream constant set and other rules on a shared clip
   CHECK(fs::path(all["paths"][0].get<std::string>()).extension() == ".jpg");
 }
 
-TEST_CASE("vs-decode: PPM frames by default, PNG on request, and old PNG caches still serve", "[video][pipeline]") {
+TEST_CASE("vs-decode: PPM frames by default, PNG on request, and old PNG caches still serve",
+          "[video][pipeline]") {
   VSTAR_REQUIRE_SHARED("assets/videos/kinetics/clean_and_jerk.mp4");
   const fs::path clip = vstar::test::SharedDir() / "assets/videos/kinetics/clean_and_jerk.mp4";
   auto env = FreshCache("video-formats");
-  auto r = Run({"vs-decode", "--sample", "uniform:3", "--format", "png", "--log-level", "info", clip.string()}, "", env);
+  auto r = Run({"vs-decode", "--sample", "uniform:3", "--format", "png", "--log-level", "info",
+                clip.string()},
+               "", env);
   REQUIRE(r.status == 0);
   const auto png = Records(r.out)[0]["frames"];
   CHECK(png["format"] == "png");
