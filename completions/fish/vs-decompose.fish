@@ -5,11 +5,11 @@ complete -c vs-decompose -s i -l input -d 'Input JSONL file(s); '\''-'\'' or non
 complete -c vs-decompose -s o -l output -d 'Output JSONL file; '\''-'\'' is stdout' -r -F
 complete -c vs-decompose -l threads -d 'Records processed concurrently' -r -f
 complete -c vs-decompose -l strict -d 'Stop at the first record that fails (exit 1)' -r -f
-complete -c vs-decompose -l progress -d 'Progress bar on stderr: auto (TTY only), always, never' -r -f -a 'always->1 auto->0 never->2'
+complete -c vs-decompose -l progress -d 'Progress bar on stderr: auto (TTY only), always, never' -r -f -a 'always auto never'
 complete -c vs-decompose -l log-level -d 'debug, info, warn, error or quiet (stderr)' -r -f -a 'debug info warn error quiet'
 complete -c vs-decompose -l device -d 'Compute device for model stages: auto, cpu, cuda, cuda:N' -r -f
 complete -c vs-decompose -l shard -d 'Process only shard I of N (0 <= I < N) of the input records' -r -f
-complete -c vs-decompose -l shard-by -d 'How --shard assigns records: id (a hash of the id, default) or order (position in the input)' -r -f -a 'id->0 order->1'
+complete -c vs-decompose -l shard-by -d 'How --shard assigns records: id (a hash of the id, default) or order (position in the input)' -r -f -a 'id order'
 complete -c vs-decompose -l resume -d 'Keep the records already in -o FILE (a torn last line is dropped) and process only the missing ones, appending them' -r -f
 complete -c vs-decompose -l profile -d 'Profile name (share/vstar/profiles) or directory: clean (default), official, official-grpo, official-grpo-4tool, official-sft, official-teacher' -r -f
 complete -c vs-decompose -l templates -d 'Directory with the authors'\'' template text, needed by the official profiles' -r -f

@@ -5,7 +5,7 @@ complete -c vs-eval -s i -l input -d 'Input JSONL file(s); '\''-'\'' or none rea
 complete -c vs-eval -s o -l output -d 'Output JSONL file; '\''-'\'' is stdout' -r -F
 complete -c vs-eval -l threads -d 'Records processed concurrently' -r -f
 complete -c vs-eval -l strict -d 'Stop at the first record that fails (exit 1)' -r -f
-complete -c vs-eval -l progress -d 'Progress bar on stderr: auto (TTY only), always, never' -r -f -a 'always->1 auto->0 never->2'
+complete -c vs-eval -l progress -d 'Progress bar on stderr: auto (TTY only), always, never' -r -f -a 'always auto never'
 complete -c vs-eval -l log-level -d 'debug, info, warn, error or quiet (stderr)' -r -f -a 'debug info warn error quiet'
 complete -c vs-eval -l device -d 'Compute device for model stages: auto, cpu, cuda, cuda:N' -r -f
 complete -c vs-eval -l base -d 'Base-half prediction file(s) of a base-to-novel evaluation' -r -f

@@ -5,11 +5,11 @@ complete -c vs-explain -s i -l input -d 'Input JSONL file(s); '\''-'\'' or none 
 complete -c vs-explain -s o -l output -d 'Output JSONL file; '\''-'\'' is stdout' -r -F
 complete -c vs-explain -l threads -d 'Records processed concurrently' -r -f
 complete -c vs-explain -l strict -d 'Stop at the first record that fails (exit 1)' -r -f
-complete -c vs-explain -l progress -d 'Progress bar on stderr: auto (TTY only), always, never' -r -f -a 'always->1 auto->0 never->2'
+complete -c vs-explain -l progress -d 'Progress bar on stderr: auto (TTY only), always, never' -r -f -a 'always auto never'
 complete -c vs-explain -l log-level -d 'debug, info, warn, error or quiet (stderr)' -r -f -a 'debug info warn error quiet'
 complete -c vs-explain -l device -d 'Compute device for model stages: auto, cpu, cuda, cuda:N' -r -f
 complete -c vs-explain -l shard -d 'Process only shard I of N (0 <= I < N) of the input records' -r -f
-complete -c vs-explain -l shard-by -d 'How --shard assigns records: id (a hash of the id, default) or order (position in the input)' -r -f -a 'id->0 order->1'
+complete -c vs-explain -l shard-by -d 'How --shard assigns records: id (a hash of the id, default) or order (position in the input)' -r -f -a 'id order'
 complete -c vs-explain -l resume -d 'Keep the records already in -o FILE (a torn last line is dropped) and process only the missing ones, appending them' -r -f
 complete -c vs-explain -l what -d 'classes: explain a class list; video: describe each record'\''s clip' -r -f -a 'classes video'
 complete -c vs-explain -l classes -d 'class list for --what classes (names, '\''name: description'\'' or TSV lines, CSV with a header, JSON, or the JSONL of vs-import/vs-explain)' -r -f

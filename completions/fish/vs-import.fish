@@ -5,7 +5,7 @@ complete -c vs-import -s i -l input -d 'Input JSONL file(s); '\''-'\'' or none r
 complete -c vs-import -s o -l output -d 'Output JSONL file; '\''-'\'' is stdout' -r -F
 complete -c vs-import -l threads -d 'Records processed concurrently' -r -f
 complete -c vs-import -l strict -d 'Stop at the first record that fails (exit 1)' -r -f
-complete -c vs-import -l progress -d 'Progress bar on stderr: auto (TTY only), always, never' -r -f -a 'always->1 auto->0 never->2'
+complete -c vs-import -l progress -d 'Progress bar on stderr: auto (TTY only), always, never' -r -f -a 'always auto never'
 complete -c vs-import -l log-level -d 'debug, info, warn, error or quiet (stderr)' -r -f -a 'debug info warn error quiet'
 complete -c vs-import -l device -d 'Compute device for model stages: auto, cpu, cuda, cuda:N' -r -f
 complete -c vs-import -l classes-out -d 'Write the class list here (JSON array of {name, explanation})' -r -f

@@ -5,11 +5,11 @@ complete -c vs-policy -s i -l input -d 'Input JSONL file(s); '\''-'\'' or none r
 complete -c vs-policy -s o -l output -d 'Output JSONL file; '\''-'\'' is stdout' -r -F
 complete -c vs-policy -l threads -d 'Records processed concurrently' -r -f
 complete -c vs-policy -l strict -d 'Stop at the first record that fails (exit 1)' -r -f
-complete -c vs-policy -l progress -d 'Progress bar on stderr: auto (TTY only), always, never' -r -f -a 'always->1 auto->0 never->2'
+complete -c vs-policy -l progress -d 'Progress bar on stderr: auto (TTY only), always, never' -r -f -a 'always auto never'
 complete -c vs-policy -l log-level -d 'debug, info, warn, error or quiet (stderr)' -r -f -a 'debug info warn error quiet'
 complete -c vs-policy -l device -d 'Compute device for model stages: auto, cpu, cuda, cuda:N' -r -f
 complete -c vs-policy -l shard -d 'Process only shard I of N (0 <= I < N) of the input records' -r -f
-complete -c vs-policy -l shard-by -d 'How --shard assigns records: id (a hash of the id, default) or order (position in the input)' -r -f -a 'id->0 order->1'
+complete -c vs-policy -l shard-by -d 'How --shard assigns records: id (a hash of the id, default) or order (position in the input)' -r -f -a 'id order'
 complete -c vs-policy -l resume -d 'Keep the records already in -o FILE (a torn last line is dropped) and process only the missing ones, appending them' -r -f
 complete -c vs-policy -l model -d 'Qwen2.5-VL checkpoint directory (Hugging Face layout)' -r -F
 complete -c vs-policy -l template -d 'Prompt template file ({{field}} placeholders, {{video}})' -r -F

@@ -91,6 +91,8 @@ std::vector<Flag> Flags(const CLI::App& app) {
     if (auto b = type.find('{'); b != std::string::npos) {
       auto e = type.find('}', b);
       f.choices = Split(type.substr(b + 1, e - b - 1), ',');
+      // A CLI11 mapping (--progress, --shard-by) names its choices "word->value": offer the words.
+      for (auto& c : f.choices) c = c.substr(0, c.find("->"));
     } else if (type.find('|') != std::string::npos) {
       f.choices = Split(type, '|');
     }
