@@ -542,6 +542,7 @@ GrpoResult RunGrpo(const GrpoOptions& o) {
         const auto order = EpochOrder(lines.size(), o.policy.seed, g / N);
         Group grp;
         io::Record rec(lines[order[g % N]], "vs-grpo", 0);
+        const recog::ClassList rec_candidates = policy::RecordCandidates(rec, candidates);  // its own, if any
         // Turn 1: G samples (clean, each trained with its turn 2) or one shared, untrained (official).
         const policy::Turn turn1 = policy::BuildTurn1(profile, rec);
         const int64_t turn1_rows = shared_turn1 ? 1 : G;
@@ -558,9 +559,9 @@ GrpoResult RunGrpo(const GrpoOptions& o) {
         for (int64_t i = 0; i < G; ++i) {
           const Response& a1 = grp.answers1[shared_turn1 ? 0 : i];
           if (i < turn1_rows) {
-            const policy::ToolStep ts = policy::RunTools(profile, mode, a1.text, rec, candidates, runner);
+            const policy::ToolStep ts = policy::RunTools(profile, mode, a1.text, rec, rec_candidates, runner);
             grp.choices.push_back(ts.choice);
-            policy::Turn2 t2 = policy::BuildTurn2(profile, rec, turn1, a1.text, ts, candidates);
+            policy::Turn2 t2 = policy::BuildTurn2(profile, rec, turn1, a1.text, ts, rec_candidates);
             convs2.push_back(videos.Conversation(t2.turn));
             if (want_shuffled) {
               t2.turn.videos.back() = Shuffled(t2.turn.videos.back(), RolloutSeed(o.policy.seed, step, k, 3));

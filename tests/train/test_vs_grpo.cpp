@@ -89,6 +89,34 @@ TEST_CASE("vs-grpo: a learnable reward rises within a fixed number of seeded ste
   CHECK(train::ListCheckpoints(out).back().first == 10);
 }
 
+TEST_CASE("vs-grpo: a prompt's own candidates are read and used for its turn 2", "[train][grpo]") {
+  VSTAR_REQUIRE_BINARY("vs-grpo");
+  VSTAR_REQUIRE_PROGRAM("awk");
+  const test::World w = test::MakeWorld("vs-grpo-own-candidates");
+  auto with_candidates = [&](const Json& list) {
+    std::string lines;
+    for (const auto& l : test::Lines(test::ReadFile(w.prompts))) {
+      if (l.empty()) continue;
+      Json j = Json::parse(l);
+      if (j["id"] == "a") j["candidates"] = list;
+      lines += j.dump() + "\n";
+    }
+    const fs::path file = w.dir / ("prompts-" + std::to_string(list.size()) + ".jsonl");
+    test::WriteFile(file, lines);
+    auto args = Args(w, w.dir / ("run-" + std::to_string(list.size())),
+                     {"--max-steps", "1", "--reward-cmd", "awk -f " + w.reward.string()});
+    args[std::find(args.begin(), args.end(), "-i") - args.begin() + 1] = file.string();
+    return test::Run(args);
+  };
+  auto good = with_candidates(Json::array({"walk", "run", "jump"}));
+  INFO(good.err);
+  CHECK(good.status == 0);
+  // A malformed list is the record's own, not silently replaced by --candidates.
+  auto bad = with_candidates(Json::array());
+  CHECK(bad.status == 1);
+  CHECK(bad.err.find("\"candidates\": no classes") != std::string::npos);
+}
+
 TEST_CASE("vs-grpo: vs-reward as the reward program equals the in-process reward", "[train][grpo]") {
   VSTAR_REQUIRE_BINARY("vs-grpo");
   VSTAR_REQUIRE_BINARY("vs-reward");
