@@ -73,8 +73,8 @@ void NewCheckpointOptions::Register(CLI::App& app) {
 namespace {
 
 // One document per line; a line holding a conversation record ({"messages": [...]} and perhaps
-// "turn2_messages", what vs-decompose writes and vs-sft reads) gives the texts of its messages instead, so the tokenizer can be trained
-// on the very chains the model will learn.
+// "turn2_messages", what vs-decompose writes and vs-sft reads) gives the texts of its messages
+// instead, so the tokenizer can be trained on the very chains the model will learn.
 std::vector<std::string> ReadLines(const fs::path& file) {
   std::ifstream in(file);
   if (!in) throw std::runtime_error("cannot read corpus " + file.string());
@@ -89,7 +89,8 @@ std::vector<std::string> ReadLines(const fs::path& file) {
           for (const auto& m : j[field]) {
             if (!m.is_object() || !m.contains("content")) continue;
             const auto& c = m["content"];
-            if (c.is_string() && !c.get<std::string>().empty()) lines.push_back(c.get<std::string>());
+            if (c.is_string() && !c.get<std::string>().empty())
+              lines.push_back(c.get<std::string>());
             if (!c.is_array()) continue;
             for (const auto& item : c)
               if (item.is_object() && item.value("type", "") == "text" && item.contains("text") &&

@@ -209,9 +209,12 @@ void DecomposeOptions::Register(CLI::App& app) {
       ->check(CLI::IsMember({"full", "answer"}))
       ->capture_default_str();
   app.add_option("--alias-labels", alias_labels,
-                 "Fraction of the records (chosen by id and --seed) whose candidates are renamed, throughout the "
-                 "conversation, to made-up names of the conversation's own words, new for every record: the "
-                 "student must copy the label whose definition fits instead of recalling names it was trained on")
+                 "Fraction of the records (chosen by id and --seed) whose candidates are renamed, "
+                 "throughout the "
+                 "conversation, to made-up names of the conversation's own words, new for every "
+                 "record: the "
+                 "student must copy the label whose definition fits instead of recalling names it "
+                 "was trained on")
       ->check(CLI::Range(0.0, 1.0))
       ->capture_default_str();
   app.add_flag("--allow-label-in-prompt", [this](int64_t) { leak_check = false; },
@@ -320,8 +323,9 @@ std::vector<plugin::Message> TeacherMessages(const Turn& turn) {
   return out;
 }
 
-SftConversations SftMessages(const recog::Profile& profile, const Turn& turn1, const std::string& answer1,
-                             const Turn& turn2, const std::string& answer2) {
+SftConversations SftMessages(const recog::Profile& profile, const Turn& turn1,
+                             const std::string& answer1, const Turn& turn2,
+                             const std::string& answer2) {
   SftConversations out;
   if (profile.turn2_context == "fresh") {
     out.messages = MessagesJson(turn1);
@@ -469,8 +473,13 @@ void Decomposer::Run(std::span<io::Record*> batch) {
   std::vector<Pending> pending;
   for (auto* rec : batch) {
     try {
-      Pending p{rec, RecordCandidates(*rec, candidates_), {}, {}, {}, {}, {}, {}, {}, {}, {0, 0}, Json::array(),
-                false, false};
+      Pending p{rec,    RecordCandidates(*rec, candidates_),
+                {},     {},
+                {},     {},
+                {},     {},
+                {},     {},
+                {0, 0}, Json::array(),
+                false,  false};
       if (p.candidates.items.empty())
         throw std::runtime_error("no candidate list: give --candidates or a record \"candidates\"");
       std::string truth = GroundTruth(*rec);
@@ -530,17 +539,21 @@ void Decomposer::Run(std::span<io::Record*> batch) {
                    {"turn2_frames", p.student2.frames_variant},
                    {"attempts", {p.attempts[0], p.attempts[1]}},
                    {"rejected", p.rejected}};
-    SftConversations sft = SftMessages(student_, p.student1, p.answer[0], p.student2.turn, p.answer[1]);
+    SftConversations sft =
+        SftMessages(student_, p.student1, p.answer[0], p.student2.turn, p.answer[1]);
     if (AliasedRecord(p.rec->id(), opt_.alias_labels, opt_.seed)) {
-      const auto aliases = LabelAliases(p.candidates.Names(), ConversationWords({&sft.messages, &sft.turn2_messages}),
+      const auto aliases = LabelAliases(p.candidates.Names(),
+                                        ConversationWords({&sft.messages, &sft.turn2_messages}),
                                         p.rec->id(), opt_.seed);
       RenameLabelsInConversation(sft.messages, aliases);
       RenameLabelsInConversation(sft.turn2_messages, aliases);
       report["aliases"] = aliases;
     }
     p.rec->set("messages", sft.messages);
-    if (sft.turn2_messages.is_null()) p.rec->erase("turn2_messages");
-    else p.rec->set("turn2_messages", sft.turn2_messages);
+    if (sft.turn2_messages.is_null())
+      p.rec->erase("turn2_messages");
+    else
+      p.rec->set("turn2_messages", sft.turn2_messages);
     p.rec->set("teacher", report);
   }
 }

@@ -47,7 +47,7 @@ struct DecomposeOptions {
   size_t batch = 8;                 // --batch: records whose teacher requests go together
   bool leak_check = true;           // off with --allow-label-in-prompt
   std::string chain = "full";       // --chain full|answer: what of a verified turn 2 is written
-  double alias_labels = 0;          // --alias-labels P: the fraction of records whose labels are renamed
+  double alias_labels = 0;  // --alias-labels P: the fraction of records whose labels are renamed
 
   void Register(CLI::App& app);
 };
@@ -88,8 +88,9 @@ struct SftConversations {
   io::Json messages;
   io::Json turn2_messages;  // null when turn 2 continues the turn-1 conversation
 };
-SftConversations SftMessages(const recog::Profile& profile, const Turn& turn1, const std::string& answer1,
-                             const Turn& turn2, const std::string& answer2);
+SftConversations SftMessages(const recog::Profile& profile, const Turn& turn1,
+                             const std::string& answer1, const Turn& turn2,
+                             const std::string& answer2);
 
 // The `policy` teacher: a local checkpoint answering through the policy engine (built into
 // vs-decompose: plugins cannot link LibTorch). `opts`: dtype=fp32|bf16, fps, video_max_pixels.

@@ -240,8 +240,8 @@ void TwoTurnPolicy::WriteRecords(std::vector<Pending>& pending, double turn1_s, 
   for (auto& p : pending) {
     if (p.failed) continue;
     TurnTimes times{turn1_s, p.tools.seconds, turn2_s, pending.size()};
-    recog::PolicyRecord record =
-        MakePolicyRecord(profile_, mode_, p.candidates, p.answer1, p.tools, p.turn2, p.answer2, times);
+    recog::PolicyRecord record = MakePolicyRecord(profile_, mode_, p.candidates, p.answer1, p.tools,
+                                                  p.turn2, p.answer2, times);
     if (keep_prompts_) {
       record.turn1->prompt = UserText(p.turn1);
       record.turn2.prompt = p.turn2.prompt;
@@ -256,7 +256,8 @@ std::vector<TwoTurnPolicy::Pending> TwoTurnPolicy::AskTurn1(std::span<io::Record
   std::vector<Turn> turns;
   for (auto* rec : batch) {
     try {
-      Pending p{rec, RecordCandidates(*rec, candidates_), BuildTurn1(profile_, *rec), {}, {}, {}, {}};
+      Pending p{rec, RecordCandidates(*rec, candidates_), BuildTurn1(profile_, *rec), {}, {}, {},
+                {}};
       turns.push_back(p.turn1);
       pending.push_back(std::move(p));
     } catch (const std::exception& e) {

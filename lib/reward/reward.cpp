@@ -53,7 +53,8 @@ double OfficialSubMotion(const std::string& completion, const std::string& answe
   if (cfg.section1_title.empty() || cfg.section3_title.empty())
     throw std::invalid_argument("official reward: section titles are not set (give --templates)");
   const auto s1 =
-      Regex::Cached("\\[1\\]\\s*" + RegexEscape(cfg.section1_title) + ":\\s*(.*?)(?=\\[2\\]|$)", kDotAll | kIgnoreCase);
+      Regex::Cached("\\[1\\]\\s*" + RegexEscape(cfg.section1_title) + ":\\s*(.*?)(?=\\[2\\]|$)",
+                    kDotAll | kIgnoreCase);
   auto m1 = s1->Search(completion);
   if (!m1) return 0.0;
   static const Regex name("-\\s*([A-Za-z][A-Za-z ]*?):");
@@ -64,11 +65,13 @@ double OfficialSubMotion(const std::string& completion, const std::string& answe
   if (parts_out) *parts_out = parts;
   if (parts.empty()) return 0.0;
   const auto s3 =
-      Regex::Cached("\\[3\\]\\s*" + RegexEscape(cfg.section3_title) + ":\\s*(.*?)(?=\\[4\\]|$)", kDotAll | kIgnoreCase);
+      Regex::Cached("\\[3\\]\\s*" + RegexEscape(cfg.section3_title) + ":\\s*(.*?)(?=\\[4\\]|$)",
+                    kDotAll | kIgnoreCase);
   auto m3 = s3->Search(completion);
   if (!m3) return 0.0;
   const auto cand = Regex::Cached(
-      "-\\s*" + RegexEscape(answer) + "\\s*:\\s*(.*?)(?=(?:\\s+-\\s*[A-Za-z][A-Za-z ]*:\\s)|$)", kIgnoreCase | kDotAll);
+      "-\\s*" + RegexEscape(answer) + "\\s*:\\s*(.*?)(?=(?:\\s+-\\s*[A-Za-z][A-Za-z ]*:\\s)|$)",
+      kIgnoreCase | kDotAll);
   auto mc = cand->Search(m3->group(1));
   if (!mc) return 0.0;
   return Weighted(parts, recog::Lower(recog::Strip(mc->group(1))));

@@ -93,8 +93,8 @@ std::string Lines(const std::vector<const ActionClass*>& classes, int novel) {
 // A record's own candidate list: its class and k-1 others drawn from the world's classes, shuffled
 // (Fisher-Yates on the clip's seed), so a model trained on it sees the labels in changing company and
 // order and has to read the list rather than memorise one.
-Json ClipCandidates(const ActionClass& self, const std::vector<const ActionClass*>& classes, int k_min, int k,
-                   uint64_t clip_seed) {
+Json ClipCandidates(const ActionClass& self, const std::vector<const ActionClass*>& classes,
+                    int k_min, int k, uint64_t clip_seed) {
   Rng rng(MixSeed(clip_seed, 0xC4D1DA7E5ULL));
   if (k_min > 0 && k_min < k) k = rng.Int(k_min, k);
   std::vector<const ActionClass*> others;
@@ -135,7 +135,8 @@ void WorldOptions::Register(CLI::App& app) {
                  "random order (0: none; stages then take --candidates)")
       ->capture_default_str();
   app.add_option("--candidates-min", candidates_min,
-                 "With --candidates-per-clip K: each list holds a seeded random number of labels from this to K, "
+                 "With --candidates-per-clip K: each list holds a seeded random number of labels "
+                 "from this to K, "
                  "so a student sees lists of every length in between (0: always K)")
       ->capture_default_str();
 }
@@ -148,7 +149,8 @@ WorldSummary Generate(const WorldOptions& opt, const std::function<void(size_t, 
   if (frames < 2 || frames > 3000) throw std::invalid_argument("--seconds x --fps must give 2..3000 frames");
   if (opt.out.empty()) throw std::invalid_argument("--out is required");
   if (opt.candidates_per_clip < 0) throw std::invalid_argument("--candidates-per-clip must be 0 or more");
-  if (opt.candidates_min < 0 || (opt.candidates_min > 0 && opt.candidates_min > opt.candidates_per_clip))
+  if (opt.candidates_min < 0 ||
+      (opt.candidates_min > 0 && opt.candidates_min > opt.candidates_per_clip))
     throw std::invalid_argument("--candidates-min must be 0, or 1 to --candidates-per-clip");
   const Level level = ParseLevel(opt.nuisance);
   const auto classes = ChosenClasses(opt.classes, opt.split);
@@ -198,8 +200,9 @@ WorldSummary Generate(const WorldOptions& opt, const std::function<void(size_t, 
       rec["label"] = action->name;
       rec["split"] = split;
       rec["path"] = rel;
-      if (opt.candidates_per_clip > 0) rec["candidates"] = ClipCandidates(*action, classes, opt.candidates_min, opt.candidates_per_clip,
-                                                                  clip_seed);
+      if (opt.candidates_per_clip > 0)
+        rec["candidates"] = ClipCandidates(*action, classes, opt.candidates_min,
+                                           opt.candidates_per_clip, clip_seed);
       manifest += io::Dump(rec) + "\n";
       Json truth;
       truth["id"] = id;

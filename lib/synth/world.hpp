@@ -27,7 +27,7 @@ struct WorldOptions {
   int qscale = 4;                   // --qscale
   std::string suit;                 // --suit (default: share/vstar/synth/suit.tsv)
   int candidates_per_clip = 0;      // --candidates-per-clip (0: records carry no candidate list)
-  int candidates_min = 0;           // --candidates-min: lists of min..per-clip labels (0: all per-clip)
+  int candidates_min = 0;  // --candidates-min: lists of min..per-clip labels (0: all per-clip)
 
   void Register(CLI::App& app);
 };

@@ -81,8 +81,8 @@ bool WorldWritable(const fs::path& path, const char* what) {
   static std::set<std::string> warned;
   std::lock_guard<std::mutex> lock(mu);
   if (warned.insert(path.string()).second)
-    log::Warn(what, " ", path.string(), " is world-writable: its plugins are not loaded (chmod o-w ",
-              path.string(), ")");
+    log::Warn(what, " ", path.string(),
+              " is world-writable: its plugins are not loaded (chmod o-w ", path.string(), ")");
   return true;
 }
 

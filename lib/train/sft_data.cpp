@@ -9,7 +9,9 @@ namespace {
 
 using Json = nlohmann::ordered_json;
 
-std::string At(const std::string& field, size_t m) { return field + "[" + std::to_string(m) + "]"; }
+std::string At(const std::string& field, size_t m) {
+  return field + "[" + std::to_string(m) + "]";
+}
 std::string At(const std::string& field, size_t m, size_t k) {
   return At(field, m) + ".content[" + std::to_string(k) + "]";
 }
@@ -71,7 +73,8 @@ std::vector<SftMessage> ParseMessages(const Json& rec, const std::string& field)
     SftMessage sm;
     sm.role = role->get<std::string>();
     if (sm.role != "system" && sm.role != "user" && sm.role != "assistant")
-      throw SftRecordError(At(field, m) + ".role: \"" + sm.role + "\" is not system, user or assistant");
+      throw SftRecordError(At(field, m) + ".role: \"" + sm.role +
+                           "\" is not system, user or assistant");
     auto content = msg.find("content");
     if (content == msg.end()) throw SftRecordError(At(field, m) + ".content: missing");
     if (content->is_string()) {
@@ -106,7 +109,8 @@ SftRecord ParseSftRecord(const Json& rec) {
 
 std::vector<SftRecord> ParseSftConversations(const Json& rec) {
   std::vector<SftRecord> out{ParseSftRecord(rec)};
-  if (rec.contains("turn2_messages")) out.push_back({out.front().id, ParseMessages(rec, "turn2_messages"), "turn2_messages"});
+  if (rec.contains("turn2_messages"))
+    out.push_back({out.front().id, ParseMessages(rec, "turn2_messages"), "turn2_messages"});
   return out;
 }
 
@@ -178,7 +182,9 @@ Media SftEncoder::LoadMedia(const SftRecord& rec) const {
           media.images.Append(model::ProcessImage(model::LoadImageRgb(it.path), proc_));
         }
       } catch (const std::exception& e) {
-        throw SftRecordError(At(rec.field, m, k) + (it.kind == SftItem::Kind::kVideo ? ".frames: " : ".path: ") + e.what());
+        throw SftRecordError(At(rec.field, m, k) +
+                             (it.kind == SftItem::Kind::kVideo ? ".frames: " : ".path: ") +
+                             e.what());
       }
     }
   }

@@ -47,11 +47,12 @@ struct SftMessage {
 struct SftRecord {
   std::string id;
   std::vector<SftMessage> messages;
-  std::string field = "messages";  // the record's key the conversation came from (for error messages)
+  std::string field =
+      "messages";  // the record's key the conversation came from (for error messages)
 };
 
-// Validates one parsed JSON line's "messages". Unknown fields are ignored (they pass through to error
-// records). Throws SftRecordError naming the first problem.
+// Validates one parsed JSON line's "messages". Unknown fields are ignored (they pass through to
+// error records). Throws SftRecordError naming the first problem.
 SftRecord ParseSftRecord(const nlohmann::ordered_json& record);
 // Every conversation of a line, each trained as a sequence of its own: "messages", then
 // "turn2_messages" when present (vs-decompose writes it for a profile whose turn 2 starts a fresh

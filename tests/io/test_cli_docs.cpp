@@ -85,7 +85,8 @@ TEST_CASE("bash completions load and complete flags", "[cli][completions]") {
   CHECK(r.status == 0);
   CHECK(r.out.find("--progress") != std::string::npos);
   // A mapped option's values are its words (CLI11 spells the mapping "always->1").
-  std::string values = "source '" + file.string() + "'; COMP_WORDS=(" + b + " --progress ''); COMP_CWORD=2; " + fn +
+  std::string values = "source '" + file.string() + "'; COMP_WORDS=(" + b +
+                       " --progress ''); COMP_CWORD=2; " + fn +
                        "; printf '%s\\n' \"${COMPREPLY[@]}\"";
   auto v = Run({"/usr/bin/env", "bash", "-c", values});
   CHECK(v.status == 0);

@@ -197,7 +197,8 @@ TEST_CASE("a verified chain becomes an SFT record, and the teacher sees the stud
   CHECK(t2.tools == std::vector<std::string>{"detect"});
   CHECK(t2.turn1 == TurnOne(true));
   CHECK(t2.messages.back().content[0].type == plugin::ContentItem::Type::kVideo);
-  CHECK(t2.messages.back().content[0].frames == m2[1]["content"][0]["frames"].get<std::vector<std::string>>());
+  CHECK(t2.messages.back().content[0].frames ==
+        m2[1]["content"][0]["frames"].get<std::vector<std::string>>());
   CHECK(t2.temperature == 0.0);
   CHECK(t2.max_tokens == 1024);
   CHECK(Text(m[1]).find("kick") == std::string::npos);
@@ -227,7 +228,8 @@ TEST_CASE("vs-decompose --chain answer writes only the answer of a verified chai
   CHECK(refused[0].contains("error"));
 }
 
-TEST_CASE("vs-decompose --alias-labels renames the candidates through the whole conversation", "[policy][decompose]") {
+TEST_CASE("vs-decompose --alias-labels renames the candidates through the whole conversation",
+          "[policy][decompose]") {
   Harness h;
   h.opt.alias_labels = 1.0;
   h.teacher.script = [](const plugin::TeachRequest& r) {
@@ -236,7 +238,8 @@ TEST_CASE("vs-decompose --alias-labels renames the candidates through the whole 
   auto out = h.Run({Rec("v1", "Kick Ball")});
   INFO(out[0].dump());
   REQUIRE_FALSE(out[0].contains("error"));
-  CHECK(out[0]["label"] == "Kick Ball");  // the record keeps its truth; only the conversation is renamed
+  CHECK(out[0]["label"] ==
+        "Kick Ball");  // the record keeps its truth; only the conversation is renamed
   const Json& aliases = out[0]["teacher"]["aliases"];
   REQUIRE(aliases.size() == 4);
   const std::string kick = aliases["kick_ball"];
@@ -316,7 +319,8 @@ TEST_CASE("every output's decisions and chain belong to its own input across bat
     CHECK(Text(m[2]) == TurnOne(i % 2 == 1));
     CHECK(out[i]["teacher"]["decisions"]["person_detection"] == (i % 2 == 1));
     CHECK(out[i]["teacher"]["turn2_frames"] == (i % 2 == 1 ? "bound" : "original"));
-    CHECK(Text(out[i]["turn2_messages"][2]) == Chain("for r" + std::to_string(i), labels[(i * 3) % 4]));
+    CHECK(Text(out[i]["turn2_messages"][2]) ==
+          Chain("for r" + std::to_string(i), labels[(i * 3) % 4]));
   }
 }
 
@@ -465,11 +469,13 @@ TEST_CASE("vs-decompose with the openai teacher on a loopback endpoint is resuma
   CHECK(fs::exists(dir / "sft" / "config.json"));
 }
 
-TEST_CASE("vs-decompose --teacher policy asks a local checkpoint and reports the chains it cannot verify",
-          "[policy][decompose][pipeline]") {
+TEST_CASE(
+    "vs-decompose --teacher policy asks a local checkpoint and reports the chains it cannot verify",
+    "[policy][decompose][pipeline]") {
   VSTAR_REQUIRE_BINARY("vs-decompose");
-  // The tiny random model writes no decision tags, so every chain fails turn 1's check: each record is
-  // asked 1 + --retries times through the policy engine and comes out as an error record saying why.
+  // The tiny random model writes no decision tags, so every chain fails turn 1's check: each record
+  // is asked 1 + --retries times through the policy engine and comes out as an error record saying
+  // why.
   auto dir = test::TempDir("decompose-policy-teacher");
   test::WriteFile(dir / "classes.txt", kCandidates);
   std::string in;
@@ -478,11 +484,12 @@ TEST_CASE("vs-decompose --teacher policy asks a local checkpoint and reports the
     r["frames"] = TinyFrames();
     in += r.dump() + "\n";
   }
-  auto r = test::Run({"vs-decompose", "--teacher", "policy", "--teacher-model",
-                      (test::FixtureDir() / "model/tiny/model").string(), "--teacher-opt", "dtype=fp32",
-                      "--teacher-opt", "video_max_pixels=" + std::to_string(84 * 56), "--candidates",
-                      (dir / "classes.txt").string(), "--tools", "none", "--retries", "1"},
-                     in);
+  auto r =
+      test::Run({"vs-decompose", "--teacher", "policy", "--teacher-model",
+                 (test::FixtureDir() / "model/tiny/model").string(), "--teacher-opt", "dtype=fp32",
+                 "--teacher-opt", "video_max_pixels=" + std::to_string(84 * 56), "--candidates",
+                 (dir / "classes.txt").string(), "--tools", "none", "--retries", "1"},
+                in);
   INFO(r.err);
   CHECK(r.status == 3);  // the stream finished; its records carry errors
   CHECK(r.err.find("policy model") != std::string::npos);  // the engine loaded the checkpoint
@@ -497,8 +504,8 @@ TEST_CASE("vs-decompose --teacher policy asks a local checkpoint and reports the
     CHECK_FALSE(j.contains("messages"));
   }
   auto bad = test::Run({"vs-decompose", "--teacher", "policy", "--teacher-model",
-                        (test::FixtureDir() / "model/tiny/model").string(), "--teacher-opt", "temperature=1",
-                        "--candidates", (dir / "classes.txt").string()},
+                        (test::FixtureDir() / "model/tiny/model").string(), "--teacher-opt",
+                        "temperature=1", "--candidates", (dir / "classes.txt").string()},
                        "");
   CHECK(bad.status == 2);
   CHECK(bad.err.find("dtype=fp32|bf16, fps=N, video_max_pixels=N") != std::string::npos);

@@ -385,19 +385,23 @@ TEST_CASE("a record's own candidates win over --candidates for that record", "[p
   tools::ToolRunner tools(opt, "cpu");
   ScriptedResponder resp;
   resp.script = [](int, const policy::Turn&) { return std::string("<answer>jump</answer>"); };
-  policy::TwoTurnPolicy pol(resp, recog::LoadProfile("clean"), CleanCandidates(), recog::ToolMode::kNone, tools);
-  auto own = MakeRecord({{"id", "a"}, {"frames", {{"paths", frames}}}, {"candidates", {"run", "jump"}}});
+  policy::TwoTurnPolicy pol(resp, recog::LoadProfile("clean"), CleanCandidates(),
+                            recog::ToolMode::kNone, tools);
+  auto own =
+      MakeRecord({{"id", "a"}, {"frames", {{"paths", frames}}}, {"candidates", {"run", "jump"}}});
   auto plain = MakeRecord({{"id", "b"}, {"frames", {{"paths", frames}}}});
-  auto bad = MakeRecord({{"id", "c"}, {"frames", {{"paths", frames}}}, {"candidates", Json::array()}});
+  auto bad =
+      MakeRecord({{"id", "c"}, {"frames", {{"paths", frames}}}, {"candidates", Json::array()}});
   std::vector<io::Record*> batch = {&own, &plain, &bad};
   pol.Run(batch);
   // "jump" is one of the record's own candidates and no --candidates entry.
   CHECK(Json::parse(own.text())["policy"]["mapped"] == "jump");
   CHECK(Json::parse(plain.text())["policy"]["map_status"] != "exact");
-  CHECK(Json::parse(bad.text())["error"]["message"].get<std::string>().find("\"candidates\": no classes") !=
-        std::string::npos);
+  CHECK(Json::parse(bad.text())["error"]["message"].get<std::string>().find(
+            "\"candidates\": no classes") != std::string::npos);
   REQUIRE(resp.calls.size() == 2);
-  const std::string shown_own = policy::UserText(resp.calls[1][0]), shown_plain = policy::UserText(resp.calls[1][1]);
+  const std::string shown_own = policy::UserText(resp.calls[1][0]),
+                    shown_plain = policy::UserText(resp.calls[1][1]);
   CHECK(shown_own.find("jump") != std::string::npos);
   CHECK(shown_own.find("cartwheel") == std::string::npos);
   CHECK(shown_plain.find("cartwheel") != std::string::npos);

@@ -32,7 +32,9 @@ TEST_CASE("ParseDecision: a tag with invalid UTF-8 is simply not found") {
   CHECK_FALSE(AnyYes("<pose\xc1>yes</pose\xc1>", {"pose\xc1"}));
 }
 
-TEST_CASE("Regex::Cached: one compiled pattern per pattern and flags, per thread, bad patterns still throw") {
+TEST_CASE(
+    "Regex::Cached: one compiled pattern per pattern and flags, per thread, bad patterns still "
+    "throw") {
   auto a = Regex::Cached("<answer>(.*?)</answer>", kDotAll);
   auto b = Regex::Cached("<answer>(.*?)</answer>", kDotAll);
   auto c = Regex::Cached("<answer>(.*?)</answer>", kIgnoreCase);

@@ -291,10 +291,11 @@ TEST_CASE("vs-synth: --candidates-per-clip gives each record its class among K s
                               "manifest.jsonl"));
 }
 
-TEST_CASE("vs-synth: --candidates-min gives lists of every length from the minimum to K", "[synth]") {
+TEST_CASE("vs-synth: --candidates-min gives lists of every length from the minimum to K",
+          "[synth]") {
   VSTAR_REQUIRE_BINARY("vs-synth");
-  fs::path w = World("synth-cands-min",
-                     {"--classes", "wave,clap,squat,kick,bow", "--candidates-per-clip", "5", "--candidates-min", "2"});
+  fs::path w = World("synth-cands-min", {"--classes", "wave,clap,squat,kick,bow",
+                                         "--candidates-per-clip", "5", "--candidates-min", "2"});
   std::set<size_t> lengths;
   for (const auto& rec : ReadJsonl(w / "manifest.jsonl")) {
     INFO(rec.dump());
@@ -303,7 +304,8 @@ TEST_CASE("vs-synth: --candidates-min gives lists of every length from the minim
     lengths.insert(c.size());
   }
   CHECK(lengths == std::set<size_t>{2, 3, 4, 5});
-  auto bad = vstar::test::Run({"vs-synth", "--out", (vstar::test::TempDir("synth-cands-bad") / "w").string(),
+  auto bad = vstar::test::Run({"vs-synth", "--out",
+                               (vstar::test::TempDir("synth-cands-bad") / "w").string(),
                                "--candidates-per-clip", "3", "--candidates-min", "4"});
   CHECK(bad.status == 2);
   CHECK(bad.err.find("--candidates-min") != std::string::npos);

@@ -23,7 +23,8 @@ extern char** environ;
 
 namespace {
 
-std::vector<std::string> Args(const test::World& w, const fs::path& out, std::vector<std::string> extra) {
+std::vector<std::string> Args(const test::World& w, const fs::path& out,
+                              std::vector<std::string> extra) {
   std::vector<std::string> v = {"vs-grpo", "--model", test::TinyModelDir().string(), "--output", out.string(), "-i",
                                 w.prompts.string(), "--profile", "clean", "--candidates", w.candidates.string(),
                                 "--device", "cpu", "--video-max-pixels", std::to_string(test::kTinyVideoPixels),
