@@ -210,11 +210,9 @@ void DecomposeOptions::Register(CLI::App& app) {
       ->capture_default_str();
   app.add_option("--alias-labels", alias_labels,
                  "Fraction of the records (chosen by id and --seed) whose candidates are renamed, "
-                 "throughout the "
-                 "conversation, to made-up names of the conversation's own words, new for every "
-                 "record: the "
-                 "student must copy the label whose definition fits instead of recalling names it "
-                 "was trained on")
+                 "throughout the conversation, to made-up names of the conversation's own words, "
+                 "new for every record: the student must copy the label whose definition fits "
+                 "instead of recalling names it was trained on")
       ->check(CLI::Range(0.0, 1.0))
       ->capture_default_str();
   app.add_flag("--allow-label-in-prompt", [this](int64_t) { leak_check = false; },
