@@ -1,6 +1,6 @@
 // vs-sft: supervised fine-tuning of a Qwen2.5-VL checkpoint on SFT records (conversations with
-// videos; see vs-sft(1)). Bad records go to stdout as error records; metrics, logs and progress go to
-// stderr (or --metrics); the model goes to --output.
+// videos; see vs-sft(1)). Bad records go to stdout as error records; metrics, logs and progress go
+// to stderr (or --metrics); the model goes to --output.
 #include <iostream>
 
 #include <CLI/CLI.hpp>
@@ -21,8 +21,8 @@ int main(int argc, char** argv) {
     log::SetLevel(log::ParseLevel(opt.log_level));
     auto r = train::RunSft(opt, std::cout);
     if (opt.dry_run) return r.exit_code;
-    log::Info("done: ", r.records, " records, ", r.errors, " with errors, ", r.dropped, " dropped, ", r.truncated,
-              " truncated; ", r.steps_run, " steps");
+    log::Info("done: ", r.records, " records, ", r.errors, " with errors, ", r.dropped,
+              " dropped, ", r.truncated, " truncated; ", r.steps_run, " steps");
     return r.exit_code;
   });
 }

@@ -28,11 +28,16 @@ std::optional<std::string> Str(const Json& j, std::initializer_list<const char*>
 Prediction FromJson(const Json& j, const std::string& where) {
   if (!j.is_object()) throw std::runtime_error(where + ": a record is not a JSON object");
   Prediction p;
-  if (j.contains("id")) p.id = j["id"].is_string() ? j["id"].get<std::string>() : j["id"].dump();
-  else if (j.contains("problem_id")) p.id = j["problem_id"].dump();
-  if (auto l = Str(j, {"label"})) p.label = *l;
-  else if (auto s = Str(j, {"solution"})) p.label = recog::SolutionLabel(*s);
-  else throw std::runtime_error(where + ": record " + p.id + " has no \"label\" or \"solution\"");
+  if (j.contains("id"))
+    p.id = j["id"].is_string() ? j["id"].get<std::string>() : j["id"].dump();
+  else if (j.contains("problem_id"))
+    p.id = j["problem_id"].dump();
+  if (auto l = Str(j, {"label"}))
+    p.label = *l;
+  else if (auto s = Str(j, {"solution"}))
+    p.label = recog::SolutionLabel(*s);
+  else
+    throw std::runtime_error(where + ": record " + p.id + " has no \"label\" or \"solution\"");
   if (auto t = Str(j, {"predict"})) {
     p.text = *t;
   } else if (j.contains("policy") && j["policy"].is_object()) {
@@ -40,7 +45,9 @@ Prediction FromJson(const Json& j, const std::string& where) {
     p.text = policy.answer.value_or(policy.turn2.text);
     if (!policy.map_status.empty()) p.mapped = policy.mapped.value_or("");
     const Json& t = policy.timing;
-    auto num = [&](const char* k) { return t.contains(k) && t[k].is_number() ? t[k].get<double>() : 0.0; };
+    auto num = [&](const char* k) {
+      return t.contains(k) && t[k].is_number() ? t[k].get<double>() : 0.0;
+    };
     if (t.contains("total_s")) {
       const double batch = std::max(1.0, num("batch"));
       p.seconds = (num("turn1_s") + num("turn2_s")) / batch + num("tools_s");
@@ -53,8 +60,10 @@ Prediction FromJson(const Json& j, const std::string& where) {
   p.failed = j.contains("error");
   if (j.contains("candidates") && j["candidates"].is_array())
     for (const auto& c : j["candidates"]) {
-      if (c.is_string()) p.candidates.push_back(c.get<std::string>());
-      else if (c.is_object() && c.contains("name")) p.candidates.push_back(c["name"].get<std::string>());
+      if (c.is_string())
+        p.candidates.push_back(c.get<std::string>());
+      else if (c.is_object() && c.contains("name"))
+        p.candidates.push_back(c["name"].get<std::string>());
     }
   return p;
 }
@@ -71,7 +80,8 @@ std::vector<Prediction> ParsePredictions(const std::string& text, const std::str
     } catch (const std::exception& e) {
       throw std::runtime_error(where + ": not valid JSON: " + e.what());
     }
-    for (size_t i = 0; i < arr.size(); ++i) out.push_back(FromJson(arr[i], where + ":" + std::to_string(i + 1)));
+    for (size_t i = 0; i < arr.size(); ++i)
+      out.push_back(FromJson(arr[i], where + ":" + std::to_string(i + 1)));
     return out;
   }
   std::istringstream in(text);
@@ -124,7 +134,8 @@ Json FileScore::ToJson() const {
   j["failed"] = failed;
   Json pc = Json::array();
   for (const auto& c : per_class)
-    pc.push_back(Json{{"class", c.name}, {"total", c.total}, {"correct", c.correct}, {"accuracy", c.accuracy()}});
+    pc.push_back(Json{
+        {"class", c.name}, {"total", c.total}, {"correct", c.correct}, {"accuracy", c.accuracy()}});
   if (timed) {
     j["seconds_per_video"] = seconds / static_cast<double>(timed);
     j["timed"] = timed;
@@ -135,8 +146,8 @@ Json FileScore::ToJson() const {
   return j;
 }
 
-FileScore Score(const std::vector<Prediction>& preds, const recog::ClassList* classes, const std::string& name,
-                const std::string& group, recog::AnswerRule strict_rule) {
+FileScore Score(const std::vector<Prediction>& preds, const recog::ClassList* classes,
+                const std::string& name, const std::string& group, recog::AnswerRule strict_rule) {
   FileScore s;
   s.name = name;
   s.group = group;
@@ -177,8 +188,9 @@ FileScore Score(const std::vector<Prediction>& preds, const recog::ClassList* cl
       use = rec_list.get();
     }
     auto gt = cl->Find(p.label);
-    if (!gt) throw std::runtime_error(name + ": label '" + p.label + "' of record " + p.id +
-                                      " is not in the candidate list");
+    if (!gt)
+      throw std::runtime_error(name + ": label '" + p.label + "' of record " + p.id +
+                               " is not in the candidate list");
     s.per_class[*gt].total++;
     recog::Mapped m;
     if (p.failed) {
@@ -202,7 +214,9 @@ FileScore Score(const std::vector<Prediction>& preds, const recog::ClassList* cl
   return s;
 }
 
-double HarmonicMean(double b, double n) { return b + n > 0 ? 2 * b * n / (b + n) : 0.0; }
+double HarmonicMean(double b, double n) {
+  return b + n > 0 ? 2 * b * n / (b + n) : 0.0;
+}
 
 MeanStd MeanAndStd(const std::vector<double>& xs, bool sample) {
   MeanStd r;

@@ -63,8 +63,8 @@ struct FileScore {
   std::vector<ClassScore> per_class;           // strict, by ground-truth candidate
   std::vector<std::string> classes;            // confusion axes (candidate order)
   std::vector<std::vector<size_t>> confusion;  // [gt][pred], last column = unmapped/ambiguous/empty
-  double seconds = 0;  // sum of the timed records' Prediction::seconds
-  size_t timed = 0;    // records with a timing; "seconds_per_video" in the JSON when any
+  double seconds = 0;                          // sum of the timed records' Prediction::seconds
+  size_t timed = 0;  // records with a timing; "seconds_per_video" in the JSON when any
   double acc_authors() const {
     return total ? static_cast<double>(correct_authors) / static_cast<double>(total) : 0;
   }

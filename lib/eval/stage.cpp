@@ -57,14 +57,17 @@ void EvalOptions::Register(CLI::App& app) {
                  "train|eval|score")
       ->check(CLI::IsMember({"clean", "train", "eval", "score"}));
   app.add_flag("!--no-per-class", per_class, "Leave the per-class tables out of the markdown");
-  auto* paper_opt = app.add_option("--paper", paper,
-                                    "Published numbers (TSV: table, dataset, method, metric, value, source): "
-                                    "write the paper's tables from runs named b2n|zs/DATASET/PROFILE and "
-                                    "tools/DATASET/PROFILE/MODE")
-                        ->check(CLI::ExistingFile);
-  app.add_option("--audit", audits, "NAME=FILE: a vs-audit JSON report shown in the --paper report (repeatable)")
+  auto* paper_opt =
+      app.add_option("--paper", paper,
+                     "Published numbers (TSV: table, dataset, method, metric, value, source): "
+                     "write the paper's tables from runs named b2n|zs/DATASET/PROFILE and "
+                     "tools/DATASET/PROFILE/MODE")
+          ->check(CLI::ExistingFile);
+  app.add_option("--audit", audits,
+                 "NAME=FILE: a vs-audit JSON report shown in the --paper report (repeatable)")
       ->needs(paper_opt);
-  app.add_option("--note", notes, "A line for the --paper report's notes (repeatable)")->needs(paper_opt);
+  app.add_option("--note", notes, "A line for the --paper report's notes (repeatable)")
+      ->needs(paper_opt);
 }
 
 namespace {
@@ -177,7 +180,8 @@ int RunEval(const EvalOptions& opt) {
       throw std::invalid_argument("--split-classes wants one list per --split file (" +
                                   std::to_string(opt.splits.size()) + "), not " +
                                   std::to_string(opt.split_classes.size()));
-    for (size_t i = 0; i < opt.splits.size(); ++i) add({opt.splits[i]}, "split", load(opt.split_classes[i]).get());
+    for (size_t i = 0; i < opt.splits.size(); ++i)
+      add({opt.splits[i]}, "split", load(opt.split_classes[i]).get());
   }
   std::vector<std::string> plain = opt.files;
   plain.insert(plain.end(), opt.inputs.begin(), opt.inputs.end());
@@ -197,12 +201,14 @@ int RunEval(const EvalOptions& opt) {
       const size_t eq = spec.find('=');
       if (eq == std::string::npos || eq == 0 || eq + 1 == spec.size())
         throw std::invalid_argument("--audit wants NAME=FILE, not '" + spec + "'");
-      in.audits.emplace_back(spec.substr(0, eq), Json::parse(io::ReadFile(spec.substr(eq + 1), "audit report")));
+      in.audits.emplace_back(spec.substr(0, eq),
+                             Json::parse(io::ReadFile(spec.substr(eq + 1), "audit report")));
     }
     const Json paper = PaperReport(in);
     if (!opt.json_out.empty()) WriteText(opt.json_out, paper.dump(1) + "\n");
     if (!opt.bars.empty()) WritePaperPicture(opt.bars, paper);
-    if (!opt.markdown_out.empty() && opt.markdown_out != "/dev/null") WriteText(opt.markdown_out, PaperMarkdown(paper));
+    if (!opt.markdown_out.empty() && opt.markdown_out != "/dev/null")
+      WriteText(opt.markdown_out, PaperMarkdown(paper));
     return io::kExitOk;
   }
   if (!opt.json_out.empty()) WriteText(opt.json_out, report.dump(1) + "\n");

@@ -8,9 +8,9 @@
 namespace vstar::eval {
 
 struct EvalOptions {
-  std::vector<std::string> files;        // positional: scored one by one (group "file")
-  std::vector<std::string> base, novel;  // --base / --novel: base-to-novel halves (HM)
-  std::vector<std::string> splits;       // --split: split files (mean ± std)
+  std::vector<std::string> files;          // positional: scored one by one (group "file")
+  std::vector<std::string> base, novel;    // --base / --novel: base-to-novel halves (HM)
+  std::vector<std::string> splits;         // --split: split files (mean ± std)
   std::vector<std::string> split_classes;  // --split-classes: one list per --split file, in order
   std::string classes, base_classes, novel_classes;
   std::string name = "run";
@@ -22,7 +22,8 @@ struct EvalOptions {
   std::string std_kind = "sample";
   std::string answer_rule = "clean";
   bool per_class = true;
-  // --paper TSV: the published numbers; the report becomes the paper's tables (eval/paper.hpp), with
+  // --paper TSV: the published numbers; the report becomes the paper's tables (eval/paper.hpp),
+  // with
   // --audit NAME=FILE (vs-audit JSON reports) and --note lines.
   std::string paper;
   std::vector<std::string> audits, notes;

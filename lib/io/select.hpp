@@ -1,8 +1,8 @@
 #pragma once
 // Which input records a run of a record stage processes: its shard of the stream (--shard I/N,
-// --shard-by id|order) and, with --resume, only those the output file does not hold yet. Records left
-// out are neither processed nor written, so the outputs of the N shards of one input, concatenated in
-// any order, hold every record once (vstar(7), "SHARDS AND RESUMING").
+// --shard-by id|order) and, with --resume, only those the output file does not hold yet. Records
+// left out are neither processed nor written, so the outputs of the N shards of one input,
+// concatenated in any order, hold every record once (vstar(7), "SHARDS AND RESUMING").
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -32,8 +32,8 @@ struct Shard {
 
   bool Whole() const { return count == 1; }
   // Whether the record at 0-based stream position `ordinal` with `id` (empty: a record without one,
-  // an input error) belongs to this shard. Records without an id go to shard 0 under kId, so exactly
-  // one shard reports each input error.
+  // an input error) belongs to this shard. Records without an id go to shard 0 under kId, so
+  // exactly one shard reports each input error.
   bool Contains(size_t ordinal, std::string_view id) const;
   // How many of `total` records the shard holds when that follows from the count alone (kOrder);
   // -1 when it depends on the ids.
@@ -49,8 +49,9 @@ Shard ParseShard(std::string_view text);
 // which the reader reproduces byte for byte), when the identical line is.
 class Resume {
  public:
-  // A missing file, or one that is not a regular file (/dev/null), is an empty resume (nothing done). Throws std::runtime_error when a complete line
-  // is not a JSON object: that file is not a stage's output and is left untouched.
+  // A missing file, or one that is not a regular file (/dev/null), is an empty resume (nothing
+  // done). Throws std::runtime_error when a complete line is not a JSON object: that file is not a
+  // stage's output and is left untouched.
   explicit Resume(const std::filesystem::path& output);
 
   size_t size() const { return ids_.size() + lines_.size(); }
