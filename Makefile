@@ -9,7 +9,7 @@ export VSTAR_VENV ?= $(HOME)/.local/share/vstar/venv
 export CCACHE_BASEDIR ?= $(CURDIR)
 export CCACHE_NOHASHDIR ?= 1
 
-.PHONY: all build configure deps setup check test test-slurm install bench demo reproduce-mini completions clean fuzz fuzz-build
+.PHONY: all build configure deps setup check check-asan asan-build test test-slurm install bench demo reproduce-mini completions clean fuzz fuzz-build
 
 all: build
 
@@ -69,6 +69,36 @@ test-slurm: build
 # Regenerates completions/ from the binaries' real flags (a test checks they are current).
 completions: build
 	bash tools/gen-completions.sh $(BUILD)/bin completions
+
+# The ASan + UBSan pass (cmake/VstarSanitize.cmake; .ci/run runs it after `make check`): the library's
+# torch-free domains, their tests, and the binaries and plugins they run, in $(ASAN_BUILD). Left out,
+# because they load LibTorch, which is not instrumented and on its own takes most of the CI budget
+# under ASan: lib/model, lib/policy, lib/train and their tests (tests/model, tests/policy,
+# tests/train, tests/synth/teacher_test.cpp), vs-decompose, vs-grpo, vs-init, vs-policy, vs-serve,
+# vs-sft, the yolo and topdown plugins, and the tests that run those binaries (ASAN_SKIP, below, and
+# every test that says VSTAR_REQUIRE_BINARY of one: reported as skipped). CONTRIBUTING.md, Sanitizers.
+ASAN_BUILD ?= build-asan
+ASAN_DOMAINS = video;tools;reward;eval;net;recog;synth;pipeline
+ASAN_COMMANDS = vs-audit;vs-decode;vs-detect;vs-eval;vs-explain;vs-import;vs-plugins;vs-pose;vs-reward;vs-synth
+ASAN_PLUGINS = example;hog;local;motion;onnx;openai;precomputed;suit
+ASAN_SKIP =
+# detect_leaks=1: a leak in our code is a finding like any other (LeakSanitizer runs at exit);
+# tests/sanitizers/lsan.supp names the uninstrumented third-party libraries whose one-time allocations it
+# would otherwise report. abort_on_error gives a report the exit status of a crash, which no test
+# mistakes for a record error (exit 3).
+ASAN_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1 \
+	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/sanitizers/lsan.supp:print_suppressions=0 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+ASAN_CONFIGURE = cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVSTAR_WERROR=OFF \
+	-DVSTAR_SANITIZE=address,undefined "-DVSTAR_DEV_DOMAINS=$(ASAN_DOMAINS)" \
+	"-DVSTAR_DEV_COMMANDS=$(ASAN_COMMANDS)" "-DVSTAR_DEV_PLUGINS=$(ASAN_PLUGINS)"
+
+asan-build:
+	$(ASAN_CONFIGURE)
+	cmake --build $(ASAN_BUILD) -j$(JOBS)
+
+check-asan: deps asan-build
+	$(ASAN_ENV) bash tools/ctest-summary.sh $(ASAN_BUILD) --output-on-failure -j$(JOBS) $(if $(ASAN_SKIP),-E '$(ASAN_SKIP)')
 
 # Fuzzing (tests/fuzz): libFuzzer targets for the parsers of untrusted input, built with clang,
 # ASan and UBSan in $(FUZZ_BUILD) from the torch-free sources they need, each then run for
