@@ -114,8 +114,9 @@ Profile LoadProfile(const std::string& name_or_dir, const fs::path& templates) {
   if (j.contains("candidates")) {
     p.candidate_style = j["candidates"].value("style", p.candidate_style);
     p.candidate_join = j["candidates"].value("join", p.candidate_join);
-    Expect(p.candidate_style == "authors" || p.candidate_style == "ours",
-           file.string() + ": candidates.style must be authors|ours");
+    Expect(p.candidate_style == "authors" || p.candidate_style == "ours" ||
+               p.candidate_style == "definition-first",
+           file.string() + ": candidates.style must be authors|ours|definition-first");
   }
   if (j.contains("frame_notes"))
     for (auto& [k, v] : j["frame_notes"].items()) p.frame_notes[k] = v.get<std::string>();

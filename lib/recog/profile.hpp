@@ -40,7 +40,8 @@ struct Profile {
   std::optional<std::string> system_prompt;      // nullopt: the chat template's default system prompt
   std::vector<ToolSpec> tools;
   // Candidate lines: "authors" = the dict line verbatim when explained, split(':')[0].strip()
-  // otherwise; "ours" = "name: explanation" when explained (name alone if there is no explanation).
+  // otherwise; "ours" = "name: explanation" when explained (name alone if there is no explanation);
+  // "definition-first" = "explanation -> name" when explained (name alone otherwise).
   std::string candidate_style = "ours";
   std::string candidate_join = "\n";
   std::map<std::string, std::string> frame_notes;  // tool name -> sentence inserted for {FRAME_NOTES}

@@ -41,7 +41,14 @@ std::string FormatCandidates(const Profile& p, const ClassList& candidates, bool
         auto it = explanations->find(c.name);
         if (it != explanations->end()) expl = it->second;
       }
-      line = explained && !Strip(expl).empty() ? c.name + ": " + Strip(expl) : c.name;
+      if (!explained || Strip(expl).empty())
+        line = c.name;
+      else if (p.candidate_style == "definition-first")
+        // A causal model reads left to right: with the definition first, the label's own tokens
+        // already attend to what it means, so matching movements to a label is one look back.
+        line = Strip(expl) + " -> " + c.name;
+      else
+        line = c.name + ": " + Strip(expl);
     }
     if (i) out += p.candidate_join;
     out += line;

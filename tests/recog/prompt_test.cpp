@@ -133,3 +133,28 @@ TEST_CASE("clean profile: tools reach the prompt, nothing but candidates names l
   CHECK_THROWS(ParseToolMode("some"));
   CHECK(p.SectionTitle(3) == "Candidate comparison");
 }
+
+TEST_CASE("candidate style definition-first: the definition, then the label it defines") {
+  Profile p = LoadProfile((SourceDir() / "share/vstar/profiles/clean").string());
+  p.candidate_style = "definition-first";
+  ClassList cl = ParseClassList("Pour\tliquid flows from a held vessel\nDrink\nWave\n", "t");
+  std::map<std::string, std::string> expl = {{"Drink", "a cup is raised to the mouth"}};
+  // Explained: each line ends with its label; a label without a definition stays a bare name.
+  CHECK(FormatCandidates(p, cl, true, &expl) ==
+        "liquid flows from a held vessel -> Pour\na cup is raised to the mouth -> Drink\nWave");
+  // Not explained: names only, as every style.
+  CHECK(FormatCandidates(p, cl, false, &expl) == "Pour\nDrink\nWave");
+
+  // A profile file may ask for it; an unknown style is refused with the accepted ones.
+  const fs::path clean = SourceDir() / "share/vstar/profiles/clean",
+                 dir = vstar::test::TempDir("style");
+  auto j = nlohmann::json::parse(vstar::test::ReadFile(clean / "profile.json"));
+  j["templates"]["dir"] = "user";  // the clean templates, read from where they are
+  j["candidates"]["style"] = "definition-first";
+  std::ofstream(dir / "profile.json") << j.dump();
+  CHECK(LoadProfile(dir.string(), clean).candidate_style == "definition-first");
+  j["candidates"]["style"] = "backwards";
+  std::ofstream(dir / "profile.json") << j.dump();
+  CHECK_THROWS_WITH(LoadProfile(dir.string(), clean),
+                    Catch::Contains("authors|ours|definition-first"));
+}
