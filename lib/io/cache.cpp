@@ -1,9 +1,12 @@
 #include "io/cache.hpp"
 
+#include <fcntl.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <random>
 #include <stdexcept>
@@ -76,12 +79,30 @@ void WriteFileAtomic(const fs::path& path, std::string_view data) {
   static thread_local std::mt19937_64 rng{std::random_device{}()};
   fs::path tmp = path;
   tmp += ".tmp" + std::to_string(getpid()) + "-" + std::to_string(rng());
-  {
-    std::ofstream f(tmp, std::ios::binary);
-    f.write(data.data(), static_cast<std::streamsize>(data.size()));
-    if (!f) throw std::runtime_error("cannot write " + tmp.string());
+  // write(2) and close(2) rather than an ofstream: on a full disk the last buffer often fails only
+  // when it is flushed at close, which an ofstream's destructor ignores (the truncated file would
+  // then be renamed into place), and errno says why (ENOSPC, EDQUOT, EROFS). A failed temp file is
+  // removed, so the leftovers of failed writes do not fill the disk further.
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+  if (fd < 0) throw std::runtime_error("cannot write " + path.string() + ": " + std::strerror(errno));
+  int err = 0;
+  for (size_t done = 0; done < data.size();) {
+    const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      err = n < 0 ? errno : EIO;
+      break;
+    }
+    done += static_cast<size_t>(n);
   }
-  fs::rename(tmp, path);
+  if (::close(fd) != 0 && err == 0) err = errno;
+  std::error_code ec;
+  if (err == 0) fs::rename(tmp, path, ec);
+  if (err != 0 || ec) {
+    ::unlink(tmp.c_str());
+    throw std::runtime_error("cannot write " + path.string() + ": " +
+                             (err != 0 ? std::string(std::strerror(err)) : ec.message()));
+  }
 }
 
 }  // namespace vstar::io
