@@ -243,7 +243,9 @@ ChatServer::ChatServer(ServeOptions options, ChatBackend& backend)
   s.set_write_timeout(secs(options_.write_timeout_s));
   auto send = [](httplib::Response& res, int status, const Json& body) {
     res.status = status;
-    res.set_content(body.dump(), "application/json");
+    // Error messages may quote the request (nlohmann's parse errors quote the bytes last read), which
+    // need not be UTF-8; a strict dump would throw here and httplib would answer an empty 500.
+    res.set_content(body.dump(-1, ' ', false, Json::error_handler_t::replace), "application/json");
   };
   s.Get("/health", [this, send](const httplib::Request&, httplib::Response& res) {
     size_t queued;

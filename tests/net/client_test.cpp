@@ -11,32 +11,12 @@ using vstar::net::Client;
 using vstar::net::ClientOptions;
 using vstar::net::Json;
 using vstar::test::LoopbackServer;
+using vstar::test::Ask;
+using vstar::test::Seconds;
 using vstar::test::SleepMs;
 
 namespace {
-
-Json Ask(const std::string& text) {
-  return Json{{"messages", Json::array({Json{{"role", "user"}, {"content", text}}})}, {"max_tokens", 16}};
-}
-
-// Fast settings; each test gets its own cache directory.
-ClientOptions Fast(const LoopbackServer& s, const std::string& tag) {
-  ClientOptions o;
-  o.endpoint = s.endpoint();
-  o.model = "test-model";
-  o.timeout_s = 5;
-  o.connect_timeout_s = 2;
-  o.retries = 2;
-  o.backoff_s = 0.01;
-  o.backoff_max_s = 0.05;
-  setenv("VSTAR_CACHE", vstar::test::TempDir("net-cache-" + tag).c_str(), 1);
-  return o;
-}
-
-double Seconds(std::chrono::steady_clock::time_point since) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
-}
-
+ClientOptions Fast(const LoopbackServer& s, const std::string& tag) { return vstar::test::FastOptions(s.endpoint(), tag); }
 }  // namespace
 
 TEST_CASE("client: success returns the content and sends the model and the request") {

@@ -13,7 +13,35 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include "net/client.hpp"
+#include "support.hpp"
+
 namespace vstar::test {
+
+// A chat request of one user message.
+inline nlohmann::json Ask(const std::string& text) {
+  return nlohmann::json{{"messages", nlohmann::json::array({nlohmann::json{{"role", "user"}, {"content", text}}})},
+                        {"max_tokens", 16}};
+}
+
+// Client settings for loopback servers: short timeouts, quick retries; each call gets its own
+// response cache directory.
+inline net::ClientOptions FastOptions(const std::string& endpoint, const std::string& tag) {
+  net::ClientOptions o;
+  o.endpoint = endpoint;
+  o.model = "test-model";
+  o.timeout_s = 5;
+  o.connect_timeout_s = 2;
+  o.retries = 2;
+  o.backoff_s = 0.01;
+  o.backoff_max_s = 0.05;
+  setenv("VSTAR_CACHE", TempDir("net-cache-" + tag).c_str(), 1);
+  return o;
+}
+
+inline double Seconds(std::chrono::steady_clock::time_point since) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
+}
 
 // Sleeps in small steps so a handler that is slow on purpose stays bounded.
 inline void SleepMs(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }

@@ -11,67 +11,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include "serve_process.hpp"
 #include "support.hpp"
 
 namespace fs = std::filesystem;
 using Json = nlohmann::json;
 
 namespace {
-
-// vs-serve in the background; its stderr goes to a file. Killed (SIGKILL) if still alive at the end.
-struct Server {
-  pid_t pid = -1;
-  fs::path log;
-  int port = 0;
-  Server(const std::vector<std::string>& argv, const fs::path& dir, const std::string& cache) {
-    log = dir / "serve.log";
-    fs::path port_file = dir / "port";
-    pid = fork();
-    if (pid == 0) {
-      FILE* err = freopen(log.c_str(), "w", stderr);
-      (void)err;
-      setenv("VSTAR_CACHE", cache.c_str(), 1);
-      std::vector<std::string> full = argv;
-      full.push_back("--port-file");
-      full.push_back(port_file.string());
-      std::vector<char*> args;
-      for (auto& a : full) args.push_back(a.data());
-      args.push_back(nullptr);
-      execv(args[0], args.data());
-      _exit(127);
-    }
-    // Loading the tiny model takes seconds; give up after two minutes.
-    for (int i = 0; i < 1200 && port == 0; ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      std::ifstream in(port_file);
-      if (in >> port) break;
-      int status;
-      if (waitpid(pid, &status, WNOHANG) == pid) {
-        pid = -1;
-        break;
-      }
-    }
-  }
-  int Stop() {  // SIGTERM, then the exit status
-    if (pid <= 0) return -1;
-    kill(pid, SIGTERM);
-    int status = 0;
-    for (int i = 0; i < 600; ++i) {
-      if (waitpid(pid, &status, WNOHANG) == pid) {
-        pid = -1;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    return -2;
-  }
-  ~Server() {
-    if (pid > 0) {
-      kill(pid, SIGKILL);
-      waitpid(pid, nullptr, 0);
-    }
-  }
-};
 
 std::vector<Json> Records(const std::string& out) {
   std::vector<Json> r;
@@ -95,7 +41,7 @@ TEST_CASE("vs-serve: vs-explain against the tiny model, cached rerun, SIGTERM") 
   REQUIRE(fs::exists(model / "config.json"));
   auto dir = vstar::test::TempDir("serve-e2e");
   std::string cache = (dir / "cache").string();
-  Server server({serve.string(), "--model", model.string(), "--port", "0", "--device", "cpu", "--dtype", "fp32",
+  vstar::test::ServeProcess server({serve.string(), "--model", model.string(), "--port", "0", "--device", "cpu", "--dtype", "fp32",
                  "--max-new-tokens", "6", "--served-model-name", "tiny", "--max-batch", "2"},
                 dir, cache);
   INFO(vstar::test::ReadFile(server.log));
