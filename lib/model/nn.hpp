@@ -8,6 +8,8 @@
 
 #include <torch/torch.h>
 
+#include "model/matvec.hpp"
+
 namespace vstar::model {
 
 // A parameter slot: canonical checkpoint name, expected shape, and where the tensor lives.
@@ -34,7 +36,7 @@ struct Linear {
   torch::Tensor bias;    // [out] or undefined
   std::shared_ptr<const LinearDelta> delta;  // none = the plain layer
   torch::Tensor operator()(const torch::Tensor& x) const {
-    auto y = torch::linear(x, weight, bias);
+    auto y = LinearForward(x, weight, bias);  // torch::linear, or the bf16 decode kernel
     return delta ? delta->Apply(x, y) : y;
   }
   // weight, bias (when defined) and the delta's tensors.

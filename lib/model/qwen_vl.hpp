@@ -72,7 +72,7 @@ class QwenVL {
   // cache length + rope delta (as Qwen2_5_VLModel.forward with cached rope_deltas); vision inputs
   // are ignored then.
   ForwardOutput Forward(const ModelInputs& in, const ForwardOptions& options = {}) const;
-  torch::Tensor LmHead(const torch::Tensor& hidden) const { return torch::linear(hidden, lm_head_); }
+  torch::Tensor LmHead(const torch::Tensor& hidden) const { return LinearForward(hidden, lm_head_); }
 
   // Every trainable tensor by canonical (Hub) name; a tied head is listed once (as the embedding).
   std::vector<std::pair<std::string, torch::Tensor>> NamedParameters() const;
