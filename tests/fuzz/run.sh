@@ -3,6 +3,7 @@
 # prints one line per target: executions, corpus size, crashes (sanitizer reports and aborts),
 # timeouts and out-of-memory inputs. Exit status 1 when any target found anything.
 #   tests/fuzz/run.sh BUILD_DIR SECONDS [TARGET...]
+# With FUZZ_RUNS=N in the environment a target also stops after N executions (libFuzzer's -runs).
 # Inputs found interesting are kept in BUILD_DIR/corpus/<target> (the committed seeds in
 # tests/fuzz/corpus/<target> are only read); what fails is saved as
 # BUILD_DIR/artifacts/<target>/{crash,timeout,oom}-<sha1> (reproduce: BUILD_DIR/fuzz-<target> FILE).
@@ -16,6 +17,7 @@ if [ $# -gt 0 ]; then targets=("$@"); else read -r -a targets < "$build/targets.
 # Per-input limits: 2 s (a regex that backtracks for ever is a finding), 2 GB of memory, inputs up to
 # 64 KiB (long lines and deep nesting fit; the parsers' cost per byte is what matters).
 flags=(-timeout=2 -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1)
+[ -n "${FUZZ_RUNS:-}" ] && flags+=(-runs="$FUZZ_RUNS")
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
