@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Policy engine: vs-policy vs transformers generate (eager, sdpa) on the same random Qwen2.5-VL of a
 # realistic shape (0.5B-class text stack, 4 vision blocks), a 16-frame video + ~200 text tokens, CPU,
-# same thread count (BENCH_THREADS, default 2), one run. Prints prefill seconds, decode tokens/s,
+# same thread count (BENCH_THREADS, default 2), one run, fp32 and bf16 (BENCH_DTYPES), batched bf16 decode
+# (BENCH_BATCHES). Prints prefill seconds, decode tokens/s,
 # the ratios, and decode tokens/s against the measured memory-bandwidth bound.
 # Needs the real Qwen2.5-VL tokenizer files (../shared/assets/qwen2.5-vl), vs-policy (VSTAR_BIN_DIR)
 # and the venv. The random model (~2.4 GB fp32) is kept in BENCH_WORK (default build/bench-policy).
