@@ -11,6 +11,7 @@ complete -c vs-grpo -l seed -d 'Seed of the sampler' -r -f
 complete -c vs-grpo -l temporal-index-mode -d 'Video temporal rope positions: float_then_trunc (reference) or int_spg (transformers 4.53-4.57)' -r -f -a 'float_then_trunc int_spg'
 complete -c vs-grpo -l fps -d 'Frame rate of a record'\''s frames when frames.sample_fps is absent' -r -f
 complete -c vs-grpo -l video-max-pixels -d 'Largest frame area fed to the vision tower' -r -f
+complete -c vs-grpo -l dtype -d 'Compute dtype: fp32, or bf16 with fp32 master weights and optimizer state' -r -f -a 'fp32 bf16'
 complete -c vs-grpo -l profile -d 'Profile name (share/vstar/profiles) or directory: clean (default), official, official-grpo, official-grpo-4tool, official-sft, official-teacher' -r -f
 complete -c vs-grpo -l templates -d 'Directory with the authors'\'' template text, needed by the official profiles' -r -f
 complete -c vs-grpo -l annotated-root -d 'official profiles: root joined with the record path for the annotated-video text' -r -f
@@ -31,7 +32,7 @@ complete -c vs-grpo -l describer-opt -d 'KEY=VALUE option of --describer (repeat
 complete -c vs-grpo -l describe-frames -d 'Frames handed to --describer, spread over the clip' -r -f
 complete -c vs-grpo -l output -d 'Run directory: final model, checkpoint-STEP/, metrics plot' -r -F
 complete -c vs-grpo -s i -l input -d 'Prompt records (JSONL as vs-decode and the tool stages write them, with "label"; - = stdin); repeatable' -r -F
-complete -c vs-grpo -l device -d 'cpu, cuda, cuda:N or auto' -r -f
+complete -c vs-grpo -l device -d 'Where training runs: cpu, cuda, cuda:N or auto (CUDA when a GPU is visible); under a launcher, cuda means this rank'\''s GPU (LOCAL_RANK)' -r -f
 complete -c vs-grpo -s G -l num-generations -d 'Completions sampled per prompt (the group size)' -r -f
 complete -c vs-grpo -l batch -d 'Prompts (groups) per step' -r -f
 complete -c vs-grpo -l max-steps -d 'Rollout steps to take (each takes --updates optimizer steps)' -r -f

@@ -38,5 +38,6 @@ complete -c vs-sft -l lora-alpha -d 'LoRA alpha: the adapters'\'' output is scal
 complete -c vs-sft -l lora-dropout -d 'Dropout probability on the input of the LoRA A matrices' -r -f
 complete -c vs-sft -l lora-targets -d 'Decoder Linear layers to adapt: a layer whose name equals an entry or ends with .entry' -r -f
 complete -c vs-sft -l merge -d 'Write the merged weights (W + alpha/rank B A) as the final model; the adapter goes to OUTPUT/adapter' -r -f
+complete -c vs-sft -l device -d 'Where training runs: cpu, cuda, cuda:N or auto (CUDA when a GPU is visible); under a launcher, cuda means this rank'\''s GPU (LOCAL_RANK)' -r -f
 complete -c vs-sft -l dist-timeout -d 'Seconds a collective (and the rendezvous) may wait for the other ranks before this one exits with an error' -r -f
 complete -c vs-sft -l bucket-mb -d 'Size of the gradient all-reduce buckets in MiB' -r -f

@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include <ATen/CPUGeneratorImpl.h>
+#include <ATen/Context.h>
 
 #include "model/safetensors.hpp"
 
@@ -66,8 +67,9 @@ void WriteCheckpointDir(const CheckpointContent& c, const fs::path& dir) {
   }
   if (!c.optimizer.empty()) model::SaveSafetensors(c.optimizer, tmp / "optimizer.safetensors");
   if (c.rng) {
-    auto state = at::detail::getDefaultCPUGenerator().get_state();
-    model::SaveSafetensors({{"cpu", state}}, tmp / "rng_state.safetensors");
+    NamedParams states = {{"cpu", at::detail::getDefaultCPUGenerator().get_state()}};
+    if (c.rng_device.is_cuda()) states.emplace_back("cuda", at::globalContext().defaultGenerator(c.rng_device).get_state());
+    model::SaveSafetensors(states, tmp / "rng_state.safetensors");
   }
   if (!c.trainer_state.is_null()) WriteText(tmp / "trainer_state.json", c.trainer_state.dump(2) + "\n");
   for (const auto& [name, bytes] : c.extra_files) WriteText(tmp / name, bytes);
@@ -143,12 +145,16 @@ NamedParams ReadOptimizerState(const fs::path& dir) {
   return out;
 }
 
-void RestoreRng(const fs::path& dir) {
+void RestoreRng(const fs::path& dir, const torch::Device& device) {
   const fs::path file = dir / "rng_state.safetensors";
   if (!fs::exists(file)) return;
   auto f = model::SafetensorsFile::Open(file);
   at::Generator gen = at::detail::getDefaultCPUGenerator();
   gen.set_state(f->Get("cpu").clone());
+  if (device.is_cuda() && f->Has("cuda")) {
+    at::Generator cuda = at::globalContext().defaultGenerator(device);
+    cuda.set_state(f->Get("cuda").clone());
+  }
 }
 
 }  // namespace vstar::train

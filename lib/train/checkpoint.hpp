@@ -28,6 +28,7 @@ struct CheckpointContent {
   std::filesystem::path tokenizer_dir;      // TokenizerFiles() copied from here
   NamedParams optimizer;                    // AdamW::State(); empty = none (final model)
   bool rng = true;                          // save the torch CPU generator state
+  torch::Device rng_device = torch::kCPU;   // a CUDA device: its generator's state too (dropout draws there)
   nlohmann::ordered_json trainer_state;     // null = none
   // Extra files written verbatim (name -> bytes), e.g. adapters.
   std::vector<std::pair<std::string, std::string>> extra_files;
@@ -53,8 +54,10 @@ void PruneCheckpoints(const std::filesystem::path& output, int64_t keep);
 // Reads back what WriteCheckpointDir wrote.
 nlohmann::ordered_json ReadTrainerState(const std::filesystem::path& dir);
 NamedParams ReadOptimizerState(const std::filesystem::path& dir);
-// Restores the torch CPU generator from rng_state.safetensors (when present).
-void RestoreRng(const std::filesystem::path& dir);
+// Restores the torch CPU generator from rng_state.safetensors (when present) and, for a CUDA
+// `device`, that device's generator when the checkpoint holds one (a run written on CPU holds none:
+// the CUDA generator then keeps the run's seed).
+void RestoreRng(const std::filesystem::path& dir, const torch::Device& device = torch::kCPU);
 
 // fsync of a file or directory; throws on failure.
 void SyncPath(const std::filesystem::path& path);

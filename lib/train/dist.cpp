@@ -2,7 +2,10 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <stdexcept>
+
+#include <ATen/detail/CUDAHooksInterface.h>
 
 #include <CLI/CLI.hpp>
 
@@ -80,6 +83,46 @@ void DistOptions::Register(CLI::App& app) {
   app.add_option("--bucket-mb", bucket_mb, "Size of the gradient all-reduce buckets in MiB")
       ->check(CLI::Range(0.001, 65536.0))
       ->capture_default_str();
+}
+
+void DeviceOptions::Register(CLI::App& app) {
+  app.add_option("--device", device,
+                 "Where training runs: cpu, cuda, cuda:N or auto (CUDA when a GPU is visible); under a "
+                 "launcher, cuda means this rank's GPU (LOCAL_RANK)")
+      ->type_name("DEVICE")
+      ->capture_default_str();
+}
+
+torch::Device DeviceOptions::Resolve(const DistEnv& env) const {
+  const bool cuda_built = at::detail::getCUDAHooks().isBuilt();
+  const bool cuda_ready = cuda_built && torch::cuda::is_available();
+  if (device == "cpu" || (device == "auto" && !cuda_ready)) return torch::Device(torch::kCPU);
+  std::optional<c10::DeviceIndex> index;
+  if (device.rfind("cuda:", 0) == 0) {
+    const std::string n = device.substr(5);
+    if (n.empty() || n.size() > 3 || n.find_first_not_of("0123456789") != std::string::npos)
+      throw std::invalid_argument("--device " + device + ": expected cpu, cuda, cuda:N or auto");
+    index = static_cast<c10::DeviceIndex>(std::stoi(n));
+  } else if (device != "cuda" && device != "auto") {
+    throw std::invalid_argument("--device " + device + ": expected cpu, cuda, cuda:N or auto");
+  }
+  if (!cuda_built)
+    throw std::invalid_argument("--device " + device +
+                                ": this build's LibTorch has no CUDA (use --device cpu, or build against a "
+                                "CUDA LibTorch)");
+  if (!cuda_ready)
+    throw std::invalid_argument("--device " + device +
+                                ": no CUDA device is visible to this process (no GPU, no driver, or "
+                                "CUDA_VISIBLE_DEVICES hides them); use --device cpu");
+  if (!index) index = static_cast<c10::DeviceIndex>(env.world_size > 1 ? env.local_rank : 0);
+  const auto count = static_cast<int64_t>(torch::cuda::device_count());
+  if (*index >= count)
+    throw std::invalid_argument("--device cuda:" + std::to_string(*index) + ": only " + std::to_string(count) +
+                                " CUDA device(s) are visible" +
+                                (env.world_size > 1 && device.find(':') == std::string::npos
+                                     ? " (LOCAL_RANK=" + std::to_string(env.local_rank) + ")"
+                                     : std::string()));
+  return torch::Device(torch::kCUDA, *index);
 }
 
 struct Dist::Group {

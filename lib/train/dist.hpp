@@ -38,6 +38,18 @@ struct DistEnv {
   static DistEnv FromEnvironment();
 };
 
+// --device of vs-sft and vs-grpo: where the model, the batches, the gradients and the optimizer
+// state live. The same recipe code runs on every device; only this value differs.
+struct DeviceOptions {
+  std::string device = "cpu";  // cpu, cuda, cuda:N or auto (CUDA when one is visible)
+  void Register(CLI::App& app);
+  // The device of this process. One process per device (torchrun's rule): with WORLD_SIZE > 1 a
+  // plain "cuda" (or "auto" finding CUDA) means cuda:LOCAL_RANK. A CUDA request where this build
+  // of LibTorch has no CUDA or no GPU is visible, or a malformed value, is an
+  // std::invalid_argument (exit status 2) that says which.
+  torch::Device Resolve(const DistEnv& env) const;
+};
+
 struct DistOptions {
   double timeout_s = 1800;  // --dist-timeout: torch's default collective timeout (30 min)
   double bucket_mb = 25;    // --bucket-mb: torch DistributedDataParallel's bucket_cap_mb

@@ -17,6 +17,7 @@
 #include "io/log.hpp"
 #include "io/progress.hpp"
 #include "io/stream.hpp"
+#include "model/safetensors.hpp"
 #include "reward/reward.hpp"
 #include "reward/stage.hpp"
 #include "train/checkpoint.hpp"
@@ -30,10 +31,11 @@ using policy::PolicyEngine;
 using policy::Response;
 
 void GrpoOptions::Register(CLI::App& app) {
-  policy.dtype = "fp32";  // training runs in fp32 (the log-prob exactness and the resume guarantee hold there)
   policy.Register(app);
-  // vs-policy's single-turn template, dtype and stream batch have no meaning here.
+  // vs-policy's single-turn template and stream batch have no meaning here; --dtype is the
+  // training's (vs-sft's: fp32 master weights under bf16).
   for (const char* flag : {"--template", "--dtype", "--batch"}) app.remove_option(app.get_option(flag));
+  RegisterDtype(app, dtype);
   two_turn.Register(app);
   app.remove_option(app.get_option("--keep-prompts"));
   app.add_option("--output", output_dir, "Run directory: final model, checkpoint-STEP/, metrics plot")
@@ -43,7 +45,7 @@ void GrpoOptions::Register(CLI::App& app) {
                  "Prompt records (JSONL as vs-decode and the tool stages write them, with \"label\"; - = stdin); "
                  "repeatable")
       ->type_name("FILE");
-  app.add_option("--device", device, "cpu, cuda, cuda:N or auto")->capture_default_str();
+  device.Register(app);
   app.add_option("--num-generations,-G", num_generations, "Completions sampled per prompt (the group size)")
       ->check(CLI::Range(int64_t{2}, int64_t{4096}))
       ->capture_default_str();
@@ -272,7 +274,8 @@ std::vector<UpdateLog> PolicyUpdates(const std::vector<RolloutGroup>& groups,
                                      const std::function<torch::Tensor(size_t)>& logps, const GrpoLossOptions& loss,
                                      int64_t updates, const std::function<double(int64_t)>& lr,
                                      double max_grad_norm, const NamedParams& params, AdamW& optimizer,
-                                     const Dist* dist) {
+                                     const Dist* dist, const NamedParams* compute) {
+  const NamedParams& live = compute ? *compute : params;
   auto sum = [&](double v) { return dist ? dist->Sum(v) : v; };
   double num_items = 0;
   int64_t max_len = 0;
@@ -302,6 +305,7 @@ std::vector<UpdateLog> PolicyUpdates(const std::vector<RolloutGroup>& groups,
       b.max_completion_length = max_len;
       GrpoLossResult r = GrpoLoss(b, loss);
       r.loss.backward();
+      AccumulateIntoMasters(live, params);
       log.loss += r.loss.item<double>();
       kl += r.stats.kl / n_groups;
       log.clip_ratio += r.stats.clip_region_mean / n_groups;
@@ -327,6 +331,7 @@ std::vector<UpdateLog> PolicyUpdates(const std::vector<RolloutGroup>& groups,
     log.grad_norm = ClipGradNorm(params, max_grad_norm);
     optimizer.Step(log.lr);
     optimizer.ZeroGrad();
+    CopyMastersToLive(live, params);
     out.push_back(log);
   }
   return out;
@@ -345,6 +350,7 @@ GrpoResult RunGrpo(const GrpoOptions& o) {
     in.world_size = DistEnv::FromEnvironment().world_size;
     in.batch = official ? o.num_generations : 2 * o.num_generations;
     in.reference = beta != 0;
+    in.bf16 = o.dtype == "bf16";
     in.bucket_mb = o.dist.bucket_mb;
     const MemoryPlan plan = PlanMemory(in);
     std::cerr << FormatMemoryPlan(plan);
@@ -370,10 +376,7 @@ GrpoResult RunGrpo(const GrpoOptions& o) {
   const std::string variant = o.variant.empty() ? profile.reward_variant : o.variant;
   const int64_t G = o.num_generations;
   const DistEnv env = DistEnv::FromEnvironment();
-  // One process per device: under a launcher, --device cuda means this rank's GPU (LOCAL_RANK).
-  torch::Device device = policy::ResolveDevice(o.device);
-  if (device.is_cuda() && !device.has_index() && env.world_size > 1)
-    device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(env.local_rank));
+  const torch::Device device = o.device.Resolve(env);
   const Dist dist(o.dist, device);
   if (!dist.main() && log::GetLevel() < log::Level::kError) log::SetLevel(log::Level::kError);
   const int64_t W = dist.world_size(), rank = dist.rank();
@@ -413,7 +416,8 @@ GrpoResult RunGrpo(const GrpoOptions& o) {
   const int64_t total = o.max_steps;
   const int64_t total_updates = total * o.updates;
   const int64_t warmup = o.optim.Warmup(total_updates);
-  const Json identity = RunIdentity(o, profile, lopt, variant, total, Fingerprint(lines), W);
+  Json identity = RunIdentity(o, profile, lopt, variant, total, Fingerprint(lines), W);
+  if (o.dtype != "fp32") identity["dtype"] = o.dtype;  // fp32 runs keep the identity they always had
 
   // 3. Where to start: the base model, or a checkpoint of this very run.
   const ResumePoint resume = FindResumePoint(out_dir, o.policy.model_dir, o.resume, o.resume_from, identity);
@@ -425,7 +429,7 @@ GrpoResult RunGrpo(const GrpoOptions& o) {
   torch::manual_seed(o.policy.seed);
   policy::PolicyOptions popt = o.policy;
   popt.model_dir = weights_dir.string();
-  popt.dtype = "fp32";
+  popt.dtype = o.dtype;  // the rollouts sample from the compute weights
   const auto engine = PolicyEngine::Load(popt, device);
   const model::QwenVL& model = engine->model();
   const policy::EngineResponder responder(*engine, o.given_sampling);
@@ -438,18 +442,30 @@ GrpoResult RunGrpo(const GrpoOptions& o) {
   if (lopt.beta != 0) {
     model::LoadOptions lo;
     lo.device = device;
+    lo.dtype = model.dtype();
     lo.temporal_index_mode = model::ParseTemporalIndexMode(o.policy.temporal_index_mode);
     reference = std::make_unique<model::QwenVL>(model::QwenVL::Load(o.policy.model_dir, lo));
     reference->SetRequiresGrad(false);
   }
 
-  NamedParams params = model.NamedParameters();
-  for (auto& [n, t] : params) t.set_requires_grad(true);
+  // The compute weights (the model's) and the optimizer's fp32 masters: the same tensors in fp32;
+  // under bf16, fp32 copies read from the checkpoint (so a resumed run continues from the exact
+  // masters, not from their bf16 rounding).
+  NamedParams live = model.NamedParameters(), params;
+  const bool separate_masters = model.dtype() != torch::kFloat32;
+  {
+    const model::Checkpoint ckpt = model::Checkpoint::Open(weights_dir);
+    for (auto& [n, t] : live) {
+      t.set_requires_grad(true);
+      params.emplace_back(n, separate_masters ? ckpt.Get(n).to(device, torch::kFloat32, false, true) : t);
+    }
+  }
   dist.BroadcastParameters(params);  // every rank starts from rank 0's weights
+  if (separate_masters) CopyMastersToLive(live, params);
   AdamW optimizer(params, o.optim);
   if (!state.is_null()) {
     optimizer.LoadState(ReadOptimizerState(weights_dir));
-    RestoreRng(weights_dir);
+    RestoreRng(weights_dir, device);
   }
 
   // Rewards: the reward program, or the vs-reward library in process. Either scores one record per
@@ -502,6 +518,7 @@ GrpoResult RunGrpo(const GrpoOptions& o) {
     c.weights = weights_for_save();
     c.tokenizer_dir = o.policy.model_dir;
     c.optimizer = optimizer.State();
+    c.rng_device = device;
     c.trainer_state = Json{{"step", step}, {"identity", identity}, {"history", history}};
     const fs::path dir = out_dir / ("checkpoint-" + std::to_string(step));
     WriteCheckpointDir(c, dir);
@@ -686,15 +703,16 @@ GrpoResult RunGrpo(const GrpoOptions& o) {
     for (size_t k = 0; k < groups.size(); ++k) {
       const Group& g = groups[k];
       const int64_t global_k = rank * o.batch + static_cast<int64_t>(k);
-      batch.push_back({joined(g.old1, g.old2), g.ref, adv.advantages.narrow(0, global_k * G, G),
-                       joined(g.mask1, g.mask2)});
+      // On the device of the training log-probs (rollouts are padded on the host).
+      batch.push_back({joined(g.old1, g.old2).to(device), g.ref, adv.advantages.narrow(0, global_k * G, G).to(device),
+                       joined(g.mask1, g.mask2).to(device)});
     }
     const std::vector<UpdateLog> updates = PolicyUpdates(
         batch, [&](size_t k) { return policy_logps(model, groups[k]); }, lopt, o.updates,
         [&](int64_t u) {
           return o.optim.lr * ScheduleFactor(o.optim.schedule, step * o.updates + u, warmup, total_updates);
         },
-        o.optim.max_grad_norm, params, optimizer, &dist);
+        o.optim.max_grad_norm, params, optimizer, &dist, separate_masters ? &live : nullptr);
     lap("updates");
     std::string times;
     for (const auto& [phase, sec] : phases) times += " " + phase + " " + std::to_string(sec);

@@ -205,10 +205,11 @@ torch::Tensor CompletionLogProbs(const model::QwenVL& model, const model::ModelI
   if (completion_ids.dim() != 2 || completion_ids.size(0) != B || completion_mask.sizes() != completion_ids.sizes())
     throw std::invalid_argument("completion ids and mask must be [B, T] with the prompt's B");
   const int64_t T = completion_ids.size(1);
-  auto device = prompt.input_ids.device();
+  // On the model's device: the prompt's tensors may still be on the host (the engine encodes there).
+  const auto device = model.device();
   auto ids = completion_ids.to(device, torch::kLong);
   auto mask = completion_mask.to(device, torch::kLong);
-  if (T == 0) return torch::zeros({B, 0});
+  if (T == 0) return torch::zeros({B, 0}, torch::TensorOptions().device(device));
   // The prompt with its vision inputs, then the completion as one chunk against the prompt's keys
   // (causal inside the chunk): the attention of a forward over prompt + completion, with the
   // completion's embeddings and M-RoPE positions as generation gives them (plain token embeddings,

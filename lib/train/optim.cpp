@@ -72,6 +72,29 @@ double ClipGradNorm(const NamedParams& params, double max_norm) {
   return total.item<double>();
 }
 
+void AccumulateIntoMasters(const NamedParams& live, const NamedParams& master) {
+  for (size_t p = 0; p < live.size(); ++p) {
+    if (live[p].second.is_same(master[p].second)) continue;
+    auto& g = live[p].second.mutable_grad();
+    if (!g.defined()) continue;
+    auto& mg = master[p].second.mutable_grad();
+    mg = mg.defined() ? mg + g.to(torch::kFloat32) : g.to(torch::kFloat32);
+    g = torch::Tensor();
+  }
+}
+
+void CopyMastersToLive(const NamedParams& live, const NamedParams& master) {
+  torch::NoGradGuard ng;
+  for (size_t p = 0; p < live.size(); ++p)
+    if (!live[p].second.is_same(master[p].second)) live[p].second.copy_(master[p].second);
+}
+
+void RegisterDtype(CLI::App& app, std::string& dtype) {
+  app.add_option("--dtype", dtype, "Compute dtype: fp32, or bf16 with fp32 master weights and optimizer state")
+      ->check(CLI::IsMember({"fp32", "bf16"}))
+      ->capture_default_str();
+}
+
 AdamW::AdamW(NamedParams params, const OptimOptions& options) : opt_(options) {
   for (auto& [name, p] : params) {
     Slot s;

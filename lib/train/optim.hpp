@@ -46,6 +46,18 @@ double ScheduleFactor(const std::string& schedule, int64_t step, int64_t warmup,
 // before clipping; scales them by min(max_norm / (norm + 1e-6), 1) when max_norm > 0.
 double ClipGradNorm(const NamedParams& params, double max_norm);
 
+// Mixed precision as vs-sft and vs-grpo run it (--dtype bf16): the model computes with bf16 weights
+// (`live`) while fp32 master copies (`master`, the optimizer's parameters) take the updates, as
+// transformers' Trainer does with bf16 weights and fp32 optimizer state. Each backward pass's
+// gradients are added to the masters' in fp32 (so accumulation over micro-batches or groups does
+// not round to bf16) and the live gradients dropped; after the step the masters are copied into
+// the live weights. With fp32 weights `live` and `master` hold the same tensors and both are no-ops.
+void AccumulateIntoMasters(const NamedParams& live, const NamedParams& master);
+void CopyMastersToLive(const NamedParams& live, const NamedParams& master);
+
+// --dtype of vs-sft and vs-grpo.
+void RegisterDtype(CLI::App& app, std::string& dtype);
+
 class AdamW {
  public:
   AdamW(NamedParams params, const OptimOptions& options);

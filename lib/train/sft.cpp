@@ -50,9 +50,7 @@ void SftOptions::Register(CLI::App& app) {
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 20))
       ->capture_default_str();
   app.add_option("--seed", seed, "Seed of the data order and of the torch generator")->capture_default_str();
-  app.add_option("--dtype", dtype, "Compute dtype: fp32, or bf16 with fp32 master weights and optimizer state")
-      ->check(CLI::IsMember({"fp32", "bf16"}))
-      ->capture_default_str();
+  RegisterDtype(app, dtype);
   app.add_option("--resume", resume_from, "Continue from the newest checkpoint in --output, or from PATH")
       ->expected(0, 1)
       ->type_name("PATH");
@@ -82,6 +80,7 @@ void SftOptions::Register(CLI::App& app) {
   data.Register(app);
   optim.Register(app);
   lora.Register(app);
+  device.Register(app);
   dist.Register(app);
 }
 
@@ -160,7 +159,8 @@ Json MetricsJson(const StepMetrics& m) {
   return Json{{"step", m.step},           {"epoch", m.epoch},
               {"loss", m.loss},           {"lr", m.lr},
               {"grad_norm", m.grad_norm}, {"tokens_per_s", m.tokens_per_s},
-              {"trained_tokens", m.trained_tokens}, {"tokens", m.tokens}};
+              {"trained_tokens", m.trained_tokens}, {"tokens", m.tokens},
+              {"seconds", m.seconds}};
 }
 
 void WritePlot(const fs::path& file, const Json& history) {
@@ -199,7 +199,10 @@ SftResult RunSft(const SftOptions& o, std::ostream& error_out, const SftHooks& h
     return result;
   }
   CheckModelDir(o.model_dir);
-  const Dist dist(o.dist, torch::kCPU);
+  // The model, the batches, the gradients, the fp32 masters and the optimizer state live on
+  // `device`; checkpoints are written from host copies and read back onto it.
+  const torch::Device device = o.device.Resolve(DistEnv::FromEnvironment());
+  const Dist dist(o.dist, device);
   // Rank 0 speaks for the run; the others only report errors.
   if (!dist.main() && log::GetLevel() < log::Level::kError) log::SetLevel(log::Level::kError);
   std::ostringstream discarded;
@@ -289,6 +292,7 @@ SftResult RunSft(const SftOptions& o, std::ostream& error_out, const SftHooks& h
 
   model::LoadOptions lo;
   lo.dtype = o.dtype == "bf16" ? torch::kBFloat16 : torch::kFloat32;
+  lo.device = device;
   torch::manual_seed(o.seed);
   // A LoRA run's checkpoints hold the adapter only: the model is always the base one.
   model::QwenVL model = model::QwenVL::Load(o.lora.enabled() ? fs::path(o.model_dir) : weights_dir, lo);
@@ -310,7 +314,7 @@ SftResult RunSft(const SftOptions& o, std::ostream& error_out, const SftHooks& h
       if (Frozen(name, o.freeze)) continue;
       t.set_requires_grad(true);
       live.emplace_back(name, t);
-      master.emplace_back(name, lo.dtype == torch::kFloat32 ? t : ckpt.Get(name).to(torch::kFloat32).clone());
+      master.emplace_back(name, lo.dtype == torch::kFloat32 ? t : ckpt.Get(name).to(device, torch::kFloat32, false, true));
     }
   }
   const bool separate_masters = lo.dtype != torch::kFloat32 && !lora;
@@ -327,7 +331,7 @@ SftResult RunSft(const SftOptions& o, std::ostream& error_out, const SftHooks& h
   AdamW optimizer(master, o.optim);
   if (!state.is_null()) {
     optimizer.LoadState(ReadOptimizerState(weights_dir));
-    RestoreRng(weights_dir);
+    RestoreRng(weights_dir, device);
   }
 
   std::ofstream metrics_file;
@@ -345,7 +349,7 @@ SftResult RunSft(const SftOptions& o, std::ostream& error_out, const SftHooks& h
     std::map<std::string, torch::Tensor> m(master.begin(), master.end());
     for (const auto& [name, t] : all_weights) {
       auto it = m.find(name);
-      w.emplace_back(name, (it != m.end() ? it->second : t).detach().to(torch::kFloat32));
+      w.emplace_back(name, (it != m.end() ? it->second : t).detach().to(torch::kCPU, torch::kFloat32));
     }
     return w;
   };
@@ -371,6 +375,7 @@ SftResult RunSft(const SftOptions& o, std::ostream& error_out, const SftHooks& h
     }
     c.tokenizer_dir = o.model_dir;
     c.optimizer = optimizer.State();
+    c.rng_device = device;
     c.trainer_state = Json{{"step", step}, {"micro_batches", step * o.grad_accum}, {"identity", identity},
                            {"history", history}};
     const fs::path dir = out_dir / ("checkpoint-" + std::to_string(step));
@@ -421,22 +426,13 @@ SftResult RunSft(const SftOptions& o, std::ostream& error_out, const SftHooks& h
       }
       std::vector<const Media*> mp;
       for (const auto& m : media) mp.push_back(&m);
-      Batch b = Collate(exs, mp, encoder.pad_id());
+      Batch b = ToDevice(Collate(exs, mp, encoder.pad_id()), device);
       tokens += b.tokens;
       auto outp = model.Forward(b.inputs);
       auto loss = model::CausalLmLoss(outp.logits, b.labels, num_items);
       loss.backward();
       loss_sum += loss.item<double>();
-      if (separate_masters) {
-        // Gradients accumulate in fp32 on the master copies.
-        for (size_t p = 0; p < live.size(); ++p) {
-          auto& g = live[p].second.mutable_grad();
-          if (!g.defined()) continue;
-          auto& mg = master[p].second.mutable_grad();
-          mg = mg.defined() ? mg + g.to(torch::kFloat32) : g.to(torch::kFloat32);
-          g = torch::Tensor();
-        }
-      }
+      AccumulateIntoMasters(live, master);  // bf16: gradients accumulate in fp32 on the masters
     }
     dist.AllReduceGradients(master);
     loss_sum = dist.Sum(loss_sum);
@@ -451,14 +447,12 @@ SftResult RunSft(const SftOptions& o, std::ostream& error_out, const SftHooks& h
     optimizer.Step(lr);
     optimizer.ZeroGrad();
     for (auto& [n, t] : live) t.mutable_grad() = torch::Tensor();
-    if (separate_masters) {
-      torch::NoGradGuard ng;
-      for (size_t p = 0; p < live.size(); ++p) live[p].second.copy_(master[p].second);
-    }
+    CopyMastersToLive(live, master);
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     m.tokens = tokens;
     m.trained_tokens = num_items;
     m.tokens_per_s = secs > 0 ? static_cast<double>(tokens) / secs : 0.0;
+    m.seconds = secs;
     history.push_back(Json{{"step", m.step}, {"loss", m.loss}, {"lr", m.lr}, {"grad_norm", m.grad_norm}});
     metrics << io::Dump(MetricsJson(m)) << "\n";
     metrics.flush();

@@ -43,6 +43,7 @@ struct SftOptions {
   DataOptions data;
   OptimOptions optim;
   LoraOptions lora;
+  DeviceOptions device;              // --device (as vs-grpo's)
   DistOptions dist;                  // --dist-timeout, --bucket-mb (WORLD_SIZE > 1)
 
   void Register(CLI::App& app);
@@ -58,6 +59,7 @@ struct StepMetrics {
   double tokens_per_s = 0;
   int64_t trained_tokens = 0;
   int64_t tokens = 0;
+  double seconds = 0;  // wall time of the step
 };
 
 struct SftResult {

@@ -327,4 +327,17 @@ Batch Collate(const std::vector<const Example*>& examples, const std::vector<con
   return b;
 }
 
+Batch ToDevice(Batch batch, const torch::Device& device) {
+  if (device.is_cpu()) return batch;
+  auto to = [&](torch::Tensor& t) {
+    if (t.defined()) t = t.to(device);
+  };
+  to(batch.inputs.input_ids);
+  to(batch.inputs.attention_mask);
+  to(batch.labels);
+  to(batch.inputs.images.pixel_values);
+  to(batch.inputs.videos.pixel_values);
+  return batch;
+}
+
 }  // namespace vstar::train

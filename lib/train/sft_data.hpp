@@ -128,5 +128,8 @@ struct Batch {
   int64_t tokens = 0;          // real (unpadded) tokens
 };
 Batch Collate(const std::vector<const Example*>& examples, const std::vector<const Media*>& media, int64_t pad_id);
+// The batch's tensors on `device`: token ids, mask, labels and pixel values. The grids stay on the
+// host, where the model reads them (rope and window indices are built there from their values).
+Batch ToDevice(Batch batch, const torch::Device& device);
 
 }  // namespace vstar::train

@@ -10,8 +10,14 @@
 #include <spawn.h>
 #include <sys/wait.h>
 
+#include <cmath>
+#include <sstream>
+
 #include <nlohmann/json.hpp>
 
+#include "policy/decompose.hpp"
+#include "policy/two_turn.hpp"
+#include "recog/profile.hpp"
 #include "train/checkpoint.hpp"
 #include "train_fixture.hpp"
 
@@ -88,6 +94,91 @@ TEST_CASE("vs-grpo: a learnable reward rises within a fixed number of seeded ste
   CHECK(fs::exists(out / "config.json"));
   CHECK(fs::exists(out / "training.png"));
   CHECK(train::ListCheckpoints(out).back().first == 10);
+}
+
+// Pays 1 to each completion whose turn 1 asked <action_explanation>WANT</action_explanation> (awk -v
+// want=yes|no), else 0: the reward program sees each completion's turn-1 text ("turn1", the last key
+// of the completion object) and answers with vs-reward's "reward" key.
+constexpr const char* kToolReward = R"AWK({
+  line = $0
+  rest = substr(line, index(line, "\"completions\":["))
+  tag = "<action_explanation>" want "</action_explanation>"
+  out = ""; n = 0
+  while ((p = index(rest, "\"turn1\":\"")) > 0) {
+    rest = substr(rest, p + 9)
+    e = index(rest, "\"}")
+    turn1 = e > 0 ? substr(rest, 1, e - 1) : rest
+    out = out (n++ ? "," : "") "{\"total\":" (index(turn1, tag) > 0 ? 1 : 0) "}"
+  }
+  sub(/}$/, "", line)
+  print line ",\"reward\":{\"completions\":[" out "]}}"
+})AWK";
+
+TEST_CASE("vs-grpo: the turn-1 tool-call rate moves the way the reward pushes it (clean profile)", "[train][grpo]") {
+  VSTAR_REQUIRE_BINARY("vs-sft");
+  VSTAR_REQUIRE_BINARY("vs-grpo");
+  VSTAR_REQUIRE_PROGRAM("awk");
+  const test::World w = test::MakeWorld("vs-grpo-tool-rate");
+  // 1. A policy that asks for the explanation tool about half the time: SFT on the clean profile's
+  //    own turn-1 prompts (the engine's BuildTurn1 and vs-decompose's record layout), each video
+  //    answered once with yes and once with no.
+  recog::ProfileOptions po;
+  const recog::Profile profile = po.Load();
+  const recog::ClassList candidates = policy::LoadCandidates(w.candidates.string());
+  std::string sft;
+  for (const auto& line : test::Lines(test::ReadFile(w.prompts))) {
+    if (line.empty()) continue;
+    const io::Record rec(line, "test", 0);
+    const policy::Turn turn1 = policy::BuildTurn1(profile, rec);
+    for (const std::string yes : {"yes", "no"}) {
+      const std::string answer1 = "<action_explanation>" + yes + "</action_explanation>";
+      const policy::Turn2 turn2 = policy::BuildTurn2(profile, rec, turn1, answer1, policy::ToolStep{}, candidates);
+      const auto conv = policy::SftMessages(profile, turn1, answer1, turn2.turn,
+                                            "<answer>" + rec.string("label").value_or("") + "</answer>");
+      sft += Json{{"id", rec.string("id").value_or("") + "-" + yes}, {"messages", conv.messages},
+                  {"turn2_messages", conv.turn2_messages}}.dump() + "\n";
+    }
+  }
+  test::WriteFile(w.dir / "sft.jsonl", sft);
+  const fs::path base = w.dir / "sft";
+  auto s = test::Run({"vs-sft", "--model", test::TinyModelDir().string(), "--output", base.string(), "-i",
+                      (w.dir / "sft.jsonl").string(), "--video-max-pixels", std::to_string(test::kTinyVideoPixels),
+                      "--max-steps", "40", "--batch", "4", "--lr", "1e-2", "--schedule", "constant", "--log-level",
+                      "warn", "--metrics", (w.dir / "sft-metrics.jsonl").string()});
+  INFO(s.err);
+  REQUIRE(s.status == 0);
+  test::WriteFile(w.dir / "tool.awk", kToolReward);
+
+  // 2. GRPO from it, paying for the tool or for its absence: the rate must rise, or fall, by 0.3
+  //    from the first step to the mean of the last three, within 8 seeded steps.
+  auto rates = [&](const std::string& want) {
+    const fs::path out = w.dir / ("grpo-" + want), metrics = w.dir / ("grpo-" + want + ".jsonl");
+    auto r = test::Run({"vs-grpo", "--model", base.string(), "--output", out.string(), "-i", w.prompts.string(),
+                        "--profile", "clean", "--candidates", w.candidates.string(), "--device", "cpu",
+                        "--video-max-pixels", std::to_string(test::kTinyVideoPixels), "--temporal-index-mode",
+                        "int_spg", "--max-new-tokens", "40", "-G", "8", "--batch", "2", "--seed", "5",
+                        "--max-steps", "8", "--lr", "2e-3", "--schedule", "constant", "--reward-cmd",
+                        "awk -v want=" + want + " -f " + (w.dir / "tool.awk").string(), "--metrics",
+                        metrics.string(), "--log-level", "warn"});
+    INFO(r.err);
+    REQUIRE(r.status == 0);
+    std::vector<double> out_rates;
+    for (const auto& m : MetricLines(metrics)) out_rates.push_back(m["tool_rate"]["explain"].get<double>());
+    REQUIRE(out_rates.size() == 8);
+    return out_rates;
+  };
+  auto summary = [](const std::vector<double>& r) {
+    std::ostringstream o;
+    for (double x : r) o << x << " ";
+    return o.str();
+  };
+  const auto up = rates("yes"), down = rates("no");
+  INFO("explain rate paying for yes: " << summary(up) << "; paying for no: " << summary(down));
+  const double up_last = (up[5] + up[6] + up[7]) / 3, down_last = (down[5] + down[6] + down[7]) / 3;
+  CHECK(up[0] > 0.1);  // the SFT'd policy does sample both answers
+  CHECK(up[0] < 0.9);
+  CHECK(up_last >= up[0] + 0.3);
+  CHECK(down_last <= down[0] - 0.3);
 }
 
 TEST_CASE("vs-grpo: a prompt's own candidates are read and used for its turn 2", "[train][grpo]") {
@@ -198,6 +289,51 @@ TEST_CASE("vs-grpo: SIGKILL mid-run and --resume end with the uninterrupted run'
   REQUIRE(hc.size() == 4);
   REQUIRE(hw.size() == 4);
   for (size_t i = 0; i < 4; ++i) CHECK(hc[i]["reward"] == hw[i]["reward"]);
+}
+
+TEST_CASE("vs-grpo --dtype bf16: fp32 masters, a bf16 reference, and a resume equal to the whole run", "[train][grpo]") {
+  VSTAR_REQUIRE_BINARY("vs-grpo");
+  VSTAR_REQUIRE_PROGRAM("awk");
+  const test::World w = test::MakeWorld("vs-grpo-bf16");
+  const std::vector<std::string> common = {"--dtype", "bf16", "--max-steps", "4", "--save-steps", "2", "--lr", "1e-2",
+                                           "--beta", "0.04", "--reward-cmd", "awk -f " + w.reward.string()};
+  const fs::path whole = w.dir / "whole", cut = w.dir / "cut";
+  auto args = Args(w, whole, common);
+  args.insert(args.end(), {"--metrics", (w.dir / "m.jsonl").string()});
+  auto r = test::Run(args);
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  const auto m = MetricLines(w.dir / "m.jsonl");
+  REQUIRE(m.size() == 4);
+  for (const auto& s : m) {
+    CHECK(std::isfinite(s["loss"].get<double>()));
+    CHECK(s["grad_norm"].get<double>() > 0);
+    CHECK(s["kl"].is_number());  // the reference (bf16 too) is loaded and scored
+  }
+  CHECK(m[3]["kl"].get<double>() > 0);  // the policy moved away from it
+  // The output holds the fp32 masters: moved from the base, and not all representable in bf16.
+  const model::Checkpoint base = model::Checkpoint::Open(test::TinyModelDir()), mine = model::Checkpoint::Open(whole);
+  const auto up = mine.Get("model.layers.0.mlp.up_proj.weight");
+  CHECK(up.scalar_type() == torch::kFloat32);
+  CHECK(!torch::equal(up, base.Get("model.layers.0.mlp.up_proj.weight").to(torch::kFloat32)));
+  CHECK(!torch::equal(up, up.to(torch::kBFloat16).to(torch::kFloat32)));
+  // A run resumed from the whole run's checkpoint-2 ends where the whole run ended (CPU).
+  fs::create_directories(cut);
+  fs::copy(whole / "checkpoint-2", cut / "checkpoint-2", fs::copy_options::recursive);
+  auto resume = common;
+  resume.push_back("--resume");
+  auto rr = test::Run(Args(w, cut, resume));
+  INFO(rr.err);
+  REQUIRE(rr.status == 0);
+  CHECK(Weights(cut) == Weights(whole));
+  // An fp32 run's checkpoint is not this run's: --dtype is part of the run's identity.
+  auto fp32 = Args(w, w.dir / "fp32", {"--max-steps", "4", "--save-steps", "2", "--lr", "1e-2", "--beta", "0.04",
+                                       "--reward-cmd", "awk -f " + w.reward.string(), "--resume"});
+  fs::create_directories(w.dir / "fp32");
+  fs::copy(whole / "checkpoint-2", w.dir / "fp32" / "checkpoint-2", fs::copy_options::recursive);
+  auto refused = test::Run(fp32);
+  CHECK(refused.status == 1);
+  CHECK(refused.err.find("belongs to a different run") != std::string::npos);
 }
 
 TEST_CASE("vs-grpo: --updates 2 moves and clips the ratio on the second update and logs both", "[train][grpo]") {

@@ -344,6 +344,54 @@ TEST_CASE("vs-sft bad input: clear messages and documented exit codes with nothi
   CHECK(usage.status == 2);
 }
 
+TEST_CASE("vs-sft --device cpu equals the default bit for bit and a CUDA request without CUDA exits 2", "[train][sft][device]") {
+  VSTAR_REQUIRE_BINARY("vs-sft");
+  const fs::path dir = test::TempDir("sft-device");
+  const fs::path records = test::WriteRecords(dir);
+  const std::vector<std::string> steps = {"--max-steps", "2", "--batch", "2", "--lr", "1e-3"};
+  auto losses = [&](const fs::path& file) {
+    std::vector<double> out;
+    for (const auto& m : JsonLines(test::ReadFile(file))) out.push_back(m["loss"].get<double>());
+    return out;
+  };
+  auto plain = test::Run(Plus(Plus(BaseArgs(dir / "default", records), steps), {"--metrics", (dir / "d.jsonl").string()}));
+  INFO(plain.err);
+  REQUIRE(plain.status == 0);
+  auto cpu = test::Run(Plus(Plus(BaseArgs(dir / "cpu", records), steps),
+                            {"--device", "cpu", "--metrics", (dir / "c.jsonl").string()}));
+  INFO(cpu.err);
+  REQUIRE(cpu.status == 0);
+  REQUIRE(losses(dir / "d.jsonl").size() == 2);
+  CHECK(losses(dir / "c.jsonl") == losses(dir / "d.jsonl"));
+  CHECK(test::ReadFile(dir / "cpu" / "model.safetensors") == test::ReadFile(dir / "default" / "model.safetensors"));
+
+  auto bad = test::Run(Plus(Plus(BaseArgs(dir / "bad", records), steps), {"--device", "tpu"}));
+  CHECK(bad.status == 2);
+  CHECK(bad.err.find("--device tpu: expected cpu, cuda, cuda:N or auto") != std::string::npos);
+  CHECK(!fs::exists(dir / "bad"));
+  if (!torch::cuda::is_available()) {
+    for (const std::string dev : {"cuda", "cuda:0"}) {
+      INFO(dev);
+      auto r = test::Run(Plus(Plus(BaseArgs(dir / "gpu", records), steps), {"--device", dev}));
+      CHECK(r.status == 2);
+      CHECK(r.err.find("--device " + dev + ": ") != std::string::npos);
+      CHECK((r.err.find("no CUDA device is visible") != std::string::npos ||
+             r.err.find("LibTorch has no CUDA") != std::string::npos));
+      CHECK(!fs::exists(dir / "gpu"));
+    }
+    return;
+  }
+  // Where a GPU is visible: the same steps on it, fp32, within 1e-4 relative of the CPU's losses
+  // (reduction orders differ between the CPU and CUDA kernels).
+  auto gpu = test::Run(Plus(Plus(BaseArgs(dir / "gpu", records), steps),
+                            {"--device", "cuda", "--metrics", (dir / "g.jsonl").string()}));
+  INFO(gpu.err);
+  REQUIRE(gpu.status == 0);
+  const auto want = losses(dir / "c.jsonl"), got = losses(dir / "g.jsonl");
+  REQUIRE(got.size() == want.size());
+  for (size_t i = 0; i < got.size(); ++i) CHECK(std::abs(got[i] - want[i]) <= 1e-4 * std::abs(want[i]));
+}
+
 TEST_CASE("vs-sft TensorBoard event files read back with the tensorboard package", "[train][sft][python]") {
   VSTAR_REQUIRE_BINARY("vs-sft");
   VSTAR_REQUIRE_VENV();
