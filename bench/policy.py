@@ -94,10 +94,9 @@ def read_bandwidth():
 # ---- vstar ------------------------------------------------------------------------------------------
 def run_vstar(dtype, batch=1, libtorch_linear=False):
     """vs-policy on `batch` copies of the prompt as one batch: (prefill s, decode tok/s, responses).
-    libtorch_linear: VSTAR_MATVEC=libtorch, i.e. LibTorch's linear instead of vstar's bf16 kernel."""
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads))
-    if libtorch_linear:
-        env["VSTAR_MATVEC"] = "libtorch"
+    libtorch_linear: VSTAR_MATVEC=libtorch, LibTorch's linear (the default); otherwise VSTAR_MATVEC=kernel,
+    vstar's opt-in bf16 kernel."""
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), VSTAR_MATVEC="libtorch" if libtorch_linear else "kernel")
     src = work / f"in-{batch}.jsonl"
     src.write_text("".join(json.dumps(dict(record, id=f"bench-{i}")) + "\n" for i in range(batch)))
     cmd = [vs_policy, "--model", str(model_dir), "--template", str(work / "template.txt"), "--dtype", dtype,

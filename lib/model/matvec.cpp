@@ -15,7 +15,7 @@ namespace {
 #if defined(__x86_64__) && defined(__GNUC__)
 #define VSTAR_HAVE_BF16_KERNEL 1
 // Only these functions use AVX-512 instructions; the rest of the build stays portable and
-// HaveBf16MatVec() decides at run time whether they may be called.
+// CpuHasBf16MatVec() decides at run time whether they may be called.
 #define VSTAR_BF16_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
 
 // The sum of the 16 lanes by folding halves. The masked forms take an explicit source: GCC 12's
@@ -109,18 +109,22 @@ bool CpuHasAvx512Bf16() { return false; }
 
 }  // namespace
 
+bool CpuHasBf16MatVec() {
+  static const bool have = CpuHasAvx512Bf16();
+  return have;
+}
+
 bool HaveBf16MatVec() {
   static const bool have = [] {
     const char* v = std::getenv("VSTAR_MATVEC");
-    if (v && std::strcmp(v, "libtorch") == 0) return false;
-    return CpuHasAvx512Bf16();
+    return v && std::strcmp(v, "kernel") == 0 && CpuHasBf16MatVec();
   }();
   return have;
 }
 
 torch::Tensor LinearBf16(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b) {
 #ifdef VSTAR_HAVE_BF16_KERNEL
-  if (!HaveBf16MatVec()) throw std::logic_error("LinearBf16: this CPU has no AVX512-BF16");
+  if (!CpuHasBf16MatVec()) throw std::logic_error("LinearBf16: this CPU has no AVX512-BF16");
   TORCH_CHECK(x.scalar_type() == torch::kBFloat16 && w.scalar_type() == torch::kBFloat16, "LinearBf16: bf16 only");
   TORCH_CHECK(w.dim() == 2 && w.is_contiguous() && x.size(-1) == w.size(1), "LinearBf16: weight shape");
   const int64_t N = w.size(0), K = w.size(1);

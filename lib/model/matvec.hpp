@@ -12,8 +12,12 @@ namespace vstar::model {
 // Most activation rows the kernel takes; above this, LibTorch's GEMM is the faster path.
 inline constexpr int64_t kMatVecMaxRows = 8;
 
-// True when the CPU has AVX512-BF16 (cpuid) and VSTAR_MATVEC is not "libtorch" (the switch for
-// benchmarking against LibTorch's path in the same build).
+// True when the CPU has AVX512-BF16 (cpuid): LinearBf16 can run.
+bool CpuHasBf16MatVec();
+
+// True when LinearForward takes the kernel: the CPU has it and VSTAR_MATVEC=kernel asks for it. It is
+// opt-in because on our 2-core machine LibTorch's bf16 linear was as fast or faster at low load
+// (bench/RESULTS.md, 2026-12-01: 0.86x and 0.92x at load 2.6-3.0); the kernel only won under load.
 bool HaveBf16MatVec();
 
 // torch::linear(x, w, b), through LinearBf16 when it applies: CPU, bf16 activations and weight, a
@@ -21,7 +25,7 @@ bool HaveBf16MatVec();
 torch::Tensor LinearForward(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b = {});
 
 // The kernel: x [..., K] bf16, w [N, K] bf16 contiguous, b [N] bf16 or undefined; returns
-// [..., N] bf16. Requires HaveBf16MatVec().
+// [..., N] bf16. Requires CpuHasBf16MatVec().
 torch::Tensor LinearBf16(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b = {});
 
 }  // namespace vstar::model
