@@ -15,8 +15,8 @@ inline constexpr int64_t kMatVecMaxRows = 8;
 // True when the CPU has AVX512-BF16 (cpuid): LinearBf16 can run.
 bool CpuHasBf16MatVec();
 
-// True when LinearForward takes the kernel: the CPU has it and VSTAR_MATVEC=kernel asks for it. It is
-// opt-in because on our 2-core machine LibTorch's bf16 linear was as fast or faster at low load
+// True when LinearForward takes the kernel: the CPU has it and VSTAR_MATVEC=kernel asks for it. It
+// is opt-in because on our 2-core machine LibTorch's bf16 linear was as fast or faster at low load
 // (bench/RESULTS.md, 2026-12-01: 0.86x and 0.92x at load 2.6-3.0); the kernel only won under load.
 bool HaveBf16MatVec();
 
