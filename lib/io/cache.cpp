@@ -84,7 +84,8 @@ void WriteFileAtomic(const fs::path& path, std::string_view data) {
   // then be renamed into place), and errno says why (ENOSPC, EDQUOT, EROFS). A failed temp file is
   // removed, so the leftovers of failed writes do not fill the disk further.
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-  if (fd < 0) throw std::runtime_error("cannot write " + path.string() + ": " + std::strerror(errno));
+  if (fd < 0)
+    throw std::runtime_error("cannot write " + path.string() + ": " + std::strerror(errno));
   int err = 0;
   for (size_t done = 0; done < data.size();) {
     const ssize_t n = ::write(fd, data.data() + done, data.size() - done);

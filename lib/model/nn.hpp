@@ -1,6 +1,7 @@
 #pragma once
-// Small building blocks shared by the vision tower and the decoder: parameters held as plain tensors
-// (so autograd, dtype and device are explicit), registered by their canonical checkpoint names.
+// Small building blocks shared by the vision tower and the decoder: parameters held as plain
+// tensors (so autograd, dtype and device are explicit), registered by their canonical checkpoint
+// names.
 #include <functional>
 #include <memory>
 #include <string>
@@ -21,7 +22,8 @@ struct ParamRef {
 };
 using ParamRefs = std::vector<ParamRef>;
 
-// A change of a Linear layer's output computed from its input, e.g. a LoRA adapter (lib/train/lora).
+// A change of a Linear layer's output computed from its input, e.g. a LoRA adapter
+// (lib/train/lora).
 class LinearDelta {
  public:
   virtual ~LinearDelta() = default;
@@ -32,8 +34,8 @@ class LinearDelta {
 };
 
 struct Linear {
-  torch::Tensor weight;  // [out, in]
-  torch::Tensor bias;    // [out] or undefined
+  torch::Tensor weight;                      // [out, in]
+  torch::Tensor bias;                        // [out] or undefined
   std::shared_ptr<const LinearDelta> delta;  // none = the plain layer
   torch::Tensor operator()(const torch::Tensor& x) const {
     auto y = LinearForward(x, weight, bias);  // torch::linear, or the bf16 decode kernel
@@ -58,8 +60,8 @@ struct Linear {
 // re-runs it with autograd under the random-generator state of the first run and back-propagates
 // through the recomputation. `params`: every tensor fn computes with that may require a gradient
 // (they are the function's inputs, so gradients reach them even when `x` requires none).
-torch::Tensor Recomputed(const std::function<torch::Tensor(const torch::Tensor&)>& fn, const torch::Tensor& x,
-                         const std::vector<torch::Tensor>& params);
+torch::Tensor Recomputed(const std::function<torch::Tensor(const torch::Tensor&)>& fn,
+                         const torch::Tensor& x, const std::vector<torch::Tensor>& params);
 
 // HF Qwen2RMSNorm: normalise in float32, cast back to the input dtype, then multiply by the weight.
 inline torch::Tensor RmsNorm(const torch::Tensor& x, const torch::Tensor& weight, double eps) {

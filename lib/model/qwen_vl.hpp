@@ -43,10 +43,11 @@ struct ForwardOptions {
 struct ForwardOutput {
   torch::Tensor logits;         // [B, L, V] in the model dtype (HF returns bf16 logits in bf16)
   torch::Tensor inputs_embeds;  // after the scatter
-  std::vector<torch::Tensor> hidden_states;  // per decoder layer (the last one after the final norm)
-  torch::Tensor position_ids;   // [3, B, L]
-  torch::Tensor rope_deltas;    // [B, 1]
-  torch::Tensor hidden;         // final normed hidden states [B, L, H]
+  std::vector<torch::Tensor>
+      hidden_states;           // per decoder layer (the last one after the final norm)
+  torch::Tensor position_ids;  // [3, B, L]
+  torch::Tensor rope_deltas;   // [B, 1]
+  torch::Tensor hidden;        // final normed hidden states [B, L, H]
 };
 
 class QwenVL {
@@ -55,7 +56,8 @@ class QwenVL {
   // when weights are missing or have the wrong shape.
   static QwenVL Load(const std::filesystem::path& dir, const LoadOptions& options = {});
   // From an already parsed config and an opened checkpoint.
-  static QwenVL Load(const QwenVLConfig& config, const Checkpoint& checkpoint, const LoadOptions& options = {});
+  static QwenVL Load(const QwenVLConfig& config, const Checkpoint& checkpoint,
+                     const LoadOptions& options = {});
 
   const QwenVLConfig& config() const { return cfg_; }
   const LoadOptions& options() const { return opt_; }
@@ -72,7 +74,9 @@ class QwenVL {
   // cache length + rope delta (as Qwen2_5_VLModel.forward with cached rope_deltas); vision inputs
   // are ignored then.
   ForwardOutput Forward(const ModelInputs& in, const ForwardOptions& options = {}) const;
-  torch::Tensor LmHead(const torch::Tensor& hidden) const { return LinearForward(hidden, lm_head_); }
+  torch::Tensor LmHead(const torch::Tensor& hidden) const {
+    return LinearForward(hidden, lm_head_);
+  }
 
   // Every trainable tensor by canonical (Hub) name; a tied head is listed once (as the embedding).
   std::vector<std::pair<std::string, torch::Tensor>> NamedParameters() const;

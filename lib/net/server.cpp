@@ -38,20 +38,28 @@ using io::Lower;
 
 void ServeOptions::Register(CLI::App& app) {
   app.add_option("--host", host, "address to listen on")->capture_default_str();
-  app.add_option("--port", port, "TCP port (0 = any free port; see --port-file)")->capture_default_str();
-  app.add_option("--port-file", port_file, "write the bound port to this file once listening");
-  app.add_option("--served-model-name", model_id, "model id clients use (default: the model directory's name)");
-  app.add_option("--max-body-bytes", max_body_bytes, "largest request body; larger ones get HTTP 413")
+  app.add_option("--port", port, "TCP port (0 = any free port; see --port-file)")
       ->capture_default_str();
-  app.add_option("--max-frames", max_frames, "most frames one request may carry")->capture_default_str();
-  app.add_option("--read-timeout", read_timeout_s, "seconds to receive a request")->capture_default_str();
-  app.add_option("--write-timeout", write_timeout_s, "seconds to send a response")->capture_default_str();
-  app.add_option("--request-timeout", request_timeout_s, "seconds a request may wait and generate (then 504)")
+  app.add_option("--port-file", port_file, "write the bound port to this file once listening");
+  app.add_option("--served-model-name", model_id,
+                 "model id clients use (default: the model directory's name)");
+  app.add_option("--max-body-bytes", max_body_bytes,
+                 "largest request body; larger ones get HTTP 413")
+      ->capture_default_str();
+  app.add_option("--max-frames", max_frames, "most frames one request may carry")
+      ->capture_default_str();
+  app.add_option("--read-timeout", read_timeout_s, "seconds to receive a request")
+      ->capture_default_str();
+  app.add_option("--write-timeout", write_timeout_s, "seconds to send a response")
+      ->capture_default_str();
+  app.add_option("--request-timeout", request_timeout_s,
+                 "seconds a request may wait and generate (then 504)")
       ->capture_default_str();
   app.add_option("--max-batch", max_batch, "requests generated together")->capture_default_str();
   app.add_option("--batch-wait-ms", batch_wait_ms, "how long the first request waits for company")
       ->capture_default_str();
-  app.add_option("--max-queue", max_queue, "requests waiting at most; more get HTTP 503")->capture_default_str();
+  app.add_option("--max-queue", max_queue, "requests waiting at most; more get HTTP 503")
+      ->capture_default_str();
 }
 
 std::string Base64Decode(std::string_view text) {
@@ -98,7 +106,8 @@ constexpr int64_t kMaxFramePixels = int64_t{8192} * 8192;
 std::pair<int64_t, int64_t> DeclaredSize(const std::string& b) {
   auto u8 = [&](size_t i) -> int64_t { return static_cast<unsigned char>(b[i]); };
   auto be32 = [&](size_t i) { return u8(i) << 24 | u8(i + 1) << 16 | u8(i + 2) << 8 | u8(i + 3); };
-  if (b.size() >= 24 && b.compare(0, 8, "\x89PNG\r\n\x1a\n", 8) == 0 && b.compare(12, 4, "IHDR") == 0)
+  if (b.size() >= 24 && b.compare(0, 8, "\x89PNG\r\n\x1a\n", 8) == 0 &&
+      b.compare(12, 4, "IHDR") == 0)
     return {be32(16), be32(20)};
   if (b.size() < 4 || u8(0) != 0xFF || u8(1) != 0xD8) return {0, 0};
   // JPEG (ITU T.81 B.1.1): segments FF m len(2) ...; SOF0-SOF15 except DHT C4, JPG C8, DAC CC.
@@ -129,11 +138,15 @@ Frame DecodeDataUrl(const std::string& url) {
   auto comma = url.find(',');
   if (comma == std::string::npos) throw RequestError(400, "malformed data URL (no comma)");
   std::string header = Lower(url.substr(5, comma - 5));
-  if (header.find(";base64") == std::string::npos) throw RequestError(400, "data URLs must be base64-encoded");
+  if (header.find(";base64") == std::string::npos)
+    throw RequestError(400, "data URLs must be base64-encoded");
   Frame f;
-  if (header.rfind("image/jpeg", 0) == 0 || header.rfind("image/jpg", 0) == 0) f.extension = ".jpg";
-  else if (header.rfind("image/png", 0) == 0) f.extension = ".png";
-  else throw RequestError(400, "unsupported image type '" + header + "' (JPEG or PNG)");
+  if (header.rfind("image/jpeg", 0) == 0 || header.rfind("image/jpg", 0) == 0)
+    f.extension = ".jpg";
+  else if (header.rfind("image/png", 0) == 0)
+    f.extension = ".png";
+  else
+    throw RequestError(400, "unsupported image type '" + header + "' (JPEG or PNG)");
   f.bytes = Base64Decode(std::string_view(url).substr(comma + 1));
   if (auto [w, h] = DeclaredSize(f.bytes); w * h > kMaxFramePixels)
     throw RequestError(413, "a data URL holds a " + std::to_string(w) + "x" + std::to_string(h) +
@@ -142,7 +155,9 @@ Frame DecodeDataUrl(const std::string& url) {
   std::vector<uchar> data(f.bytes.begin(), f.bytes.end());
   cv::Mat m;
   if (!data.empty()) m = cv::imdecode(data, cv::IMREAD_COLOR);  // imdecode asserts on no bytes
-  if (m.empty()) throw RequestError(400, "a data URL does not hold a decodable " + f.extension.substr(1) + " image");
+  if (m.empty())
+    throw RequestError(400,
+                       "a data URL does not hold a decodable " + f.extension.substr(1) + " image");
   f.width = m.cols;
   f.height = m.rows;
   return f;
@@ -178,14 +193,16 @@ ChatRequest ParseChatRequest(const Json& body, size_t max_frames) {
           throw RequestError(400, iw + " needs a \"type\" string");
         std::string type = item["type"].get<std::string>();
         if (type == "text") {
-          if (!item.contains("text") || !item["text"].is_string()) throw RequestError(400, iw + " needs a \"text\" string");
+          if (!item.contains("text") || !item["text"].is_string())
+            throw RequestError(400, iw + " needs a \"text\" string");
           turn.parts.push_back({false, item["text"].get<std::string>(), {}, 2.0});
           last_was_image = false;
         } else if (type == "image_url") {
           const Json& iu = item.contains("image_url") ? item["image_url"] : Json(nullptr);
           std::string url = iu.is_string() ? iu.get<std::string>()
-                            : (iu.is_object() && iu.contains("url") && iu["url"].is_string()) ? iu["url"].get<std::string>()
-                                                                                               : "";
+                            : (iu.is_object() && iu.contains("url") && iu["url"].is_string())
+                                ? iu["url"].get<std::string>()
+                                : "";
           if (url.empty()) throw RequestError(400, iw + " needs image_url.url");
           if (!last_was_image) turn.parts.push_back({true, "", {}, 2.0});
           turn.parts.back().frames.push_back(DecodeDataUrl(url));
@@ -196,7 +213,8 @@ ChatRequest ParseChatRequest(const Json& body, size_t max_frames) {
             throw RequestError(400, iw + " needs \"video\": a non-empty list of frame data URLs");
           ChatPart part{true, "", {}, 2.0};
           if (item.contains("fps")) {
-            if (!item["fps"].is_number() || item["fps"].get<double>() <= 0) throw RequestError(400, iw + ".fps must be a positive number");
+            if (!item["fps"].is_number() || item["fps"].get<double>() <= 0)
+              throw RequestError(400, iw + ".fps must be a positive number");
             part.fps = item["fps"].get<double>();
           }
           for (const auto& u : item["video"]) {
@@ -207,10 +225,12 @@ ChatRequest ParseChatRequest(const Json& body, size_t max_frames) {
           turn.parts.push_back(std::move(part));
           last_was_image = false;
         } else {
-          throw RequestError(400, iw + ": unsupported content type '" + type + "' (text, image_url, video)");
+          throw RequestError(
+              400, iw + ": unsupported content type '" + type + "' (text, image_url, video)");
         }
         if (frames > max_frames)
-          throw RequestError(413, "more than " + std::to_string(max_frames) + " frames in one request (--max-frames)");
+          throw RequestError(413, "more than " + std::to_string(max_frames) +
+                                      " frames in one request (--max-frames)");
       }
     } else {
       throw RequestError(400, where + ".content must be a string, a list or null");
@@ -243,8 +263,9 @@ ChatServer::ChatServer(ServeOptions options, ChatBackend& backend)
   s.set_write_timeout(secs(options_.write_timeout_s));
   auto send = [](httplib::Response& res, int status, const Json& body) {
     res.status = status;
-    // Error messages may quote the request (nlohmann's parse errors quote the bytes last read), which
-    // need not be UTF-8; a strict dump would throw here and httplib would answer an empty 500.
+    // Error messages may quote the request (nlohmann's parse errors quote the bytes last read),
+    // which need not be UTF-8; a strict dump would throw here and httplib would answer an empty
+    // 500.
     res.set_content(body.dump(-1, ' ', false, Json::error_handler_t::replace), "application/json");
   };
   s.Get("/health", [this, send](const httplib::Request&, httplib::Response& res) {
@@ -277,10 +298,12 @@ ChatServer::ChatServer(ServeOptions options, ChatBackend& backend)
       }
       if (body.is_object() && body.value("stream", false))
         throw RequestError(400, "\"stream\": true is not supported; ask without streaming");
-      if (body.is_object() && body.contains("n") && body["n"] != 1) throw RequestError(400, "only \"n\": 1 is supported");
+      if (body.is_object() && body.contains("n") && body["n"] != 1)
+        throw RequestError(400, "only \"n\": 1 is supported");
       ChatRequest parsed = ParseChatRequest(body, options_.max_frames);
       if (!parsed.model.empty() && parsed.model != backend_.ModelId())
-        throw RequestError(404, "model '" + parsed.model + "' is not served here; /v1/models lists '" +
+        throw RequestError(404, "model '" + parsed.model +
+                                    "' is not served here; /v1/models lists '" +
                                     backend_.ModelId() + "'");
       send(res, 200, Answer(std::move(parsed)));
     } catch (const RequestError& e) {
@@ -301,9 +324,12 @@ ChatServer::~ChatServer() {
 
 int ChatServer::Bind() {
   auto& s = http_->server;
-  int port = options_.port == 0 ? s.bind_to_any_port(options_.host) : (s.bind_to_port(options_.host, options_.port) ? options_.port : -1);
+  int port = options_.port == 0
+                 ? s.bind_to_any_port(options_.host)
+                 : (s.bind_to_port(options_.host, options_.port) ? options_.port : -1);
   if (port <= 0)
-    throw std::runtime_error("cannot listen on " + options_.host + ":" + std::to_string(options_.port) +
+    throw std::runtime_error("cannot listen on " + options_.host + ":" +
+                             std::to_string(options_.port) +
                              " (in use, or not an address of this machine)");
   return port;
 }
@@ -316,26 +342,29 @@ Json ChatServer::Answer(ChatRequest request) {
     std::lock_guard<std::mutex> lock(mu_);
     if (stopping_) throw RequestError(503, "the server is shutting down");
     if (queue_.size() >= options_.max_queue)
-      throw RequestError(503, "too many requests waiting (" + std::to_string(queue_.size()) + ", --max-queue)");
+      throw RequestError(
+          503, "too many requests waiting (" + std::to_string(queue_.size()) + ", --max-queue)");
     queue_.push_back(pending);
   }
   cv_.notify_all();
   auto limit = std::chrono::duration<double>(options_.request_timeout_s);
   if (future.wait_for(limit) != std::future_status::ready)
-    throw RequestError(504, "no answer within --request-timeout " + std::to_string(options_.request_timeout_s) + " s");
+    throw RequestError(504, "no answer within --request-timeout " +
+                                std::to_string(options_.request_timeout_s) + " s");
   ChatReply reply = future.get();  // rethrows the backend's error
   uint64_t id = next_id_++;
-  return Json{{"id", "chatcmpl-vstar-" + std::to_string(id)},
-              {"object", "chat.completion"},
-              {"created", static_cast<int64_t>(std::time(nullptr))},
-              {"model", backend_.ModelId()},
-              {"choices", Json::array({Json{{"index", 0},
-                                            {"message", {{"role", "assistant"}, {"content", reply.text}}},
-                                            {"finish_reason", reply.finish_reason}}})},
-              {"usage",
-               {{"prompt_tokens", reply.prompt_tokens},
-                {"completion_tokens", reply.completion_tokens},
-                {"total_tokens", reply.prompt_tokens + reply.completion_tokens}}}};
+  return Json{
+      {"id", "chatcmpl-vstar-" + std::to_string(id)},
+      {"object", "chat.completion"},
+      {"created", static_cast<int64_t>(std::time(nullptr))},
+      {"model", backend_.ModelId()},
+      {"choices", Json::array({Json{{"index", 0},
+                                    {"message", {{"role", "assistant"}, {"content", reply.text}}},
+                                    {"finish_reason", reply.finish_reason}}})},
+      {"usage",
+       {{"prompt_tokens", reply.prompt_tokens},
+        {"completion_tokens", reply.completion_tokens},
+        {"total_tokens", reply.prompt_tokens + reply.completion_tokens}}}};
 }
 
 void ChatServer::Worker() {
@@ -346,13 +375,16 @@ void ChatServer::Worker() {
       cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
       if (stopping_) {
         for (auto& p : queue_)
-          p->promise.set_exception(std::make_exception_ptr(RequestError(503, "the server is shutting down")));
+          p->promise.set_exception(
+              std::make_exception_ptr(RequestError(503, "the server is shutting down")));
         queue_.clear();
         return;
       }
       // Let concurrent requests join the first one for a moment, up to --max-batch.
-      auto deadline = Clock::now() + std::chrono::microseconds(static_cast<int64_t>(options_.batch_wait_ms * 1000));
-      cv_.wait_until(lock, deadline, [&] { return stopping_ || queue_.size() >= options_.max_batch; });
+      auto deadline = Clock::now() + std::chrono::microseconds(
+                                         static_cast<int64_t>(options_.batch_wait_ms * 1000));
+      cv_.wait_until(lock, deadline,
+                     [&] { return stopping_ || queue_.size() >= options_.max_batch; });
       while (!queue_.empty() && batch.size() < options_.max_batch) {
         batch.push_back(queue_.front());
         queue_.pop_front();
@@ -363,8 +395,8 @@ void ChatServer::Worker() {
     try {
       auto replies = backend_.Complete(requests);
       if (replies.size() != batch.size())
-        throw std::runtime_error("backend returned " + std::to_string(replies.size()) + " replies for " +
-                                 std::to_string(batch.size()) + " requests");
+        throw std::runtime_error("backend returned " + std::to_string(replies.size()) +
+                                 " replies for " + std::to_string(batch.size()) + " requests");
       for (size_t i = 0; i < batch.size(); ++i) batch[i]->promise.set_value(std::move(replies[i]));
       ++stats_.batches;
     } catch (...) {
@@ -395,8 +427,8 @@ void ChatServer::Stop() {
 
 namespace {
 
-// SIGTERM/SIGINT reach a process-wide handler (whichever thread the kernel picks, including threads a
-// model library started before the server) that writes the signal number into a pipe; one thread
+// SIGTERM/SIGINT reach a process-wide handler (whichever thread the kernel picks, including threads
+// a model library started before the server) that writes the signal number into a pipe; one thread
 // reads it and stops the server. Only async-signal-safe calls happen in the handler.
 int g_signal_pipe[2] = {-1, -1};
 
@@ -417,7 +449,8 @@ int RunServer(const ServeOptions& options, ChatBackend& backend) {
     return 1;
   }
   if (pipe(g_signal_pipe) != 0) throw std::runtime_error("cannot create the signal pipe");
-  struct sigaction action{}, old_term{}, old_int{};
+  struct sigaction action {
+  }, old_term{}, old_int{};
   action.sa_handler = OnStopSignal;
   sigemptyset(&action.sa_mask);
   sigaction(SIGTERM, &action, &old_term);
@@ -427,10 +460,12 @@ int RunServer(const ServeOptions& options, ChatBackend& backend) {
     while (read(g_signal_pipe[0], &sig, 1) < 0 && errno == EINTR) {
     }
     if (sig == SIGTERM || sig == SIGINT)
-      log::Info("signal ", sig == SIGTERM ? "SIGTERM" : "SIGINT", ": finishing requests in flight and stopping");
+      log::Info("signal ", sig == SIGTERM ? "SIGTERM" : "SIGINT",
+                ": finishing requests in flight and stopping");
     server.Stop();
   });
-  if (!options.port_file.empty()) io::WriteFileAtomic(options.port_file, std::to_string(port) + "\n");
+  if (!options.port_file.empty())
+    io::WriteFileAtomic(options.port_file, std::to_string(port) + "\n");
   log::Info("serving ", backend.ModelId(), " on http://", options.host, ":", port, "/v1");
   server.Serve();
   unsigned char wake = 0;  // not a signal number: the waiter just stops
@@ -440,8 +475,8 @@ int RunServer(const ServeOptions& options, ChatBackend& backend) {
   sigaction(SIGINT, &old_int, nullptr);
   close(g_signal_pipe[0]);
   close(g_signal_pipe[1]);
-  log::Info("stopped after ", server.stats().requests.load(), " requests in ", server.stats().batches.load(),
-            " batches");
+  log::Info("stopped after ", server.stats().requests.load(), " requests in ",
+            server.stats().batches.load(), " batches");
   return 0;
 }
 

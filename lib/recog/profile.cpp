@@ -61,10 +61,12 @@ std::string Profile::SectionTitle(int number) const {
     if (s.rfind(marker, 0) != 0) continue;
     size_t colon = s.find(':');
     if (colon == std::string::npos) continue;
-    found = Strip(s.substr(marker.size(), colon - marker.size()));  // the last one: the output format
+    found =
+        Strip(s.substr(marker.size(), colon - marker.size()));  // the last one: the output format
   }
   if (found.empty())
-    throw std::runtime_error("profile " + name + ": the turn-2 template has no '" + marker + " <title>:' line");
+    throw std::runtime_error("profile " + name + ": the turn-2 template has no '" + marker +
+                             " <title>:' line");
   return found;
 }
 
@@ -92,19 +94,23 @@ Profile LoadProfile(const std::string& name_or_dir, const fs::path& templates) {
     if (templates.empty())
       throw std::runtime_error("profile '" + p.name +
                                "' reads the authors' template text from a directory you give with "
-                               "--templates DIR (files " + t.value("turn1", std::string()) + ", " +
+                               "--templates DIR (files " +
+                               t.value("turn1", std::string()) + ", " +
                                t.value("turn2", std::string()) + "); we do not ship it");
     p.template_dir = templates;
   } else {
     throw std::runtime_error(file.string() + ": templates.dir must be \"profile\" or \"user\"");
   }
-  p.turn1_template = io::ReadFile(p.template_dir / t.at("turn1").get<std::string>(), "turn-1 template");
-  p.turn2_template = io::ReadFile(p.template_dir / t.at("turn2").get<std::string>(), "turn-2 template");
+  p.turn1_template =
+      io::ReadFile(p.template_dir / t.at("turn1").get<std::string>(), "turn-1 template");
+  p.turn2_template =
+      io::ReadFile(p.template_dir / t.at("turn2").get<std::string>(), "turn-2 template");
   if (t.contains("description_block") && t["description_block"].is_string()) {
     fs::path b = p.template_dir / t["description_block"].get<std::string>();
     if (fs::exists(b)) p.description_block = io::ReadFile(b, "description block");
   }
-  if (j.contains("system_prompt") && j["system_prompt"].is_string()) p.system_prompt = j["system_prompt"];
+  if (j.contains("system_prompt") && j["system_prompt"].is_string())
+    p.system_prompt = j["system_prompt"];
   for (const auto& tool : j.at("tools")) {
     ToolSpec s{tool.at("name"), tool.at("tag"), tool.at("kind")};
     Expect(s.kind == "frames" || s.kind == "candidates" || s.kind == "text",
@@ -128,11 +134,14 @@ Profile LoadProfile(const std::string& name_or_dir, const fs::path& templates) {
   }
   Expect(p.turn2_frames == "selected" || p.turn2_frames == "original",
          file.string() + ": turn2.frames must be selected|original");
-  Expect(p.turn2_context == "fresh" || p.turn2_context == "continued" || p.turn2_context == "continued-video",
+  Expect(p.turn2_context == "fresh" || p.turn2_context == "continued" ||
+             p.turn2_context == "continued-video",
          file.string() + ": turn2.context must be fresh|continued|continued-video");
   if (j.contains("sampling")) {
-    p.turn1_sampling = ReadSampling(j["sampling"].value("turn1", Json()), file.string() + " sampling.turn1");
-    p.turn2_sampling = ReadSampling(j["sampling"].value("turn2", Json()), file.string() + " sampling.turn2");
+    p.turn1_sampling =
+        ReadSampling(j["sampling"].value("turn1", Json()), file.string() + " sampling.turn1");
+    p.turn2_sampling =
+        ReadSampling(j["sampling"].value("turn2", Json()), file.string() + " sampling.turn2");
   }
   p.answer_rule = ParseAnswerRule(j.value("answer", std::string("clean")));
   p.reward_variant = j.value("reward", p.reward_variant);
@@ -147,15 +156,17 @@ void ProfileOptions::Register(CLI::App& app) {
                  "official-grpo, official-grpo-4tool, official-sft, official-teacher");
   app.add_option("--templates", templates,
                  "Directory with the authors' template text, needed by the official profiles");
-  app.add_option("--annotated-root", annotated_root,
-                 "official profiles: root joined with the record path for the annotated-video text");
+  app.add_option(
+      "--annotated-root", annotated_root,
+      "official profiles: root joined with the record path for the annotated-video text");
 }
 
 Profile ProfileOptions::Load() const {
   Profile p = LoadProfile(profile, templates);
   if (!annotated_root.empty()) {
     if (!p.annotated_root)
-      throw std::runtime_error("--annotated-root: profile '" + p.name + "' puts no path in the prompt");
+      throw std::runtime_error("--annotated-root: profile '" + p.name +
+                               "' puts no path in the prompt");
     p.annotated_root = annotated_root;
   }
   return p;
