@@ -91,8 +91,8 @@ void Skip(const std::string& why) {
 
 void SkipConfigured(const std::string& why) {
   ++g_skipped;
+  // The count makes tests/main.cpp exit 77, which ctest reports as skipped; stderr says why.
   std::cerr << "SKIPPED: " << why << std::endl;
-  WARN("SKIPPED: " << why);
 }
 
 int SkippedCount() { return g_skipped; }
