@@ -68,7 +68,8 @@ void WriteCheckpointDir(const CheckpointContent& c, const fs::path& dir) {
   if (!c.optimizer.empty()) model::SaveSafetensors(c.optimizer, tmp / "optimizer.safetensors");
   if (c.rng) {
     NamedParams states = {{"cpu", at::detail::getDefaultCPUGenerator().get_state()}};
-    if (c.rng_device.is_cuda()) states.emplace_back("cuda", at::globalContext().defaultGenerator(c.rng_device).get_state());
+    if (c.rng_device.is_cuda())
+      states.emplace_back("cuda", at::globalContext().defaultGenerator(c.rng_device).get_state());
     model::SaveSafetensors(states, tmp / "rng_state.safetensors");
   }
   if (!c.trainer_state.is_null()) WriteText(tmp / "trainer_state.json", c.trainer_state.dump(2) + "\n");

@@ -28,7 +28,8 @@ struct CheckpointContent {
   std::filesystem::path tokenizer_dir;      // TokenizerFiles() copied from here
   NamedParams optimizer;                    // AdamW::State(); empty = none (final model)
   bool rng = true;                          // save the torch CPU generator state
-  torch::Device rng_device = torch::kCPU;   // a CUDA device: its generator's state too (dropout draws there)
+  torch::Device rng_device =
+      torch::kCPU;  // a CUDA device: its generator's state too (dropout draws there)
   nlohmann::ordered_json trainer_state;     // null = none
   // Extra files written verbatim (name -> bytes), e.g. adapters.
   std::vector<std::pair<std::string, std::string>> extra_files;

@@ -86,9 +86,10 @@ void DistOptions::Register(CLI::App& app) {
 }
 
 void DeviceOptions::Register(CLI::App& app) {
-  app.add_option("--device", device,
-                 "Where training runs: cpu, cuda, cuda:N or auto (CUDA when a GPU is visible); under a "
-                 "launcher, cuda means this rank's GPU (LOCAL_RANK)")
+  app.add_option(
+         "--device", device,
+         "Where training runs: cpu, cuda, cuda:N or auto (CUDA when a GPU is visible); under a "
+         "launcher, cuda means this rank's GPU (LOCAL_RANK)")
       ->type_name("DEVICE")
       ->capture_default_str();
 }
@@ -107,18 +108,20 @@ torch::Device DeviceOptions::Resolve(const DistEnv& env) const {
     throw std::invalid_argument("--device " + device + ": expected cpu, cuda, cuda:N or auto");
   }
   if (!cuda_built)
-    throw std::invalid_argument("--device " + device +
-                                ": this build's LibTorch has no CUDA (use --device cpu, or build against a "
-                                "CUDA LibTorch)");
+    throw std::invalid_argument(
+        "--device " + device +
+        ": this build's LibTorch has no CUDA (use --device cpu, or build against a "
+        "CUDA LibTorch)");
   if (!cuda_ready)
-    throw std::invalid_argument("--device " + device +
-                                ": no CUDA device is visible to this process (no GPU, no driver, or "
-                                "CUDA_VISIBLE_DEVICES hides them); use --device cpu");
+    throw std::invalid_argument(
+        "--device " + device +
+        ": no CUDA device is visible to this process (no GPU, no driver, or "
+        "CUDA_VISIBLE_DEVICES hides them); use --device cpu");
   if (!index) index = static_cast<c10::DeviceIndex>(env.world_size > 1 ? env.local_rank : 0);
   const auto count = static_cast<int64_t>(torch::cuda::device_count());
   if (*index >= count)
-    throw std::invalid_argument("--device cuda:" + std::to_string(*index) + ": only " + std::to_string(count) +
-                                " CUDA device(s) are visible" +
+    throw std::invalid_argument("--device cuda:" + std::to_string(*index) + ": only " +
+                                std::to_string(count) + " CUDA device(s) are visible" +
                                 (env.world_size > 1 && device.find(':') == std::string::npos
                                      ? " (LOCAL_RANK=" + std::to_string(env.local_rank) + ")"
                                      : std::string()));

@@ -271,10 +271,11 @@ void WritePlot(const fs::path& file, const Json& history, const recog::Profile& 
 }  // namespace
 
 std::vector<UpdateLog> PolicyUpdates(const std::vector<RolloutGroup>& groups,
-                                     const std::function<torch::Tensor(size_t)>& logps, const GrpoLossOptions& loss,
-                                     int64_t updates, const std::function<double(int64_t)>& lr,
-                                     double max_grad_norm, const NamedParams& params, AdamW& optimizer,
-                                     const Dist* dist, const NamedParams* compute) {
+                                     const std::function<torch::Tensor(size_t)>& logps,
+                                     const GrpoLossOptions& loss, int64_t updates,
+                                     const std::function<double(int64_t)>& lr, double max_grad_norm,
+                                     const NamedParams& params, AdamW& optimizer, const Dist* dist,
+                                     const NamedParams* compute) {
   const NamedParams& live = compute ? *compute : params;
   auto sum = [&](double v) { return dist ? dist->Sum(v) : v; };
   double num_items = 0;
@@ -417,7 +418,8 @@ GrpoResult RunGrpo(const GrpoOptions& o) {
   const int64_t total_updates = total * o.updates;
   const int64_t warmup = o.optim.Warmup(total_updates);
   Json identity = RunIdentity(o, profile, lopt, variant, total, Fingerprint(lines), W);
-  if (o.dtype != "fp32") identity["dtype"] = o.dtype;  // fp32 runs keep the identity they always had
+  if (o.dtype != "fp32")
+    identity["dtype"] = o.dtype;  // fp32 runs keep the identity they always had
 
   // 3. Where to start: the base model, or a checkpoint of this very run.
   const ResumePoint resume = FindResumePoint(out_dir, o.policy.model_dir, o.resume, o.resume_from, identity);
@@ -457,7 +459,8 @@ GrpoResult RunGrpo(const GrpoOptions& o) {
     const model::Checkpoint ckpt = model::Checkpoint::Open(weights_dir);
     for (auto& [n, t] : live) {
       t.set_requires_grad(true);
-      params.emplace_back(n, separate_masters ? ckpt.Get(n).to(device, torch::kFloat32, false, true) : t);
+      params.emplace_back(
+          n, separate_masters ? ckpt.Get(n).to(device, torch::kFloat32, false, true) : t);
     }
   }
   dist.BroadcastParameters(params);  // every rank starts from rank 0's weights
@@ -704,7 +707,8 @@ GrpoResult RunGrpo(const GrpoOptions& o) {
       const Group& g = groups[k];
       const int64_t global_k = rank * o.batch + static_cast<int64_t>(k);
       // On the device of the training log-probs (rollouts are padded on the host).
-      batch.push_back({joined(g.old1, g.old2).to(device), g.ref, adv.advantages.narrow(0, global_k * G, G).to(device),
+      batch.push_back({joined(g.old1, g.old2).to(device), g.ref,
+                       adv.advantages.narrow(0, global_k * G, G).to(device),
                        joined(g.mask1, g.mask2).to(device)});
     }
     const std::vector<UpdateLog> updates = PolicyUpdates(

@@ -34,10 +34,10 @@ namespace vstar::train {
 struct GrpoOptions {
   std::string output_dir;            // --output
   std::vector<std::string> inputs;   // -i/--input (prompt records, JSONL; "-" = stdin)
-  policy::PolicyOptions policy;      // --model and the sampling flags (no --template; --dtype is ours)
+  policy::PolicyOptions policy;  // --model and the sampling flags (no --template; --dtype is ours)
   policy::TwoTurnOptions two_turn;   // --profile, --templates, --candidates, --tools, the tool flags
   DeviceOptions device;              // --device
-  std::string dtype = "fp32";        // --dtype fp32|bf16 (bf16: fp32 master weights and optimizer state)
+  std::string dtype = "fp32";  // --dtype fp32|bf16 (bf16: fp32 master weights and optimizer state)
   int64_t num_generations = 4;       // --num-generations: G completions per prompt
   int64_t batch = 1;                 // --batch: prompts per step
   int64_t max_steps = 10;            // --max-steps
@@ -95,23 +95,25 @@ struct UpdateLog {  // one optimizer step
   double grad_norm = 0, lr = 0;
 };
 
-// `updates` optimizer steps on one rollout batch (TRL's num_iterations). Each recomputes every group's
-// log-probs with `logps(k)` (autograd on) and sums the groups' GrpoLoss (TRL's gradient accumulation
-// over the generation batch: accumulation_steps = groups, dapo's token count over all of them), then
-// clips the gradient norm and steps the optimizer at `lr(u)`. `params` are the optimizer's (fp32)
-// parameters; with `compute` (--dtype bf16: the bf16 weights the log-probs run through, in the same
-// order), each group's gradient is added to `params`' in fp32 and the updated masters are copied
-// into `compute` after every step (train/optim.hpp, AccumulateIntoMasters). With one update the old log-probs are the
-// current ones detached (ratio 1, as TRL); with more, the sampled ones, so from the second update on
-// the ratio moves and is clipped to [1 - epsilon, 1 + epsilon_high]. With `dist`, `groups` are this
-// rank's share of the rollout batch: the token count, the group count, the gradients and the logged
-// statistics are summed (or min/max-ed) over the ranks, so every rank takes the step one process
-// holding all the groups would take.
+// `updates` optimizer steps on one rollout batch (TRL's num_iterations). Each recomputes every
+// group's log-probs with `logps(k)` (autograd on) and sums the groups' GrpoLoss (TRL's gradient
+// accumulation over the generation batch: accumulation_steps = groups, dapo's token count over all
+// of them), then clips the gradient norm and steps the optimizer at `lr(u)`. `params` are the
+// optimizer's (fp32) parameters; with `compute` (--dtype bf16: the bf16 weights the log-probs run
+// through, in the same order), each group's gradient is added to `params`' in fp32 and the updated
+// masters are copied into `compute` after every step (train/optim.hpp, AccumulateIntoMasters). With
+// one update the old log-probs are the current ones detached (ratio 1, as TRL); with more, the
+// sampled ones, so from the second update on the ratio moves and is clipped to [1 - epsilon, 1 +
+// epsilon_high]. With `dist`, `groups` are this rank's share of the rollout batch: the token count,
+// the group count, the gradients and the logged statistics are summed (or min/max-ed) over the
+// ranks, so every rank takes the step one process holding all the groups would take.
 std::vector<UpdateLog> PolicyUpdates(const std::vector<RolloutGroup>& groups,
-                                     const std::function<torch::Tensor(size_t)>& logps, const GrpoLossOptions& loss,
-                                     int64_t updates, const std::function<double(int64_t)>& lr,
-                                     double max_grad_norm, const NamedParams& params, AdamW& optimizer,
-                                     const Dist* dist = nullptr, const NamedParams* compute = nullptr);
+                                     const std::function<torch::Tensor(size_t)>& logps,
+                                     const GrpoLossOptions& loss, int64_t updates,
+                                     const std::function<double(int64_t)>& lr, double max_grad_norm,
+                                     const NamedParams& params, AdamW& optimizer,
+                                     const Dist* dist = nullptr,
+                                     const NamedParams* compute = nullptr);
 
 // Data parallelism (WORLD_SIZE > 1, see train/dist.hpp): --batch is per rank; a step's rollout batch
 // is batch x WORLD_SIZE groups and rank r rolls out, scores and trains groups [r*batch, (r+1)*batch)

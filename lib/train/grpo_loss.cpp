@@ -205,7 +205,8 @@ torch::Tensor CompletionLogProbs(const model::QwenVL& model, const model::ModelI
   if (completion_ids.dim() != 2 || completion_ids.size(0) != B || completion_mask.sizes() != completion_ids.sizes())
     throw std::invalid_argument("completion ids and mask must be [B, T] with the prompt's B");
   const int64_t T = completion_ids.size(1);
-  // On the model's device: the prompt's tensors may still be on the host (the engine encodes there).
+  // On the model's device: the prompt's tensors may still be on the host (the engine encodes
+  // there).
   const auto device = model.device();
   auto ids = completion_ids.to(device, torch::kLong);
   auto mask = completion_mask.to(device, torch::kLong);

@@ -90,7 +90,8 @@ void CopyMastersToLive(const NamedParams& live, const NamedParams& master) {
 }
 
 void RegisterDtype(CLI::App& app, std::string& dtype) {
-  app.add_option("--dtype", dtype, "Compute dtype: fp32, or bf16 with fp32 master weights and optimizer state")
+  app.add_option("--dtype", dtype,
+                 "Compute dtype: fp32, or bf16 with fp32 master weights and optimizer state")
       ->check(CLI::IsMember({"fp32", "bf16"}))
       ->capture_default_str();
 }

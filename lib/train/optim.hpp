@@ -51,7 +51,8 @@ double ClipGradNorm(const NamedParams& params, double max_norm);
 // transformers' Trainer does with bf16 weights and fp32 optimizer state. Each backward pass's
 // gradients are added to the masters' in fp32 (so accumulation over micro-batches or groups does
 // not round to bf16) and the live gradients dropped; after the step the masters are copied into
-// the live weights. With fp32 weights `live` and `master` hold the same tensors and both are no-ops.
+// the live weights. With fp32 weights `live` and `master` hold the same tensors and both are
+// no-ops.
 void AccumulateIntoMasters(const NamedParams& live, const NamedParams& master);
 void CopyMastersToLive(const NamedParams& live, const NamedParams& master);
 

@@ -156,10 +156,14 @@ Json RunIdentity(const SftOptions& o, int64_t total_steps, const std::string& fi
 }
 
 Json MetricsJson(const StepMetrics& m) {
-  return Json{{"step", m.step},           {"epoch", m.epoch},
-              {"loss", m.loss},           {"lr", m.lr},
-              {"grad_norm", m.grad_norm}, {"tokens_per_s", m.tokens_per_s},
-              {"trained_tokens", m.trained_tokens}, {"tokens", m.tokens},
+  return Json{{"step", m.step},
+              {"epoch", m.epoch},
+              {"loss", m.loss},
+              {"lr", m.lr},
+              {"grad_norm", m.grad_norm},
+              {"tokens_per_s", m.tokens_per_s},
+              {"trained_tokens", m.trained_tokens},
+              {"tokens", m.tokens},
               {"seconds", m.seconds}};
 }
 
@@ -314,7 +318,9 @@ SftResult RunSft(const SftOptions& o, std::ostream& error_out, const SftHooks& h
       if (Frozen(name, o.freeze)) continue;
       t.set_requires_grad(true);
       live.emplace_back(name, t);
-      master.emplace_back(name, lo.dtype == torch::kFloat32 ? t : ckpt.Get(name).to(device, torch::kFloat32, false, true));
+      master.emplace_back(name, lo.dtype == torch::kFloat32
+                                    ? t
+                                    : ckpt.Get(name).to(device, torch::kFloat32, false, true));
     }
   }
   const bool separate_masters = lo.dtype != torch::kFloat32 && !lora;
@@ -349,7 +355,8 @@ SftResult RunSft(const SftOptions& o, std::ostream& error_out, const SftHooks& h
     std::map<std::string, torch::Tensor> m(master.begin(), master.end());
     for (const auto& [name, t] : all_weights) {
       auto it = m.find(name);
-      w.emplace_back(name, (it != m.end() ? it->second : t).detach().to(torch::kCPU, torch::kFloat32));
+      w.emplace_back(name,
+                     (it != m.end() ? it->second : t).detach().to(torch::kCPU, torch::kFloat32));
     }
     return w;
   };

@@ -88,8 +88,8 @@ TEST_CASE("bench policy.sh runs a 1-layer model and prints its rows") {
   VSTAR_REQUIRE_SHARED("assets/qwen2.5-vl/vocab.json");
   VSTAR_REQUIRE_VENV();
   auto rows = RunBench("policy", {{"BENCH_LAYERS", "1"}, {"BENCH_NEW_TOKENS", "8"}});
-  // fp32: prefill and decode against eager and sdpa, the bound; bf16: prefill and decode against sdpa, the
-  // bound, the kernel against LibTorch's linear; bf16 decode at batch 4 and 8.
+  // fp32: prefill and decode against eager and sdpa, the bound; bf16: prefill and decode against
+  // sdpa, the bound, the kernel against LibTorch's linear; bf16 decode at batch 4 and 8.
   CHECK(rows.size() == 11);
 }
 

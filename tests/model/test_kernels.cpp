@@ -21,11 +21,13 @@ struct Shape {
 };
 
 // Checks `y` (bf16) against the fp64 product of the same bf16 inputs with the bound above.
-void CheckWithinBound(const torch::Tensor& y, const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b) {
+void CheckWithinBound(const torch::Tensor& y, const torch::Tensor& x, const torch::Tensor& w,
+                      const torch::Tensor& b) {
   const int64_t K = w.size(1);
   auto x64 = x.to(torch::kFloat64).reshape({-1, K}), w64 = w.to(torch::kFloat64);
   auto exact = torch::linear(x64, w64, b.defined() ? b.to(torch::kFloat64) : torch::Tensor());
-  auto magnitude = torch::linear(x64.abs(), w64.abs(), b.defined() ? b.to(torch::kFloat64).abs() : torch::Tensor());
+  auto magnitude = torch::linear(x64.abs(), w64.abs(),
+                                 b.defined() ? b.to(torch::kFloat64).abs() : torch::Tensor());
   auto bound = 2.0 * (K * std::ldexp(1.0, -24) * magnitude + std::ldexp(1.0, -9) * exact.abs());
   auto err = (y.reshape({-1, w.size(0)}).to(torch::kFloat64) - exact).abs();
   CHECK((err <= bound).all().item<bool>());
@@ -33,17 +35,20 @@ void CheckWithinBound(const torch::Tensor& y, const torch::Tensor& x, const torc
 
 }  // namespace
 
-TEST_CASE("the bf16 matrix-vector kernel equals LibTorch's bf16 linear within the fp32-accumulation bound",
-          "[model][kernels]") {
+TEST_CASE(
+    "the bf16 matrix-vector kernel equals LibTorch's bf16 linear within the fp32-accumulation "
+    "bound",
+    "[model][kernels]") {
   if (!CpuHasBf16MatVec()) VSTAR_SKIP("this CPU has no AVX512-BF16");
   torch::NoGradGuard no_grad;
   torch::manual_seed(7);
   // Decode shapes of a 0.5B-class decoder (q/o, k/v, gate/up, down) and the LM head cut short, with
-  // row counts 1..8; K tails that are not a multiple of 32 (the masked load) and N not a multiple of 4.
-  const std::vector<Shape> shapes = {{1, 896, 896, true},  {1, 128, 896, true},  {1, 4864, 896, false},
-                                     {1, 896, 4864, false}, {1, 8191, 896, false}, {2, 37, 45, true},
-                                     {3, 5, 100, false},    {4, 1030, 96, true},  {5, 64, 33, true},
-                                     {8, 515, 896, false},  {7, 9, 1, true},      {6, 3, 31, false}};
+  // row counts 1..8; K tails that are not a multiple of 32 (the masked load) and N not a multiple
+  // of 4.
+  const std::vector<Shape> shapes = {
+      {1, 896, 896, true},   {1, 128, 896, true},  {1, 4864, 896, false}, {1, 896, 4864, false},
+      {1, 8191, 896, false}, {2, 37, 45, true},    {3, 5, 100, false},    {4, 1030, 96, true},
+      {5, 64, 33, true},     {8, 515, 896, false}, {7, 9, 1, true},       {6, 3, 31, false}};
   int64_t outputs = 0, same = 0;
   for (const auto& s : shapes) {
     INFO("M " << s.M << " N " << s.N << " K " << s.K << " bias " << s.bias);
@@ -63,12 +68,14 @@ TEST_CASE("the bf16 matrix-vector kernel equals LibTorch's bf16 linear within th
     outputs += ours.numel();
     same += ours.eq(ref).sum().item<int64_t>();
   }
-  // Summation order moves the fp32 sum by a few of its ulps, which rarely crosses a bf16 rounding boundary.
+  // Summation order moves the fp32 sum by a few of its ulps, which rarely crosses a bf16 rounding
+  // boundary.
   INFO(same << " of " << outputs << " outputs bit-identical to LibTorch");
   CHECK(same >= outputs * 95 / 100);
 }
 
-TEST_CASE("LinearForward takes the kernel for decode-sized bf16 rows and LibTorch otherwise", "[model][kernels]") {
+TEST_CASE("LinearForward takes the kernel for decode-sized bf16 rows and LibTorch otherwise",
+          "[model][kernels]") {
   torch::manual_seed(3);
   auto w = torch::randn({40, 64}).to(torch::kBFloat16);
   auto b = torch::randn({40}).to(torch::kBFloat16);
@@ -77,9 +84,12 @@ TEST_CASE("LinearForward takes the kernel for decode-sized bf16 rows and LibTorc
     torch::NoGradGuard no_grad;
     auto y = LinearForward(x3, w, b);
     CHECK(y.sizes() == torch::IntArrayRef({2, 1, 40}));
-    if (HaveBf16MatVec()) CHECK(y.equal(LinearBf16(x3, w, b)));
-    else CHECK(y.equal(torch::linear(x3, w, b)));
-    // More than kMatVecMaxRows rows, fp32, or a non-contiguous weight: LibTorch's result, bit for bit.
+    if (HaveBf16MatVec())
+      CHECK(y.equal(LinearBf16(x3, w, b)));
+    else
+      CHECK(y.equal(torch::linear(x3, w, b)));
+    // More than kMatVecMaxRows rows, fp32, or a non-contiguous weight: LibTorch's result, bit for
+    // bit.
     auto many = torch::randn({kMatVecMaxRows + 1, 64}).to(torch::kBFloat16);
     CHECK(LinearForward(many, w, b).equal(torch::linear(many, w, b)));
     auto x32 = x3.to(torch::kFloat32), w32 = w.to(torch::kFloat32);

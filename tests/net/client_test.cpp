@@ -10,13 +10,15 @@
 using vstar::net::Client;
 using vstar::net::ClientOptions;
 using vstar::net::Json;
-using vstar::test::LoopbackServer;
 using vstar::test::Ask;
+using vstar::test::LoopbackServer;
 using vstar::test::Seconds;
 using vstar::test::SleepMs;
 
 namespace {
-ClientOptions Fast(const LoopbackServer& s, const std::string& tag) { return vstar::test::FastOptions(s.endpoint(), tag); }
+ClientOptions Fast(const LoopbackServer& s, const std::string& tag) {
+  return vstar::test::FastOptions(s.endpoint(), tag);
+}
 }  // namespace
 
 TEST_CASE("client: success returns the content and sends the model and the request") {

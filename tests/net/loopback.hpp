@@ -20,8 +20,9 @@ namespace vstar::test {
 
 // A chat request of one user message.
 inline nlohmann::json Ask(const std::string& text) {
-  return nlohmann::json{{"messages", nlohmann::json::array({nlohmann::json{{"role", "user"}, {"content", text}}})},
-                        {"max_tokens", 16}};
+  return nlohmann::json{
+      {"messages", nlohmann::json::array({nlohmann::json{{"role", "user"}, {"content", text}}})},
+      {"max_tokens", 16}};
 }
 
 // Client settings for loopback servers: short timeouts, quick retries; each call gets its own

@@ -1,6 +1,7 @@
 #pragma once
-// vs-serve as a child process for the tests that talk to it over loopback: started with --port-file,
-// its stderr in a file, SIGTERM to stop, SIGKILL if it is still alive when the test ends.
+// vs-serve as a child process for the tests that talk to it over loopback: started with
+// --port-file, its stderr in a file, SIGTERM to stop, SIGKILL if it is still alive when the test
+// ends.
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -16,12 +17,14 @@
 
 namespace vstar::test {
 
-// vs-serve in the background; its stderr goes to a file. Killed (SIGKILL) if still alive at the end.
+// vs-serve in the background; its stderr goes to a file. Killed (SIGKILL) if still alive at the
+// end.
 struct ServeProcess {
   pid_t pid = -1;
   std::filesystem::path log;
   int port = 0;
-  ServeProcess(const std::vector<std::string>& argv, const std::filesystem::path& dir, const std::string& cache) {
+  ServeProcess(const std::vector<std::string>& argv, const std::filesystem::path& dir,
+               const std::string& cache) {
     log = dir / "serve.log";
     std::filesystem::path port_file = dir / "port";
     pid = fork();

@@ -41,9 +41,10 @@ TEST_CASE("vs-serve: vs-explain against the tiny model, cached rerun, SIGTERM") 
   REQUIRE(fs::exists(model / "config.json"));
   auto dir = vstar::test::TempDir("serve-e2e");
   std::string cache = (dir / "cache").string();
-  vstar::test::ServeProcess server({serve.string(), "--model", model.string(), "--port", "0", "--device", "cpu", "--dtype", "fp32",
-                 "--max-new-tokens", "6", "--served-model-name", "tiny", "--max-batch", "2"},
-                dir, cache);
+  vstar::test::ServeProcess server(
+      {serve.string(), "--model", model.string(), "--port", "0", "--device", "cpu", "--dtype",
+       "fp32", "--max-new-tokens", "6", "--served-model-name", "tiny", "--max-batch", "2"},
+      dir, cache);
   INFO(vstar::test::ReadFile(server.log));
   REQUIRE(server.port > 0);
   std::string endpoint = "http://127.0.0.1:" + std::to_string(server.port) + "/v1";

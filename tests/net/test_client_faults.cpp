@@ -127,7 +127,8 @@ TEST_CASE("client faults: a connection reset mid-body is retried, then reported"
   CHECK(s.accepted() == 3);
   INFO(out[0].error);
   CHECK(out[0].error.find("127.0.0.1") != std::string::npos);
-  CHECK(out[0].error.find("never whole") == std::string::npos);  // no half body passed off as content
+  CHECK(out[0].error.find("never whole") ==
+        std::string::npos);  // no half body passed off as content
 }
 
 TEST_CASE("client faults: a reset mid-body, then a whole answer, succeeds on the retry") {
@@ -148,7 +149,8 @@ TEST_CASE("client faults: a reset mid-body, then a whole answer, succeeds on the
   CHECK(out[0].attempts == 2);
 }
 
-TEST_CASE("client faults: a server trickling bytes past --timeout times out, each attempt bounded") {
+TEST_CASE(
+    "client faults: a server trickling bytes past --timeout times out, each attempt bounded") {
   // One byte every 100 ms of a body that would take 20 s: every read makes progress, so only a
   // whole-transfer limit stops it (curl's CURLOPT_TIMEOUT, which --timeout sets).
   const std::string body = LoopbackServer::Completion(std::string(200, 'z'));

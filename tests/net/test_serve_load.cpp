@@ -1,9 +1,9 @@
 // vs-serve under load from a second process (this test) on loopback, bounded in count and time:
-// concurrent clients, slow clients that send half a request and stall, bodies past --max-body-bytes,
-// malformed JSON, and clients that hang up mid-request. The server must keep serving and answer
-// what vs-serve(1) documents (200, or 503 with Retry-After when --max-queue is full; 400 for
-// malformed bodies; 413 past --max-body-bytes), and its memory must not grow from one round of the
-// same load to the next. Latencies and peak RSS are printed, not asserted.
+// concurrent clients, slow clients that send half a request and stall, bodies past
+// --max-body-bytes, malformed JSON, and clients that hang up mid-request. The server must keep
+// serving and answer what vs-serve(1) documents (200, or 503 with Retry-After when --max-queue is
+// full; 400 for malformed bodies; 413 past --max-body-bytes), and its memory must not grow from one
+// round of the same load to the next. Latencies and peak RSS are printed, not asserted.
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -74,7 +74,9 @@ std::pair<std::string, bool> ReadUntilClosed(int fd, double seconds) {
 }
 
 std::string Chat(const std::string& text) {
-  return Json{{"model", "tiny"}, {"messages", Json::array({Json{{"role", "user"}, {"content", text}}})}}.dump();
+  return Json{{"model", "tiny"},
+              {"messages", Json::array({Json{{"role", "user"}, {"content", text}}})}}
+      .dump();
 }
 
 struct Load {
@@ -94,17 +96,22 @@ Load ValidLoad(int port, int clients, int each) {
       cli.set_read_timeout(60, 0);
       for (int i = 0; i < each; ++i) {
         const auto t0 = std::chrono::steady_clock::now();
-        auto res = cli.Post("/v1/chat/completions", Chat("client " + std::to_string(c) + " asks " + std::to_string(i)),
+        auto res = cli.Post("/v1/chat/completions",
+                            Chat("client " + std::to_string(c) + " asks " + std::to_string(i)),
                             "application/json");
-        const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+        const double ms =
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
+                .count();
         std::lock_guard<std::mutex> lock(mu);
-        if (res && res->status == 200 && Json::parse(res->body)["choices"][0]["message"].contains("content")) {
+        if (res && res->status == 200 &&
+            Json::parse(res->body)["choices"][0]["message"].contains("content")) {
           ++load.ok;
           load.latency_ms.push_back(ms);
         } else if (res && res->status == 503 && res->has_header("Retry-After")) {
           ++load.busy;
         } else {
-          load.other.push_back(res ? std::to_string(res->status) + " " + res->body : httplib::to_string(res.error()));
+          load.other.push_back(res ? std::to_string(res->status) + " " + res->body
+                                   : httplib::to_string(res.error()));
         }
       }
     });
@@ -116,7 +123,8 @@ Load ValidLoad(int port, int clients, int each) {
 
 double Percentile(const std::vector<double>& sorted, double q) {
   if (sorted.empty()) return 0;
-  return sorted[std::min(sorted.size() - 1, static_cast<size_t>(q * static_cast<double>(sorted.size())))];
+  return sorted[std::min(sorted.size() - 1,
+                         static_cast<size_t>(q * static_cast<double>(sorted.size())))];
 }
 
 }  // namespace
@@ -128,12 +136,28 @@ TEST_CASE("vs-serve under load: concurrent, slow, oversized, malformed and vanis
   REQUIRE(fs::exists(model / "config.json"));
   const auto dir = vstar::test::TempDir("serve-load");
   const int kReadTimeout = 2, kMaxBody = 65536;
-  vstar::test::ServeProcess server(
-      {(vstar::test::BinDir() / "vs-serve").string(), "--model", model.string(), "--port", "0", "--device", "cpu",
-       "--dtype", "fp32", "--max-new-tokens", "4", "--served-model-name", "tiny", "--max-batch", "4",
-       "--max-queue", "8", "--read-timeout", std::to_string(kReadTimeout), "--max-body-bytes",
-       std::to_string(kMaxBody)},
-      dir, (dir / "cache").string());
+  vstar::test::ServeProcess server({(vstar::test::BinDir() / "vs-serve").string(),
+                                    "--model",
+                                    model.string(),
+                                    "--port",
+                                    "0",
+                                    "--device",
+                                    "cpu",
+                                    "--dtype",
+                                    "fp32",
+                                    "--max-new-tokens",
+                                    "4",
+                                    "--served-model-name",
+                                    "tiny",
+                                    "--max-batch",
+                                    "4",
+                                    "--max-queue",
+                                    "8",
+                                    "--read-timeout",
+                                    std::to_string(kReadTimeout),
+                                    "--max-body-bytes",
+                                    std::to_string(kMaxBody)},
+                                   dir, (dir / "cache").string());
   INFO(vstar::test::ReadFile(server.log));
   REQUIRE(server.port > 0);
   const int port = server.port;
@@ -150,7 +174,9 @@ TEST_CASE("vs-serve under load: concurrent, slow, oversized, malformed and vanis
     bad.emplace_back([&] {
       const int fd = Connect(port);
       if (fd < 0) return;
-      SendAll(fd, "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n");
+      SendAll(fd,
+              "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: "
+              "application/json\r\n");
       auto [got, closed] = ReadUntilClosed(fd, kReadTimeout + 8);
       close(fd);
       if (closed) ++slow_dropped;
@@ -164,8 +190,11 @@ TEST_CASE("vs-serve under load: concurrent, slow, oversized, malformed and vanis
     for (int i = 0; i < times; ++i) {
       const int fd = Connect(port);
       if (fd < 0) continue;
-      SendAll(fd, "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                  "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body.substr(0, sent));
+      SendAll(fd,
+              "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: "
+              "application/json\r\n"
+              "Content-Length: " +
+                  std::to_string(body.size()) + "\r\n\r\n" + body.substr(0, sent));
       close(fd);
       ++vanished;
       std::this_thread::sleep_for(std::chrono::milliseconds(pause_ms));
@@ -181,18 +210,29 @@ TEST_CASE("vs-serve under load: concurrent, slow, oversized, malformed and vanis
     httplib::Client cli("127.0.0.1", port);
     cli.set_read_timeout(30, 0);
     const std::string huge = Chat(std::string(kMaxBody * 2, 'x'));
-    const std::vector<std::string> broken = {"{", "{\"model\":\"tiny\",\"messages\":", "[1,2,3]", "\xff\xfe{}",
-                                             std::string(1000, '[') , "{\"model\":\"tiny\",\"messages\":[{\"role\":1}]}"};
+    const std::vector<std::string> broken = {"{",
+                                             "{\"model\":\"tiny\",\"messages\":",
+                                             "[1,2,3]",
+                                             "\xff\xfe{}",
+                                             std::string(1000, '['),
+                                             "{\"model\":\"tiny\",\"messages\":[{\"role\":1}]}"};
     for (int round = 0; round < 3; ++round) {
       auto r = cli.Post("/v1/chat/completions", huge, "application/json");
-      if (r && r->status == 413) ++too_big;
-      else wrong_answers.push_back("oversized: " + (r ? std::to_string(r->status) : httplib::to_string(r.error())));
+      if (r && r->status == 413)
+        ++too_big;
+      else
+        wrong_answers.push_back("oversized: " +
+                                (r ? std::to_string(r->status) : httplib::to_string(r.error())));
       for (const auto& b : broken) {
-        // Invalid UTF-8 used to get an empty 500: the parse error quoting the bytes could not be dumped.
+        // Invalid UTF-8 used to get an empty 500: the parse error quoting the bytes could not be
+        // dumped.
         auto m = cli.Post("/v1/chat/completions", b, "application/json");
-        if (m && m->status == 400 && Json::parse(m->body).contains("error")) ++malformed;
-        else wrong_answers.push_back(b.substr(0, 20) + ": " + (m ? std::to_string(m->status) + " " + m->body
-                                                                 : httplib::to_string(m.error())));
+        if (m && m->status == 400 && Json::parse(m->body).contains("error"))
+          ++malformed;
+        else
+          wrong_answers.push_back(
+              b.substr(0, 20) + ": " +
+              (m ? std::to_string(m->status) + " " + m->body : httplib::to_string(m.error())));
       }
     }
   });
@@ -208,10 +248,11 @@ TEST_CASE("vs-serve under load: concurrent, slow, oversized, malformed and vanis
   std::vector<double> all = first.latency_ms;
   all.insert(all.end(), second.latency_ms.begin(), second.latency_ms.end());
   std::sort(all.begin(), all.end());
-  std::cerr << "vs-serve load: " << first.ok + second.ok << " answered 200, " << first.busy + second.busy
-            << " 503 busy; latency p50 " << Percentile(all, 0.5) << " ms, p99 " << Percentile(all, 0.99)
-            << " ms; RSS warm " << rss_warm / 1024 << " MiB, after round 1 " << rss_first / 1024
-            << " MiB, after round 2 " << rss_second / 1024 << " MiB, peak " << peak / 1024 << " MiB" << std::endl;
+  std::cerr << "vs-serve load: " << first.ok + second.ok << " answered 200, "
+            << first.busy + second.busy << " 503 busy; latency p50 " << Percentile(all, 0.5)
+            << " ms, p99 " << Percentile(all, 0.99) << " ms; RSS warm " << rss_warm / 1024
+            << " MiB, after round 1 " << rss_first / 1024 << " MiB, after round 2 "
+            << rss_second / 1024 << " MiB, peak " << peak / 1024 << " MiB" << std::endl;
 
   CHECK(first.other == std::vector<std::string>{});
   CHECK(second.other == std::vector<std::string>{});

@@ -96,9 +96,9 @@ TEST_CASE("vs-grpo: a learnable reward rises within a fixed number of seeded ste
   CHECK(train::ListCheckpoints(out).back().first == 10);
 }
 
-// Pays 1 to each completion whose turn 1 asked <action_explanation>WANT</action_explanation> (awk -v
-// want=yes|no), else 0: the reward program sees each completion's turn-1 text ("turn1", the last key
-// of the completion object) and answers with vs-reward's "reward" key.
+// Pays 1 to each completion whose turn 1 asked <action_explanation>WANT</action_explanation> (awk
+// -v want=yes|no), else 0: the reward program sees each completion's turn-1 text ("turn1", the last
+// key of the completion object) and answers with vs-reward's "reward" key.
 constexpr const char* kToolReward = R"AWK({
   line = $0
   rest = substr(line, index(line, "\"completions\":["))
@@ -114,7 +114,8 @@ constexpr const char* kToolReward = R"AWK({
   print line ",\"reward\":{\"completions\":[" out "]}}"
 })AWK";
 
-TEST_CASE("vs-grpo: the turn-1 tool-call rate moves the way the reward pushes it (clean profile)", "[train][grpo]") {
+TEST_CASE("vs-grpo: the turn-1 tool-call rate moves the way the reward pushes it (clean profile)",
+          "[train][grpo]") {
   VSTAR_REQUIRE_BINARY("vs-sft");
   VSTAR_REQUIRE_BINARY("vs-grpo");
   VSTAR_REQUIRE_PROGRAM("awk");
@@ -132,19 +133,41 @@ TEST_CASE("vs-grpo: the turn-1 tool-call rate moves the way the reward pushes it
     const policy::Turn turn1 = policy::BuildTurn1(profile, rec);
     for (const std::string yes : {"yes", "no"}) {
       const std::string answer1 = "<action_explanation>" + yes + "</action_explanation>";
-      const policy::Turn2 turn2 = policy::BuildTurn2(profile, rec, turn1, answer1, policy::ToolStep{}, candidates);
-      const auto conv = policy::SftMessages(profile, turn1, answer1, turn2.turn,
-                                            "<answer>" + rec.string("label").value_or("") + "</answer>");
-      sft += Json{{"id", rec.string("id").value_or("") + "-" + yes}, {"messages", conv.messages},
-                  {"turn2_messages", conv.turn2_messages}}.dump() + "\n";
+      const policy::Turn2 turn2 =
+          policy::BuildTurn2(profile, rec, turn1, answer1, policy::ToolStep{}, candidates);
+      const auto conv =
+          policy::SftMessages(profile, turn1, answer1, turn2.turn,
+                              "<answer>" + rec.string("label").value_or("") + "</answer>");
+      sft += Json{{"id", rec.string("id").value_or("") + "-" + yes},
+                  {"messages", conv.messages},
+                  {"turn2_messages", conv.turn2_messages}}
+                 .dump() +
+             "\n";
     }
   }
   test::WriteFile(w.dir / "sft.jsonl", sft);
   const fs::path base = w.dir / "sft";
-  auto s = test::Run({"vs-sft", "--model", test::TinyModelDir().string(), "--output", base.string(), "-i",
-                      (w.dir / "sft.jsonl").string(), "--video-max-pixels", std::to_string(test::kTinyVideoPixels),
-                      "--max-steps", "40", "--batch", "4", "--lr", "1e-2", "--schedule", "constant", "--log-level",
-                      "warn", "--metrics", (w.dir / "sft-metrics.jsonl").string()});
+  auto s = test::Run({"vs-sft",
+                      "--model",
+                      test::TinyModelDir().string(),
+                      "--output",
+                      base.string(),
+                      "-i",
+                      (w.dir / "sft.jsonl").string(),
+                      "--video-max-pixels",
+                      std::to_string(test::kTinyVideoPixels),
+                      "--max-steps",
+                      "40",
+                      "--batch",
+                      "4",
+                      "--lr",
+                      "1e-2",
+                      "--schedule",
+                      "constant",
+                      "--log-level",
+                      "warn",
+                      "--metrics",
+                      (w.dir / "sft-metrics.jsonl").string()});
   INFO(s.err);
   REQUIRE(s.status == 0);
   test::WriteFile(w.dir / "tool.awk", kToolReward);
@@ -153,17 +176,48 @@ TEST_CASE("vs-grpo: the turn-1 tool-call rate moves the way the reward pushes it
   //    from the first step to the mean of the last three, within 8 seeded steps.
   auto rates = [&](const std::string& want) {
     const fs::path out = w.dir / ("grpo-" + want), metrics = w.dir / ("grpo-" + want + ".jsonl");
-    auto r = test::Run({"vs-grpo", "--model", base.string(), "--output", out.string(), "-i", w.prompts.string(),
-                        "--profile", "clean", "--candidates", w.candidates.string(), "--device", "cpu",
-                        "--video-max-pixels", std::to_string(test::kTinyVideoPixels), "--temporal-index-mode",
-                        "int_spg", "--max-new-tokens", "40", "-G", "8", "--batch", "2", "--seed", "5",
-                        "--max-steps", "8", "--lr", "2e-3", "--schedule", "constant", "--reward-cmd",
-                        "awk -v want=" + want + " -f " + (w.dir / "tool.awk").string(), "--metrics",
-                        metrics.string(), "--log-level", "warn"});
+    auto r = test::Run({"vs-grpo",
+                        "--model",
+                        base.string(),
+                        "--output",
+                        out.string(),
+                        "-i",
+                        w.prompts.string(),
+                        "--profile",
+                        "clean",
+                        "--candidates",
+                        w.candidates.string(),
+                        "--device",
+                        "cpu",
+                        "--video-max-pixels",
+                        std::to_string(test::kTinyVideoPixels),
+                        "--temporal-index-mode",
+                        "int_spg",
+                        "--max-new-tokens",
+                        "40",
+                        "-G",
+                        "8",
+                        "--batch",
+                        "2",
+                        "--seed",
+                        "5",
+                        "--max-steps",
+                        "8",
+                        "--lr",
+                        "2e-3",
+                        "--schedule",
+                        "constant",
+                        "--reward-cmd",
+                        "awk -v want=" + want + " -f " + (w.dir / "tool.awk").string(),
+                        "--metrics",
+                        metrics.string(),
+                        "--log-level",
+                        "warn"});
     INFO(r.err);
     REQUIRE(r.status == 0);
     std::vector<double> out_rates;
-    for (const auto& m : MetricLines(metrics)) out_rates.push_back(m["tool_rate"]["explain"].get<double>());
+    for (const auto& m : MetricLines(metrics))
+      out_rates.push_back(m["tool_rate"]["explain"].get<double>());
     REQUIRE(out_rates.size() == 8);
     return out_rates;
   };
@@ -291,12 +345,15 @@ TEST_CASE("vs-grpo: SIGKILL mid-run and --resume end with the uninterrupted run'
   for (size_t i = 0; i < 4; ++i) CHECK(hc[i]["reward"] == hw[i]["reward"]);
 }
 
-TEST_CASE("vs-grpo --dtype bf16: fp32 masters, a bf16 reference, and a resume equal to the whole run", "[train][grpo]") {
+TEST_CASE(
+    "vs-grpo --dtype bf16: fp32 masters, a bf16 reference, and a resume equal to the whole run",
+    "[train][grpo]") {
   VSTAR_REQUIRE_BINARY("vs-grpo");
   VSTAR_REQUIRE_PROGRAM("awk");
   const test::World w = test::MakeWorld("vs-grpo-bf16");
-  const std::vector<std::string> common = {"--dtype", "bf16", "--max-steps", "4", "--save-steps", "2", "--lr", "1e-2",
-                                           "--beta", "0.04", "--reward-cmd", "awk -f " + w.reward.string()};
+  const std::vector<std::string> common = {
+      "--dtype", "bf16", "--max-steps", "4",    "--save-steps", "2",
+      "--lr",    "1e-2", "--beta",      "0.04", "--reward-cmd", "awk -f " + w.reward.string()};
   const fs::path whole = w.dir / "whole", cut = w.dir / "cut";
   auto args = Args(w, whole, common);
   args.insert(args.end(), {"--metrics", (w.dir / "m.jsonl").string()});
@@ -312,7 +369,8 @@ TEST_CASE("vs-grpo --dtype bf16: fp32 masters, a bf16 reference, and a resume eq
   }
   CHECK(m[3]["kl"].get<double>() > 0);  // the policy moved away from it
   // The output holds the fp32 masters: moved from the base, and not all representable in bf16.
-  const model::Checkpoint base = model::Checkpoint::Open(test::TinyModelDir()), mine = model::Checkpoint::Open(whole);
+  const model::Checkpoint base = model::Checkpoint::Open(test::TinyModelDir()),
+                          mine = model::Checkpoint::Open(whole);
   const auto up = mine.Get("model.layers.0.mlp.up_proj.weight");
   CHECK(up.scalar_type() == torch::kFloat32);
   CHECK(!torch::equal(up, base.Get("model.layers.0.mlp.up_proj.weight").to(torch::kFloat32)));
@@ -327,8 +385,9 @@ TEST_CASE("vs-grpo --dtype bf16: fp32 masters, a bf16 reference, and a resume eq
   REQUIRE(rr.status == 0);
   CHECK(Weights(cut) == Weights(whole));
   // An fp32 run's checkpoint is not this run's: --dtype is part of the run's identity.
-  auto fp32 = Args(w, w.dir / "fp32", {"--max-steps", "4", "--save-steps", "2", "--lr", "1e-2", "--beta", "0.04",
-                                       "--reward-cmd", "awk -f " + w.reward.string(), "--resume"});
+  auto fp32 = Args(w, w.dir / "fp32",
+                   {"--max-steps", "4", "--save-steps", "2", "--lr", "1e-2", "--beta", "0.04",
+                    "--reward-cmd", "awk -f " + w.reward.string(), "--resume"});
   fs::create_directories(w.dir / "fp32");
   fs::copy(whole / "checkpoint-2", w.dir / "fp32" / "checkpoint-2", fs::copy_options::recursive);
   auto refused = test::Run(fp32);

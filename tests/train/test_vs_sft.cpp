@@ -344,7 +344,9 @@ TEST_CASE("vs-sft bad input: clear messages and documented exit codes with nothi
   CHECK(usage.status == 2);
 }
 
-TEST_CASE("vs-sft --device cpu equals the default bit for bit and a CUDA request without CUDA exits 2", "[train][sft][device]") {
+TEST_CASE(
+    "vs-sft --device cpu equals the default bit for bit and a CUDA request without CUDA exits 2",
+    "[train][sft][device]") {
   VSTAR_REQUIRE_BINARY("vs-sft");
   const fs::path dir = test::TempDir("sft-device");
   const fs::path records = test::WriteRecords(dir);
@@ -354,7 +356,8 @@ TEST_CASE("vs-sft --device cpu equals the default bit for bit and a CUDA request
     for (const auto& m : JsonLines(test::ReadFile(file))) out.push_back(m["loss"].get<double>());
     return out;
   };
-  auto plain = test::Run(Plus(Plus(BaseArgs(dir / "default", records), steps), {"--metrics", (dir / "d.jsonl").string()}));
+  auto plain = test::Run(Plus(Plus(BaseArgs(dir / "default", records), steps),
+                              {"--metrics", (dir / "d.jsonl").string()}));
   INFO(plain.err);
   REQUIRE(plain.status == 0);
   auto cpu = test::Run(Plus(Plus(BaseArgs(dir / "cpu", records), steps),
@@ -363,7 +366,8 @@ TEST_CASE("vs-sft --device cpu equals the default bit for bit and a CUDA request
   REQUIRE(cpu.status == 0);
   REQUIRE(losses(dir / "d.jsonl").size() == 2);
   CHECK(losses(dir / "c.jsonl") == losses(dir / "d.jsonl"));
-  CHECK(test::ReadFile(dir / "cpu" / "model.safetensors") == test::ReadFile(dir / "default" / "model.safetensors"));
+  CHECK(test::ReadFile(dir / "cpu" / "model.safetensors") ==
+        test::ReadFile(dir / "default" / "model.safetensors"));
 
   auto bad = test::Run(Plus(Plus(BaseArgs(dir / "bad", records), steps), {"--device", "tpu"}));
   CHECK(bad.status == 2);
@@ -389,7 +393,8 @@ TEST_CASE("vs-sft --device cpu equals the default bit for bit and a CUDA request
   REQUIRE(gpu.status == 0);
   const auto want = losses(dir / "c.jsonl"), got = losses(dir / "g.jsonl");
   REQUIRE(got.size() == want.size());
-  for (size_t i = 0; i < got.size(); ++i) CHECK(std::abs(got[i] - want[i]) <= 1e-4 * std::abs(want[i]));
+  for (size_t i = 0; i < got.size(); ++i)
+    CHECK(std::abs(got[i] - want[i]) <= 1e-4 * std::abs(want[i]));
 }
 
 TEST_CASE("vs-sft TensorBoard event files read back with the tensorboard package", "[train][sft][python]") {

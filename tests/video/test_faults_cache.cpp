@@ -38,10 +38,11 @@ std::string Quote(const std::string& s) {
 // writing the entry takes a good part of a run and a 1 MiB file system fills up mid-entry).
 fs::path EncodeClip(const fs::path& dir) {
   const fs::path clip = dir / "clip.mp4";
-  auto r = Run({"/bin/sh", "-c",
-                "ffmpeg -nostdin -y -v error -f lavfi -i testsrc2=size=176x144:rate=25 -t 4 -c:v libx264 "
-                "-pix_fmt yuv420p " +
-                    Quote(clip.string())});
+  auto r = Run(
+      {"/bin/sh", "-c",
+       "ffmpeg -nostdin -y -v error -f lavfi -i testsrc2=size=176x144:rate=25 -t 4 -c:v libx264 "
+       "-pix_fmt yuv420p " +
+           Quote(clip.string())});
   REQUIRE(r.status == 0);
   return clip;
 }
@@ -55,7 +56,8 @@ std::string Records(const fs::path& clip, int n) {
 // SHA-256 of each frame file a frames record names, in order.
 std::vector<std::string> FrameHashes(const json& rec) {
   std::vector<std::string> h;
-  for (const auto& p : rec.at("frames").at("paths")) h.push_back(vstar::io::Sha256File(p.get<std::string>()));
+  for (const auto& p : rec.at("frames").at("paths"))
+    h.push_back(vstar::io::Sha256File(p.get<std::string>()));
   return h;
 }
 
@@ -64,7 +66,8 @@ std::string CannotMount(const fs::path& dir) {
   if (auto why = vstar::test::MissingProgram("unshare"); !why.empty()) return why;
   auto r = Run({"/usr/bin/env", "unshare", "--mount", "--map-root-user", "/bin/sh", "-c",
                 "mount -t tmpfs -o size=64k vstar-test \"$0\"", dir.string()});
-  return r.status == 0 ? std::string() : "cannot mount a tmpfs in a private mount namespace: " + r.err;
+  return r.status == 0 ? std::string()
+                       : "cannot mount a tmpfs in a private mount namespace: " + r.err;
 }
 
 // Runs vs-decode with its cache on a fresh tmpfs mounted with `mount_opts` over `cache`; the files
@@ -77,15 +80,17 @@ vstar::test::RunResult DecodeOnTmpfs(const fs::path& cache, const std::string& m
       "\"$@\"; rc=$?\n"
       "find \"$cache\" -type f > \"$listing\"\n"
       "exit $rc\n";
-  return Run({"/usr/bin/env", "unshare", "--mount", "--map-root-user", "/bin/sh", "-c", script, cache.string(), mount_opts,
-              listing.string(), (vstar::test::BinDir() / "vs-decode").string(), "--sample", "all"},
+  return Run({"/usr/bin/env", "unshare", "--mount", "--map-root-user", "/bin/sh", "-c", script,
+              cache.string(), mount_opts, listing.string(),
+              (vstar::test::BinDir() / "vs-decode").string(), "--sample", "all"},
              input, {{"VSTAR_CACHE", cache.string()}});
 }
 
-// The run ended with exit 3 (man vs-decode, EXIT STATUS: some records carry an error) and nothing was
-// lost: one record out per record in, in order, each keeping its fields and carrying vs-decode's
-// error, whose message contains `why`.
-void CheckEveryRecordFailed(const vstar::test::RunResult& r, const fs::path& clip, int n, const std::string& why) {
+// The run ended with exit 3 (man vs-decode, EXIT STATUS: some records carry an error) and nothing
+// was lost: one record out per record in, in order, each keeping its fields and carrying
+// vs-decode's error, whose message contains `why`.
+void CheckEveryRecordFailed(const vstar::test::RunResult& r, const fs::path& clip, int n,
+                            const std::string& why) {
   INFO(r.err);
   CHECK(r.status == 3);
   const auto lines = vstar::test::Lines(r.out);
@@ -99,10 +104,12 @@ void CheckEveryRecordFailed(const vstar::test::RunResult& r, const fs::path& cli
     CHECK(rec["error"]["stage"] == "vs-decode");
     CHECK_THAT(rec["error"]["message"].get<std::string>(), Catch::Contains(why));
   }
-  CHECK_THAT(r.err, Catch::Contains("done " + std::to_string(n) + " records, " + std::to_string(n) + " with errors"));
+  CHECK_THAT(r.err, Catch::Contains("done " + std::to_string(n) + " records, " + std::to_string(n) +
+                                    " with errors"));
 }
 
-// Starts vs-decode on `input` (a file) with its cache in `cache`, output discarded; returns its pid.
+// Starts vs-decode on `input` (a file) with its cache in `cache`, output discarded; returns its
+// pid.
 pid_t StartDecode(const fs::path& input, const fs::path& cache) {
   const std::string exe = (vstar::test::BinDir() / "vs-decode").string();
   const pid_t pid = fork();
@@ -160,8 +167,9 @@ std::pair<Micros, Micros> WriteWindow(const fs::path& input, const fs::path& cac
 
 }  // namespace
 
-TEST_CASE("vs-decode: a writer killed at random points never leaves an entry that is read back corrupt",
-          "[video][faults]") {
+TEST_CASE(
+    "vs-decode: a writer killed at random points never leaves an entry that is read back corrupt",
+    "[video][faults]") {
   VSTAR_REQUIRE_PROGRAM("ffmpeg");
   VSTAR_REQUIRE_BINARY("vs-decode");
   const fs::path dir = vstar::test::TempDir("faults-kill");
@@ -170,7 +178,8 @@ TEST_CASE("vs-decode: a writer killed at random points never leaves an entry tha
   vstar::test::WriteFile(input, Records(clip, 1));
 
   // The reference: an undisturbed run into a cache of its own.
-  auto ref = Run({"vs-decode", "--sample", "all"}, Records(clip, 1), {{"VSTAR_CACHE", (dir / "ref").string()}});
+  auto ref = Run({"vs-decode", "--sample", "all"}, Records(clip, 1),
+                 {{"VSTAR_CACHE", (dir / "ref").string()}});
   REQUIRE(ref.status == 0);
   const json ref_rec = json::parse(ref.out);
   const auto ref_hashes = FrameHashes(ref_rec);
@@ -201,21 +210,24 @@ TEST_CASE("vs-decode: a writer killed at random points never leaves an entry tha
     // The rerun over what the killed writer left: the same frames, byte for byte.
     INFO("iteration " << i << ", killed after " << delay << " us, " << left.files << " files left, "
                       << (left.complete ? "entry complete" : "entry incomplete"));
-    auto rerun = Run({"vs-decode", "--sample", "all"}, Records(clip, 1), {{"VSTAR_CACHE", cache.string()}});
+    auto rerun =
+        Run({"vs-decode", "--sample", "all"}, Records(clip, 1), {{"VSTAR_CACHE", cache.string()}});
     REQUIRE(rerun.status == 0);
     const json rec = json::parse(rerun.out);
     REQUIRE_FALSE(rec.contains("error"));
     CHECK(rec["frames"]["indices"] == ref_rec["frames"]["indices"]);
     CHECK(FrameHashes(rec) == ref_hashes);
     // A second reader is served from the cache and sees the same.
-    auto again = Run({"vs-decode", "--sample", "all"}, Records(clip, 1), {{"VSTAR_CACHE", cache.string()}});
+    auto again =
+        Run({"vs-decode", "--sample", "all"}, Records(clip, 1), {{"VSTAR_CACHE", cache.string()}});
     REQUIRE(again.status == 0);
     CHECK(again.err.find("1 from the cache") != std::string::npos);
     CHECK(FrameHashes(json::parse(again.out)) == ref_hashes);
     std::error_code ec;
     fs::remove_all(cache, ec);
   }
-  INFO(killed << " of " << kIterations << " runs killed, " << killed_mid_entry << " while the entry was half written");
+  INFO(killed << " of " << kIterations << " runs killed, " << killed_mid_entry
+              << " while the entry was half written");
   // The kill times span the write window, so most land while the entry is half written; if none
   // did, this test exercised nothing.
   CHECK(killed_mid_entry > 0);
@@ -231,16 +243,16 @@ TEST_CASE("vs-decode: a full or read-only cache gives every record an error, exi
   const fs::path clip = EncodeClip(dir);
 
   SECTION("full: 1 MiB holds 13 of the 100 frames, so the disk fills in the middle of the entry") {
-    CheckEveryRecordFailed(DecodeOnTmpfs(cache, "size=1m", dir / "left.txt", Records(clip, 3)), clip, 3,
-                           "No space left on device");
+    CheckEveryRecordFailed(DecodeOnTmpfs(cache, "size=1m", dir / "left.txt", Records(clip, 3)),
+                           clip, 3, "No space left on device");
     // The failed writes removed their temp files, and no entry claims to be complete.
     const std::string left = vstar::test::ReadFile(dir / "left.txt");
     CHECK(left.find(".tmp") == std::string::npos);
     CHECK(left.find("frames.json") == std::string::npos);
   }
   SECTION("read-only: the error names the cache directory") {
-    CheckEveryRecordFailed(DecodeOnTmpfs(cache, "ro,size=1m", dir / "left.txt", Records(clip, 2)), clip, 2,
-                           "Read-only file system [" + cache.string());
+    CheckEveryRecordFailed(DecodeOnTmpfs(cache, "ro,size=1m", dir / "left.txt", Records(clip, 2)),
+                           clip, 2, "Read-only file system [" + cache.string());
     CHECK(vstar::test::ReadFile(dir / "left.txt").empty());
   }
 }
