@@ -511,6 +511,92 @@ TEST_CASE(
   CHECK(bad.err.find("dtype=fp32|bf16, fps=N, video_max_pixels=N") != std::string::npos);
 }
 
+namespace {
+
+// A teacher request and its reply as an SFT record: what a local teacher is fine-tuned on.
+Json TeacherSftRecord(const plugin::TeachRequest& r, const std::string& reply) {
+  Json messages = Json::array();
+  for (const auto& m : r.messages) {
+    Json content = Json::array();
+    for (const auto& c : m.content) {
+      if (c.type == plugin::ContentItem::Type::kText)
+        content.push_back({{"type", "text"}, {"text", c.text}});
+      if (c.type == plugin::ContentItem::Type::kVideo)
+        content.push_back({{"type", "video"}, {"frames", c.frames}, {"sample_fps", c.sample_fps}});
+    }
+    messages.push_back({{"role", m.role}, {"content", content}});
+  }
+  messages.push_back(
+      {{"role", "assistant"}, {"content", Json::array({{{"type", "text"}, {"text", reply}}})}});
+  return {{"id", r.id + "/" + r.stage}, {"messages", messages}};
+}
+
+}  // namespace
+
+TEST_CASE(
+    "vs-decompose --teacher policy: a checkpoint fine-tuned on a teacher's conversations writes "
+    "verified chains",
+    "[policy][decompose][pipeline]") {
+  VSTAR_REQUIRE_BINARY("vs-decompose");
+  VSTAR_REQUIRE_BINARY("vs-sft");
+  // A scripted teacher answers three records; its requests and replies (the teacher's view: the
+  // student's turns plus the instruction naming the truth) train the tiny model with vs-sft. That
+  // checkpoint, as --teacher policy, must then write the same chains through the real binary: every
+  // one verified, no error record.
+  Harness h;
+  h.teacher.script = [](const plugin::TeachRequest& r) {
+    return r.stage == "turn1" ? TurnOne(false) : Chain("up", r.label);
+  };
+  const std::vector<std::string> labels = {"wave", "cartwheel", "kick_ball"};
+  std::vector<Json> in;
+  std::string input;
+  for (size_t i = 0; i < labels.size(); ++i) {
+    Json r = Rec("t" + std::to_string(i), labels[i]);
+    r["frames"] = TinyFrames();
+    input += r.dump() + "\n";
+    in.push_back(std::move(r));
+  }
+  auto want = h.Run(in);
+  std::string teacher_data;
+  for (const auto& call : h.teacher.calls)
+    for (const auto& r : call)
+      teacher_data += TeacherSftRecord(r, h.teacher.script(r)).dump() + "\n";
+  REQUIRE(test::Lines(teacher_data).size() >= 2 * labels.size());
+  auto dir = test::TempDir("decompose-trained-teacher");
+  test::WriteFile(dir / "teacher.jsonl", teacher_data);
+  test::WriteFile(dir / "classes.txt", kCandidates);
+  const std::string pixels = std::to_string(84 * 56);
+  auto sft =
+      test::Run({"vs-sft", "--model", (test::FixtureDir() / "model/tiny/model").string(),
+                 "--output", (dir / "teacher").string(), "-i", (dir / "teacher.jsonl").string(),
+                 "--max-steps", "100", "--lr", "1e-2", "--schedule", "constant", "--batch", "6",
+                 "--video-max-pixels", pixels, "--log-level", "warn"});
+  INFO(sft.err);
+  REQUIRE(sft.status == 0);
+
+  auto r = test::Run(
+      {"vs-decompose", "--teacher", "policy", "--teacher-model", (dir / "teacher").string(),
+       "--teacher-opt", "dtype=fp32", "--teacher-opt", "video_max_pixels=" + pixels, "--candidates",
+       (dir / "classes.txt").string(), "--retries", "0", "--log-level", "warn"},
+      input);
+  INFO(r.err);
+  CHECK(r.status == 0);
+  auto lines = test::Lines(r.out);
+  REQUIRE(lines.size() == labels.size());
+  for (size_t i = 0; i < lines.size(); ++i) {
+    Json j = Json::parse(lines[i]);
+    INFO(j.dump());
+    REQUIRE_FALSE(j.contains("error"));
+    CHECK(j["id"] == want[i]["id"]);
+    CHECK(j["teacher"]["source"] == "policy:" + (dir / "teacher").string());
+    CHECK(j["teacher"]["label"] == labels[i]);
+    CHECK(j["teacher"]["attempts"] == Json::array({1, 1}));
+    CHECK(j["messages"] == want[i]["messages"]);
+    CHECK(j["turn2_messages"] == want[i]["turn2_messages"]);
+    CHECK(Text(j["turn2_messages"][2]) == Chain("up", labels[i]));
+  }
+}
+
 TEST_CASE("vs-decompose refuses a profile without teacher templates and an unknown teacher option",
           "[policy][decompose]") {
   VSTAR_REQUIRE_BINARY("vs-decompose");
