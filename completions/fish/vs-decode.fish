@@ -19,3 +19,4 @@ complete -c vs-decode -l timeout -d 'Seconds allowed per clip; 0 = no limit' -r 
 complete -c vs-decode -l decode-threads -d 'libavcodec threads per clip; 0 = cores / --threads' -r -f
 complete -c vs-decode -l no-cache -d 'Decode even when the frame cache already holds the result' -r -f
 complete -c vs-decode -l no-seek -d 'Never seek: decode every clip sequentially (the reference path; same frames, slower)' -r -f
+complete -c vs-decode -l follow-symlinks -d 'Read `video` paths that are symbolic links (refused by default: a record must not be able to point vs-decode at a file its path does not name)' -r -f

@@ -44,6 +44,10 @@ void DecodeOptions::Register(CLI::App& app) {
   app.add_flag("--no-cache", no_cache, "Decode even when the frame cache already holds the result");
   app.add_flag("--no-seek", no_seek,
                "Never seek: decode every clip sequentially (the reference path; same frames, slower)");
+  app.add_flag("--follow-symlinks", follow_symlinks,
+               "Read `video` paths that are symbolic links (refused by default: a record must not "
+               "be able to "
+               "point vs-decode at a file its path does not name)");
 }
 
 int DefaultClipThreads() {
@@ -126,6 +130,12 @@ uint64_t NanosecondsSince(std::chrono::steady_clock::time_point t0) {
 }  // namespace
 
 io::Json DecodeStage::DecodeFile(const fs::path& file) {
+  std::error_code ec;
+  if (!opt_.follow_symlinks && fs::is_symlink(file, ec)) {
+    const fs::path target = fs::read_symlink(file, ec);
+    throw DecodeError("a symbolic link (to " + target.string() + "), refused: " + file.string() +
+                      " (--follow-symlinks reads it)");
+  }
   if (!fs::exists(file)) throw DecodeError("no such file: " + file.string());
   if (!fs::is_regular_file(file)) throw DecodeError("not a regular file: " + file.string());
   const std::string identity = FileIdentity(file);

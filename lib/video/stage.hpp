@@ -26,6 +26,7 @@ struct DecodeOptions {
   int decode_threads = 0;       // --decode-threads, libavcodec threads per clip (0 = auto)
   bool no_cache = false;        // --no-cache: decode even when the cache has the frames
   bool no_seek = false;         // --no-seek: always decode sequentially (the reference path)
+  bool follow_symlinks = false;  // --follow-symlinks: read `video` paths that are symbolic links
 
   void Register(CLI::App& app);
 };

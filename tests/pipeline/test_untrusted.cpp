@@ -1,17 +1,20 @@
 // Records pointing vs-decode at inputs nobody vetted: a FIFO or a device (opening would block or
-// read for ever) and images whose header claims a huge frame (a decompression bomb: a few hundred
-// bytes that decode to gigabytes) are refused with an error record, promptly and before the frame
-// is allocated.
+// read for ever), a symbolic link (the path does not name what would be read) and images whose
+// header claims a huge frame (a decompression bomb: a few hundred bytes that decode to gigabytes)
+// are refused with an error record, promptly and before the frame is allocated.
 #include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <cstdint>
+#include <filesystem>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "support.hpp"
 
+namespace fs = std::filesystem;
 namespace test = vstar::test;
 using Json = nlohmann::json;
 
@@ -44,10 +47,13 @@ std::string PngClaiming(uint32_t width, uint32_t height) {
 }
 
 // vs-decode over `records` under timeout(1) (status 124 if it blocked).
-test::RunResult Decode(const std::string& records, const std::string& tag) {
-  return test::Run({"/usr/bin/timeout", "60", (test::BinDir() / "vs-decode").string(), "--sample",
-                    "uniform:1", "--progress", "never"},
-                   records, {{"VSTAR_CACHE", test::TempDir(tag).string()}});
+test::RunResult Decode(const std::string& records, const std::string& tag,
+                       const std::vector<std::string>& extra = {}) {
+  std::vector<std::string> argv = {
+      "/usr/bin/timeout", "60",   (test::BinDir() / "vs-decode").string(), "--sample", "uniform:1",
+      "--progress",       "never"};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  return test::Run(argv, records, {{"VSTAR_CACHE", test::TempDir(tag).string()}});
 }
 
 }  // namespace
@@ -70,6 +76,39 @@ TEST_CASE("vs-decode: FIFOs and devices are refused without opening them", "[pip
     INFO(line);
     CHECK(rec["error"]["message"].get<std::string>().find("not a regular file") != std::string::npos);
   }
+}
+
+TEST_CASE("vs-decode: a video path that is a symbolic link is refused unless --follow-symlinks",
+          "[pipeline][untrusted]") {
+  VSTAR_REQUIRE_BINARY("vs-decode");
+  VSTAR_REQUIRE_PROGRAM("timeout");
+  const auto dir = test::TempDir("untrusted-symlink");
+  test::WriteFile(dir / "clip.png", PngClaiming(1, 1));
+  fs::create_symlink(dir / "clip.png", dir / "link.png");
+  fs::create_symlink("/etc/passwd", dir / "secret.mp4");
+  std::string in;
+  for (std::string name : {"clip.png", "link.png", "secret.mp4"})
+    in += Json{{"id", name}, {"video", (dir / name).string()}}.dump() + "\n";
+  auto r = Decode(in, "untrusted-symlink-cache");
+  CHECK(r.status == 3);
+  auto lines = test::Lines(r.out);
+  REQUIRE(lines.size() == 3);
+  CHECK(Json::parse(lines[0])["frames"]["width"] == 1);
+  for (size_t i : {1, 2}) {
+    INFO(lines[i]);
+    const std::string msg = Json::parse(lines[i])["error"]["message"];
+    CHECK(msg.find("symbolic link") != std::string::npos);
+    CHECK(msg.find("--follow-symlinks") != std::string::npos);
+  }
+  CHECK(r.out.find("root:") == std::string::npos);  // nothing of the target was read
+
+  // With the flag the link to a clip is read like the clip; the one to a non-video fails as media.
+  auto followed = Decode(in, "untrusted-symlink-cache", {"--follow-symlinks"});
+  lines = test::Lines(followed.out);
+  REQUIRE(lines.size() == 3);
+  CHECK(Json::parse(lines[1])["frames"]["width"] == 1);
+  CHECK(Json::parse(lines[2])["error"]["message"].get<std::string>().find("symbolic link") ==
+        std::string::npos);
 }
 
 TEST_CASE("vs-decode: a frame size past the limit is refused before it is allocated",
