@@ -24,5 +24,6 @@ complete -c vs-serve -l request-timeout -d 'seconds a request may wait and gener
 complete -c vs-serve -l max-batch -d 'requests generated together' -r -f
 complete -c vs-serve -l batch-wait-ms -d 'how long the first request waits for company' -r -f
 complete -c vs-serve -l max-queue -d 'requests waiting at most; more get HTTP 503' -r -f
+complete -c vs-serve -l api-key-env -d 'name of the environment variable holding the API key that /v1/ requests must send as '\''Authorization: Bearer KEY'\'' (others get HTTP 401; the key is never printed)' -r -f
 complete -c vs-serve -l device -d 'auto, cpu, cuda or cuda:N' -r -f
 complete -c vs-serve -l log-level -d 'debug, info, warn, error or quiet (stderr)' -r -f -a 'debug info warn error quiet'

@@ -7,6 +7,7 @@
 #include <cerrno>
 
 #include <chrono>
+#include <cstdlib>
 #include <ctime>
 #include <filesystem>
 #include <future>
@@ -60,6 +61,19 @@ void ServeOptions::Register(CLI::App& app) {
       ->capture_default_str();
   app.add_option("--max-queue", max_queue, "requests waiting at most; more get HTTP 503")
       ->capture_default_str();
+  app.add_option(
+      "--api-key-env", api_key_env,
+      "name of the environment variable holding the API key that /v1/ requests must send as "
+      "'Authorization: Bearer KEY' (others get HTTP 401; the key is never printed)");
+}
+
+bool ConstantTimeEqual(std::string_view a, std::string_view b) {
+  // Every byte of b is compared whatever a holds, and the difference is accumulated without a
+  // branch, so the time tells nothing about how much of a guess was right.
+  unsigned char diff = a.size() == b.size() ? 0 : 1;
+  for (size_t i = 0; i < b.size(); ++i)
+    diff |= static_cast<unsigned char>((i < a.size() ? a[i] : ~b[i]) ^ b[i]);
+  return diff == 0;
 }
 
 std::string Base64Decode(std::string_view text) {
@@ -255,6 +269,13 @@ struct ChatServer::Http {
 ChatServer::ChatServer(ServeOptions options, ChatBackend& backend)
     : options_(std::move(options)), backend_(backend), http_(std::make_unique<Http>()) {
   if (options_.max_batch < 1) throw std::invalid_argument("--max-batch must be at least 1");
+  if (!options_.api_key_env.empty()) {
+    const char* key = std::getenv(options_.api_key_env.c_str());
+    if (!key || !*key)
+      throw std::invalid_argument("--api-key-env " + options_.api_key_env +
+                                  ": the variable is not set or empty");
+    api_key_ = key;
+  }
   started_ = static_cast<int64_t>(std::time(nullptr));
   auto& s = http_->server;
   s.set_payload_max_length(options_.max_body_bytes);
@@ -268,6 +289,25 @@ ChatServer::ChatServer(ServeOptions options, ChatBackend& backend)
     // 500.
     res.set_content(body.dump(-1, ' ', false, Json::error_handler_t::replace), "application/json");
   };
+  // With a key, everything under /v1/ needs it; /health stays open for probes (it names the model
+  // and the queue length only), as in vLLM's server.
+  s.set_pre_routing_handler([this, send](const httplib::Request& req, httplib::Response& res) {
+    if (api_key_.empty() || req.path.rfind("/v1/", 0) != 0)
+      return httplib::Server::HandlerResponse::Unhandled;
+    const std::string auth = req.get_header_value("Authorization");
+    const std::string_view scheme = "Bearer ";
+    const bool bearer =
+        auth.size() >= scheme.size() && Lower(auth.substr(0, scheme.size())) == "bearer ";
+    if (bearer && ConstantTimeEqual(std::string_view(auth).substr(scheme.size()), api_key_))
+      return httplib::Server::HandlerResponse::Unhandled;
+    ++stats_.requests;
+    ++stats_.rejected;
+    res.set_header("WWW-Authenticate", "Bearer");
+    send(res, 401,
+         ErrorBody(401, bearer ? "wrong API key"
+                               : "this server needs an API key: send 'Authorization: Bearer KEY'"));
+    return httplib::Server::HandlerResponse::Handled;
+  });
   s.Get("/health", [this, send](const httplib::Request&, httplib::Response& res) {
     size_t queued;
     {

@@ -35,6 +35,10 @@ struct ServeOptions {
   size_t max_batch = 4;            // --max-batch
   double batch_wait_ms = 10;       // --batch-wait-ms
   size_t max_queue = 64;           // --max-queue
+  // --api-key-env NAME: /v1/ requests must carry "Authorization: Bearer <the variable's value>".
+  // The key is taken from the environment, not the command line, so that ps and shell histories do
+  // not show it (as the client's --api-key-env).
+  std::string api_key_env;
 
   void Register(CLI::App& app);
 };
@@ -97,6 +101,8 @@ ChatRequest ParseChatRequest(const nlohmann::json& body, size_t max_frames);
 // Decodes a data: URL ("data:image/jpeg;base64,...") into a checked Frame.
 Frame DecodeDataUrl(const std::string& url);
 std::string Base64Decode(std::string_view text);  // throws RequestError(400) on bad input
+// a == b in a time that depends on b's length only, not on where they differ (API key checks).
+bool ConstantTimeEqual(std::string_view a, std::string_view b);
 
 class ChatServer {
  public:
@@ -120,6 +126,7 @@ class ChatServer {
   nlohmann::json Answer(ChatRequest request);
 
   ServeOptions options_;
+  std::string api_key_;  // from options_.api_key_env; empty: no authentication
   ChatBackend& backend_;
   struct Http;
   std::unique_ptr<Http> http_;

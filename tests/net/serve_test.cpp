@@ -98,3 +98,75 @@ TEST_CASE("vs-serve: vs-explain against the tiny model, cached rerun, SIGTERM") 
   CHECK(log.find("SIGTERM") != std::string::npos);
   CHECK(log.find("stopped after " + std::to_string(4 + failed) + " requests") != std::string::npos);
 }
+
+TEST_CASE(
+    "vs-serve --api-key-env: only keyed clients get answers, and the key is in no log, record or "
+    "cache file") {
+  VSTAR_REQUIRE_BINARY("vs-serve");
+  VSTAR_REQUIRE_BINARY("vs-explain");
+  const std::string key = "sk-vstar-serve-0123456789abcdef";
+  ::setenv("VSTAR_TEST_SERVE_E2E_KEY", key.c_str(), 1);  // the server inherits it
+  fs::path model = vstar::test::FixtureDir() / "model/tiny/model";
+  auto dir = vstar::test::TempDir("serve-key");
+  std::string cache = (dir / "cache").string();
+  vstar::test::ServeProcess server(
+      {(vstar::test::BinDir() / "vs-serve").string(), "--model", model.string(), "--port", "0",
+       "--device", "cpu", "--dtype", "fp32", "--max-new-tokens", "4", "--served-model-name", "tiny",
+       "--api-key-env", "VSTAR_TEST_SERVE_E2E_KEY", "--log-level", "debug"},
+      dir, cache);
+  INFO(vstar::test::ReadFile(server.log));
+  REQUIRE(server.port > 0);
+  vstar::test::WriteFile(dir / "classes.txt", "wave\n");
+  std::vector<std::string> ask = {"vs-explain",
+                                  "--what",
+                                  "classes",
+                                  "--classes",
+                                  (dir / "classes.txt").string(),
+                                  "--plugin",
+                                  "openai",
+                                  "--endpoint",
+                                  "http://127.0.0.1:" + std::to_string(server.port) + "/v1",
+                                  "--api-model",
+                                  "tiny",
+                                  "--plugin-opt",
+                                  "max_tokens=4",
+                                  "--log-level",
+                                  "debug",
+                                  "--retries",
+                                  "0"};
+  std::map<std::string, std::string> env = {{"VSTAR_CACHE", cache},
+                                            {"VSTAR_TEST_SERVE_E2E_KEY", key}};
+  auto anonymous = vstar::test::Run(ask, "", env);
+  INFO(anonymous.err);
+  CHECK(anonymous.status == 3);
+  CHECK(anonymous.out.find("HTTP 401") != std::string::npos);
+  ask.insert(ask.end(), {"--api-key-env", "VSTAR_TEST_SERVE_E2E_KEY"});
+  auto keyed = vstar::test::Run(ask, "", env);
+  INFO(keyed.err);
+  CHECK(keyed.out.find("HTTP 401") == std::string::npos);
+  auto recs = Records(keyed.out);
+  REQUIRE(recs.size() == 1);
+  // A random tiny model may answer only special tokens (empty text): then the record says so.
+  if (recs[0].contains("error"))
+    CHECK(recs[0]["error"]["message"].get<std::string>().find("empty text") != std::string::npos);
+  else
+    CHECK(recs[0]["explain"]["source"] == "openai:tiny");
+  CHECK(server.Stop() == 0);
+
+  const std::string log = vstar::test::ReadFile(server.log);
+  INFO(log);
+  CHECK(log.find("stopped after 2 requests") != std::string::npos);
+  for (const std::string* text : std::vector<const std::string*>{
+           &log, &anonymous.out, &anonymous.err, &keyed.out, &keyed.err}) {
+    CHECK(text->find(key) == std::string::npos);
+    CHECK(text->find(key.substr(3, 16)) == std::string::npos);
+  }
+  size_t files = 0;
+  for (auto& e : fs::recursive_directory_iterator(cache)) {
+    if (!e.is_regular_file()) continue;
+    ++files;
+    INFO(e.path());
+    CHECK(vstar::test::ReadFile(e.path()).find(key.substr(3, 16)) == std::string::npos);
+  }
+  CHECK(files > 0);
+}

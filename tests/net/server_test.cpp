@@ -224,3 +224,74 @@ TEST_CASE("server: base64 decoding") {
   CHECK(net::Base64Decode(net::Base64("\x01\x02\xff")) == "\x01\x02\xff");
   CHECK_THROWS_AS(net::Base64Decode("Zm9v!"), net::RequestError);
 }
+
+TEST_CASE("server: ConstantTimeEqual is equality") {
+  CHECK(net::ConstantTimeEqual("sk-123", "sk-123"));
+  CHECK(net::ConstantTimeEqual("", ""));
+  CHECK_FALSE(net::ConstantTimeEqual("sk-124", "sk-123"));
+  CHECK_FALSE(net::ConstantTimeEqual("sk-12", "sk-123"));    // a prefix
+  CHECK_FALSE(net::ConstantTimeEqual("sk-1234", "sk-123"));  // longer
+  CHECK_FALSE(net::ConstantTimeEqual("", "sk-123"));
+  CHECK_FALSE(net::ConstantTimeEqual("sk-123", ""));
+  CHECK_FALSE(net::ConstantTimeEqual(std::string("sk-12\0", 6), "sk-123"));
+}
+
+TEST_CASE(
+    "server: --api-key-env makes /v1/ answer 401 without the Bearer key, and /health stays open") {
+  ::setenv("VSTAR_TEST_SERVE_KEY", "sk-serve-0123456789", 1);
+  net::ServeOptions o;
+  o.api_key_env = "VSTAR_TEST_SERVE_KEY";
+  Running r(o);
+  auto c = r.Http();
+  auto post = [&](const httplib::Headers& h) {
+    auto res = c.Post("/v1/chat/completions", h, Chat("x").dump(), "application/json");
+    REQUIRE(res);
+    return std::make_pair(res->status, res->body);
+  };
+  for (const httplib::Headers& h :
+       {httplib::Headers{}, httplib::Headers{{"Authorization", "Bearer sk-serve-012345678"}},
+        httplib::Headers{{"Authorization", "Bearer sk-serve-01234567890"}},
+        httplib::Headers{{"Authorization", "Bearer sk-serve-0123456788"}},
+        httplib::Headers{{"Authorization", "Basic sk-serve-0123456789"}},
+        httplib::Headers{{"Authorization", "sk-serve-0123456789"}}}) {
+    auto [status, body] = post(h);
+    INFO(body);
+    CHECK(status == 401);
+    CHECK(Json::parse(body)["error"]["type"] == "authentication_error");
+    CHECK(body.find("sk-serve") == std::string::npos);  // neither the key nor the guess is echoed
+  }
+  auto models = c.Get("/v1/models");
+  REQUIRE(models);
+  CHECK(models->status == 401);
+  CHECK(models->get_header_value("WWW-Authenticate") == "Bearer");
+  CHECK(r.backend.calls == 0);
+  auto ok = post({{"Authorization", "Bearer sk-serve-0123456789"}});
+  CHECK(ok.first == 200);
+  CHECK(post({{"Authorization", "bearer sk-serve-0123456789"}}).first ==
+        200);  // the scheme is case-insensitive
+  CHECK(r.backend.calls == 2);
+  auto health = c.Get("/health");
+  REQUIRE(health);
+  CHECK(health->status == 200);
+  // Our own client sends the key from its --api-key-env; without it the reply is an HTTP 401
+  // outcome.
+  setenv("VSTAR_CACHE", test::TempDir("server-key-cache").c_str(), 1);
+  net::ClientOptions co;
+  co.endpoint = r.Endpoint();
+  co.model = "scripted";
+  co.no_cache = true;
+  co.retries = 0;
+  auto anonymous = net::Client(co).Complete({Chat("hi")});
+  CHECK_FALSE(anonymous[0].ok);
+  co.api_key_env = "VSTAR_TEST_SERVE_KEY";
+  auto keyed = net::Client(co).Complete({Chat("hi")});
+  REQUIRE(keyed[0].ok);
+  CHECK(keyed[0].content == "user:hi;");
+
+  ::unsetenv("VSTAR_TEST_SERVE_UNSET");
+  net::ServeOptions missing;
+  missing.api_key_env = "VSTAR_TEST_SERVE_UNSET";
+  ScriptedBackend b;
+  CHECK_THROWS_WITH(net::ChatServer(missing, b), Catch::Contains("VSTAR_TEST_SERVE_UNSET") &&
+                                                     Catch::Contains("not set or empty"));
+}
