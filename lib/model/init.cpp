@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 
 #include <CLI/CLI.hpp>
@@ -151,9 +152,13 @@ NewCheckpointSummary WriteNewCheckpoint(const NewCheckpointOptions& o) {
     config.image_token_id = RequireToken(tok, "<|image_pad|>", where);
     config.video_token_id = RequireToken(tok, "<|video_pad|>", where);
     summary.vocab = static_cast<int64_t>(tok.size());
+    // Added tokens may sit above the vocabulary with a gap (a small tokenizer that keeps Qwen's
+    // special ids at 1000+): every id needs a row.
+    int64_t rows = summary.vocab;
+    for (const auto& added : tok.added_tokens()) rows = std::max<int64_t>(rows, added.id + 1);
     // Embedding rows rounded up to a multiple of 64, as Qwen pads 151,665 tokens to 151,936 rows;
     // the padded rows are never produced (the engine drops their ids, as transformers does).
-    config.vocab_size = (summary.vocab + 63) / 64 * 64;
+    config.vocab_size = (rows + 63) / 64 * 64;
     summary.vocab_rows = config.vocab_size;
     config.torch_dtype = o.dtype == "bf16" ? "bfloat16" : "float32";
     config.source = o.config;

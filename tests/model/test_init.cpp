@@ -151,6 +151,22 @@ TEST_CASE("init: vs-init refuses to overwrite and needs exactly one tokenizer so
   CHECK(vstar::test::ReadFile(dir.parent_path() / "copy/tokenizer.json") == vstar::test::ReadFile(dir / "tokenizer.json"));
 }
 
+TEST_CASE("init: vs-init --tokenizer gives added tokens above a small vocabulary their rows",
+          "[init]") {
+  VSTAR_REQUIRE_BINARY("vs-init");
+  // The tiny fixture's tokenizer: 443 byte-level symbols, Qwen's special tokens kept at 1000-1007.
+  const fs::path tiny = vstar::test::FixtureDir() / "model/tiny/model";
+  const fs::path out = vstar::test::TempDir("init-sparse") / "model";
+  auto r = vstar::test::Run({"vs-init", "--out", out.string(), "--config",
+                             (tiny / "config.json").string(), "--tokenizer", tiny.string()});
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  const auto config = nlohmann::json::parse(vstar::test::ReadFile(out / "config.json"));
+  const auto& text = config.contains("text_config") ? config["text_config"] : config;
+  CHECK(text["vocab_size"] == 1024);  // 1008 ids, rounded up to a multiple of 64
+  CHECK(config["video_token_id"] == 1007);
+}
+
 TEST_CASE("init: the tokenizers package encodes like ours, transformers loads the checkpoint",
           "[init][python]") {
   VSTAR_REQUIRE_BINARY("vs-init");
