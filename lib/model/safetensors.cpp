@@ -173,6 +173,13 @@ Checkpoint Checkpoint::Open(const std::filesystem::path& path) {
       index = path / "model.safetensors.index.json";
     else if (fs::exists(path / "model.safetensors"))
       files.push_back(path / "model.safetensors");
+    else if (fs::exists(path / "pytorch_model.bin") ||
+             fs::exists(path / "pytorch_model.bin.index.json"))
+      Fail(path,
+           "holds pytorch_model.bin (PyTorch pickle) and no model.safetensors: pickle files are "
+           "never "
+           "loaded, because unpickling can run code; convert the checkpoint to safetensors "
+           "(transformers: save_pretrained(safe_serialization=True))");
     else
       Fail(path, "no model.safetensors or model.safetensors.index.json in this directory");
   } else if (path.string().size() >= 5 && path.extension() == ".json") {

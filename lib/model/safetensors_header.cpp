@@ -1,6 +1,7 @@
 #include "model/safetensors_header.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <limits>
 #include <set>
 #include <tuple>
@@ -90,6 +91,18 @@ int64_t TensorInfo::numel() const {
 
 SafetensorsHeader ParseSafetensorsHeader(const unsigned char* base, uint64_t size,
                                          const std::filesystem::path& file) {
+  // torch.save files (a zip archive since PyTorch 1.6, a bare pickle before: protocol 2-5 opcode)
+  // are recognised and refused by name: unpickling can run arbitrary code, so they are never read.
+  // A safetensors header is JSON from byte 8 on, which tells the two apart.
+  const bool json_at_8 = size > 8 && base[8] == '{';
+  const bool zip = size >= 4 && std::memcmp(base, "PK\x03\x04", 4) == 0;
+  const bool pickle = size >= 2 && base[0] == 0x80 && base[1] >= 2 && base[1] <= 5;
+  if (!json_at_8 && (zip || pickle))
+    Fail(file,
+         "a PyTorch pickle (torch.save) file, which vstar never loads because unpickling can run "
+         "code; "
+         "convert the checkpoint to safetensors (transformers: "
+         "save_pretrained(safe_serialization=True))");
   if (size < 8) Fail(file, "truncated: " + std::to_string(size) + " bytes, no header length");
   uint64_t n = 0;
   for (int i = 7; i >= 0; --i) n = (n << 8) | base[i];

@@ -465,3 +465,29 @@ TEST_CASE("safetensors: an index naming shards outside the checkpoint directory 
                          Json{{"weight_map", {{"w", "sub/inside.safetensors"}}}}.dump());
   CHECK(Checkpoint::Open(ckpt).Has("w"));
 }
+
+TEST_CASE("safetensors: pickle (torch.save) checkpoints are refused by name, never unpickled",
+          "[safetensors]") {
+  fs::path ckpt = vstar::test::TempDir("st-pickle");
+  // The first bytes torch.save writes: a zip archive (PyTorch >= 1.6) or a protocol-2 pickle.
+  const std::string zip("PK\x03\x04\x00\x00\x08\x08\x00\x00", 10);
+  const std::string pickle("\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8", 12);
+  for (const std::string& bytes : {zip, pickle}) {
+    vstar::test::WriteFile(ckpt / "pytorch_model.bin", bytes);
+    std::string dir_error = ErrorOf([&] { Checkpoint::Open(ckpt); });
+    INFO(dir_error);
+    CHECK(dir_error.find("pytorch_model.bin") != std::string::npos);
+    CHECK(dir_error.find("never loaded") != std::string::npos);
+    vstar::test::WriteFile(ckpt / "model.safetensors", bytes);  // renamed: the bytes still tell
+    std::string file_error = ErrorOf([&] { Checkpoint::Open(ckpt / "model.safetensors"); });
+    INFO(file_error);
+    CHECK(file_error.find("pickle") != std::string::npos);
+    fs::remove(ckpt / "model.safetensors");
+  }
+  // A real safetensors file whose header length starts with the same byte (0x280 = 640) still
+  // reads.
+  std::string header = OneTensor("U8", Json::array({4}), Json::array({0, 4}));
+  header += std::string(640 - header.size(), ' ');
+  WriteWithHeader(ckpt / "ok.safetensors", header, "abcd");
+  CHECK(Checkpoint::Open(ckpt / "ok.safetensors").Has("w"));
+}
