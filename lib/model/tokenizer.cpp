@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <mutex>
 #include <queue>
 #include <shared_mutex>
@@ -210,14 +211,13 @@ struct Tokenizer::Impl {
   mutable std::shared_mutex cache_mu;
   mutable StringMap<std::vector<int32_t>> cache;
 
+  // The id -> token table is built in Finish, sized by the number of entries: an id in the file
+  // never decides an allocation (one entry claiming id 99,999,999 made a 3 GB table).
   void AddVocab(std::string_view token, int64_t id, const fs::path& file) {
-    if (id < 0 || id > 100000000) Fail(file, "token id " + std::to_string(id) + " out of range");
+    if (id < 0 || id > std::numeric_limits<int32_t>::max())
+      Fail(file, "token id " + std::to_string(id) + " out of range");
     auto [it, fresh] = vocab.emplace(std::string(token), static_cast<int32_t>(id));
     if (!fresh) Fail(file, "token '" + std::string(token) + "' appears twice in the vocabulary");
-    if (static_cast<size_t>(id) >= id_token.size()) id_token.resize(id + 1);
-    if (!id_token[id].empty())
-      Fail(file, "id " + std::to_string(id) + " is used twice in the vocabulary");
-    id_token[id] = std::string(token);
   }
 
   // `where` names the merge in errors ("line 12" of merges.txt, or "merge 11" of tokenizer.json).
@@ -239,7 +239,8 @@ struct Tokenizer::Impl {
 
   void AddAdded(int64_t id, std::string content, bool special, const fs::path& file) {
     if (content.empty()) Fail(file, "added token " + std::to_string(id) + " has empty content");
-    if (id < 0) Fail(file, "added token '" + content + "' has a negative id");
+    if (id < 0 || id > std::numeric_limits<int32_t>::max())
+      Fail(file, "added token '" + content + "' has id " + std::to_string(id) + ", out of range");
     for (auto& a : added)
       if (a.id == id || a.content == content)
         Fail(file, "added token '" + content + "' (id " + std::to_string(id) + ") is repeated");
@@ -248,9 +249,25 @@ struct Tokenizer::Impl {
 
   void Finish(const fs::path& file) {
     vocab_count = vocab.size();
+    // The vocabulary's ids are 0..n-1, each once: an id at or past n leaves a hole below n.
+    id_token.assign(vocab_count, std::string());
+    for (const auto& [token, id] : vocab) {
+      if (static_cast<size_t>(id) >= vocab_count) continue;
+      if (!id_token[id].empty())
+        Fail(file, "id " + std::to_string(id) + " is used twice in the vocabulary");
+      id_token[id] = token;
+    }
     for (size_t i = 0; i < vocab_count; ++i)
-      if (i >= id_token.size() || id_token[i].empty())
+      if (id_token[i].empty())
         Fail(file, "the vocabulary has no token with id " + std::to_string(i));
+    // Added tokens may sit above the vocabulary with a gap, but not absurdly far: every id needs an
+    // embedding row, and the tables below are sized by the largest.
+    const size_t added_limit = 4 * (vocab_count + added.size()) + 65536;
+    for (const auto& a : added)
+      if (static_cast<size_t>(a.id) >= added_limit)
+        Fail(file, "added token '" + a.content + "' has id " + std::to_string(a.id) +
+                       ", far past the " + std::to_string(vocab_count) +
+                       "-token vocabulary (at most " + std::to_string(added_limit - 1) + ")");
     // Inverse byte map for decoding.
     auto b2c = ByteToCodepoint();
     std::array<int16_t, 0x200> c2b;  // every mapped code point is below U+0200

@@ -1,6 +1,8 @@
 // Tokenizer against the REAL Qwen2.5-VL tokenizer files (../shared/assets/qwen2.5-vl) with ids from
 // transformers/tokenizers (tests/fixtures/model/tokenizer, tools/golden/tokenizer_goldens.py), plus
 // small hand-checked cases on a synthetic tokenizer.json that need no shared assets.
+#include <sys/resource.h>
+
 #include <chrono>
 #include <random>
 #include <thread>
@@ -296,6 +298,40 @@ TEST_CASE("tokenizer: errors name the file", "[tokenizer]") {
   }
   vstar::test::WriteFile(dir / "merges.txt", "a b c\n");
   CHECK_THROWS_WITH(Tokenizer::Load(dir), Catch::Contains("line 1"));
+}
+
+TEST_CASE("tokenizer: ids far past the vocabulary are refused without sizing a table by them",
+          "[tokenizer]") {
+  // Found by make fuzz (tokenizer_json): one vocabulary entry claiming id 41,666,666 made the
+  // loader build a table of that many strings (a timeout; a larger id, gigabytes).
+  Json vocab;
+  for (int b = 0; b < 256; ++b) vocab[ByteChar(b)] = b;
+  auto load = [&](const Json& v, const Json& added) {
+    Json tj = {{"added_tokens", added},
+               {"model", {{"type", "BPE"}, {"vocab", v}, {"merges", Json::array()}}}};
+    fs::path dir = vstar::test::TempDir("tok-far-ids");
+    vstar::test::WriteFile(dir / "tokenizer.json", tj.dump());
+    return Tokenizer::Load(dir);
+  };
+  Json far = vocab;
+  far["ab"] = 41666666;
+  rusage before{}, after{};
+  getrusage(RUSAGE_SELF, &before);
+  CHECK_THROWS_WITH(load(far, Json::array()),
+                    Catch::Contains("the vocabulary has no token with id 256"));
+  getrusage(RUSAGE_SELF, &after);
+  CHECK(after.ru_maxrss - before.ru_maxrss < 200 * 1024);  // KiB: no 1.3 GB table
+  Json twice = vocab;
+  twice["ab"] = 7;
+  CHECK_THROWS_WITH(load(twice, Json::array()), Catch::Contains("id 7 is used twice"));
+  CHECK_THROWS_WITH(load(vocab, Json::array({{{"id", 4000000000LL}, {"content", "<x>"}}})),
+                    Catch::Contains("out of range"));
+  CHECK_THROWS_WITH(load(vocab, Json::array({{{"id", 900000000}, {"content", "<x>"}}})),
+                    Catch::Contains("far past the 256-token vocabulary"));
+  // A gap above the vocabulary, as in the tiny fixture (443 tokens, specials at 1000-1007), is
+  // fine.
+  CHECK(load(vocab, Json::array({{{"id", 1000}, {"content", "<x>"}}})).TokenToId("<x>") ==
+        TokenId{1000});
 }
 
 TEST_CASE("tokenizer: hand-checked BPE, regex pieces and added-token split (synthetic vocab)",
