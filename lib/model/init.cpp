@@ -23,7 +23,8 @@ NamedTensors RandomWeights(const QwenVLConfig& config, const InitOptions& option
   vision.Collect(refs, "visual.");
   text.Collect(refs);
   torch::Tensor head;
-  if (!config.tie_word_embeddings) refs.push_back({"lm_head.weight", {config.vocab_size, config.hidden_size}, &head});
+  if (!config.tie_word_embeddings)
+    refs.push_back({"lm_head.weight", {config.vocab_size, config.hidden_size}, &head});
 
   auto gen = at::make_generator<at::CPUGeneratorImpl>(options.seed);
   NamedTensors out;
@@ -40,8 +41,10 @@ NamedTensors RandomWeights(const QwenVLConfig& config, const InitOptions& option
     } else if (is_norm) {
       t = torch::ones(ref.shape, torch::kFloat32);
     } else {
-      t = at::normal(0.0, options.std, ref.shape, gen, torch::TensorOptions().dtype(torch::kFloat32));
-      if (n == "model.embed_tokens.weight" && options.padding_idx >= 0 && options.padding_idx < ref.shape[0])
+      t = at::normal(0.0, options.std, ref.shape, gen,
+                     torch::TensorOptions().dtype(torch::kFloat32));
+      if (n == "model.embed_tokens.weight" && options.padding_idx >= 0 &&
+          options.padding_idx < ref.shape[0])
         t[options.padding_idx].zero_();
     }
     out.emplace_back(n, t.to(options.dtype));
@@ -56,18 +59,26 @@ namespace fs = std::filesystem;
 
 void NewCheckpointOptions::Register(CLI::App& app) {
   app.add_option("--out", out, "Checkpoint directory to write")->required();
-  app.add_option("--config", config, "config.json giving the architecture (sizes, layers, vision tower)")
+  app.add_option("--config", config,
+                 "config.json giving the architecture (sizes, layers, vision tower)")
       ->required()
       ->check(CLI::ExistingFile);
-  app.add_option("--tokenizer", tokenizer, "Copy the tokenizer in this directory instead of training one")
+  app.add_option("--tokenizer", tokenizer,
+                 "Copy the tokenizer in this directory instead of training one")
       ->check(CLI::ExistingDirectory);
-  app.add_option("--corpus", corpus, "Text files to train the byte-level BPE on (one document per line; a conversation record line gives its messages' texts)")
+  app.add_option("--corpus", corpus,
+                 "Text files to train the byte-level BPE on (one document per line; a conversation "
+                 "record line gives its messages' texts)")
       ->check(CLI::ExistingFile);
-  app.add_option("--vocab-size", vocab_size, "BPE symbols to train (256-symbol byte alphabet + merges)")
+  app.add_option("--vocab-size", vocab_size,
+                 "BPE symbols to train (256-symbol byte alphabet + merges)")
       ->capture_default_str();
-  app.add_option("--min-frequency", min_frequency, "Never merge a pair seen fewer times")->capture_default_str();
+  app.add_option("--min-frequency", min_frequency, "Never merge a pair seen fewer times")
+      ->capture_default_str();
   app.add_option("--seed", seed, "Seed of the weight initialisation")->capture_default_str();
-  app.add_option("--dtype", dtype, "Stored dtype")->check(CLI::IsMember({"fp32", "bf16"}))->capture_default_str();
+  app.add_option("--dtype", dtype, "Stored dtype")
+      ->check(CLI::IsMember({"fp32", "bf16"}))
+      ->capture_default_str();
   app.add_flag("--force", force, "Replace an existing --out directory");
 }
 
@@ -84,7 +95,8 @@ std::vector<std::string> ReadLines(const fs::path& file) {
     if (line.empty()) continue;
     if (line.front() == '{') {
       auto j = nlohmann::json::parse(line, nullptr, false);
-      if (!j.is_discarded() && j.is_object() && j.contains("messages") && j["messages"].is_array()) {
+      if (!j.is_discarded() && j.is_object() && j.contains("messages") &&
+          j["messages"].is_array()) {
         for (const char* field : {"messages", "turn2_messages"}) {
           if (!j.contains(field) || !j[field].is_array()) continue;
           for (const auto& m : j[field]) {
@@ -109,7 +121,9 @@ std::vector<std::string> ReadLines(const fs::path& file) {
 
 int64_t RequireToken(const Tokenizer& tok, const std::string& token, const std::string& where) {
   auto id = tok.TokenToId(token);
-  if (!id) throw std::invalid_argument("tokenizer " + where + " has no " + token + " token, which Qwen2.5-VL needs");
+  if (!id)
+    throw std::invalid_argument("tokenizer " + where + " has no " + token +
+                                " token, which Qwen2.5-VL needs");
   return *id;
 }
 
@@ -117,14 +131,17 @@ int64_t RequireToken(const Tokenizer& tok, const std::string& token, const std::
 
 NewCheckpointSummary WriteNewCheckpoint(const NewCheckpointOptions& o) {
   if (o.tokenizer.empty() == o.corpus.empty())
-    throw std::invalid_argument("give either --tokenizer DIR (copy) or --corpus FILE... (train), not both or neither");
+    throw std::invalid_argument(
+        "give either --tokenizer DIR (copy) or --corpus FILE... (train), not both or neither");
   const fs::path out(o.out);
   if (fs::exists(out) && !fs::is_empty(out) && !o.force)
-    throw std::invalid_argument(out.string() + " exists and is not empty (use --force to replace it)");
+    throw std::invalid_argument(out.string() +
+                                " exists and is not empty (use --force to replace it)");
   QwenVLConfig config = LoadConfig(o.config);
   fs::path parent = out.parent_path().empty() ? fs::path(".") : out.parent_path();
   fs::create_directories(parent);
-  const fs::path tmp = parent / ("." + out.filename().string() + ".tmp-" + std::to_string(::getpid()));
+  const fs::path tmp =
+      parent / ("." + out.filename().string() + ".tmp-" + std::to_string(::getpid()));
   fs::remove_all(tmp);
   fs::create_directories(tmp);
   try {
@@ -132,12 +149,14 @@ NewCheckpointSummary WriteNewCheckpoint(const NewCheckpointOptions& o) {
     if (!o.tokenizer.empty()) {
       for (const char* f : {"tokenizer.json", "tokenizer_config.json", "vocab.json", "merges.txt",
                             "chat_template.json", "chat_template.jinja"})
-        if (fs::exists(fs::path(o.tokenizer) / f)) fs::copy_file(fs::path(o.tokenizer) / f, tmp / f);
+        if (fs::exists(fs::path(o.tokenizer) / f))
+          fs::copy_file(fs::path(o.tokenizer) / f, tmp / f);
     } else {
       std::vector<std::string> docs;
       for (const auto& f : o.corpus) {
         auto lines = ReadLines(f);
-        docs.insert(docs.end(), std::make_move_iterator(lines.begin()), std::make_move_iterator(lines.end()));
+        docs.insert(docs.end(), std::make_move_iterator(lines.begin()),
+                    std::make_move_iterator(lines.end()));
       }
       TrainByteLevelBpe(docs, {o.vocab_size, o.min_frequency}, tmp);
       summary.trained_tokenizer = true;

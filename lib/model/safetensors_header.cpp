@@ -189,7 +189,8 @@ SafetensorsHeader ParseSafetensorsHeader(const unsigned char* base, uint64_t siz
   return out;
 }
 
-SafetensorsIndex ParseSafetensorsIndex(const std::string& text, const std::filesystem::path& index) {
+SafetensorsIndex ParseSafetensorsIndex(const std::string& text,
+                                       const std::filesystem::path& index) {
   json j;
   try {
     j = json::parse(text);

@@ -776,7 +776,9 @@ const std::string& Tokenizer::chat_template() const {
   return impl_->chat_template;
 }
 
-const fs::path& Tokenizer::chat_template_file() const { return impl_->chat_template_file; }
+const fs::path& Tokenizer::chat_template_file() const {
+  return impl_->chat_template_file;
+}
 
 StreamDecoder::StreamDecoder(const Tokenizer& tokenizer, bool skip_special_tokens)
     : tok_(&tokenizer), skip_special_(skip_special_tokens) {}

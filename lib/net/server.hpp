@@ -23,18 +23,18 @@ class App;
 namespace vstar::net {
 
 struct ServeOptions {
-  std::string host = "127.0.0.1";  // --host
-  int port = 8000;                 // --port (0 = any free port)
-  std::string port_file;           // --port-file: written with the bound port once listening
-  std::string model_id;            // --served-model-name (default: the model directory's name)
+  std::string host = "127.0.0.1";     // --host
+  int port = 8000;                    // --port (0 = any free port)
+  std::string port_file;              // --port-file: written with the bound port once listening
+  std::string model_id;               // --served-model-name (default: the model directory's name)
   size_t max_body_bytes = 64u << 20;  // --max-body-bytes
-  size_t max_frames = 64;          // --max-frames: frames per request, all videos together
-  double read_timeout_s = 30;      // --read-timeout
-  double write_timeout_s = 30;     // --write-timeout
-  double request_timeout_s = 600;  // --request-timeout: queueing + generation
-  size_t max_batch = 4;            // --max-batch
-  double batch_wait_ms = 10;       // --batch-wait-ms
-  size_t max_queue = 64;           // --max-queue
+  size_t max_frames = 64;             // --max-frames: frames per request, all videos together
+  double read_timeout_s = 30;         // --read-timeout
+  double write_timeout_s = 30;        // --write-timeout
+  double request_timeout_s = 600;     // --request-timeout: queueing + generation
+  size_t max_batch = 4;               // --max-batch
+  double batch_wait_ms = 10;          // --batch-wait-ms
+  size_t max_queue = 64;              // --max-queue
   // --api-key-env NAME: /v1/ requests must carry "Authorization: Bearer <the variable's value>".
   // The key is taken from the environment, not the command line, so that ps and shell histories do
   // not show it (as the client's --api-key-env).
@@ -78,7 +78,8 @@ struct ChatReply {
 
 // A client error: answered with HTTP `status` and an OpenAI-style error body.
 struct RequestError : std::runtime_error {
-  RequestError(int status, const std::string& message) : std::runtime_error(message), status(status) {}
+  RequestError(int status, const std::string& message)
+      : std::runtime_error(message), status(status) {}
   int status;
 };
 
@@ -86,14 +87,15 @@ class ChatBackend {
  public:
   virtual ~ChatBackend() = default;
   virtual std::string ModelId() const = 0;
-  // Answers the requests together, one reply each, in order. Throw RequestError to reject them as the
-  // client's fault; any other exception answers HTTP 500.
+  // Answers the requests together, one reply each, in order. Throw RequestError to reject them as
+  // the client's fault; any other exception answers HTTP 500.
   virtual std::vector<ChatReply> Complete(const std::vector<ChatRequest>& requests) = 0;
   // Generation settings reported by /v1/models and in each response ("vstar" member).
   virtual nlohmann::json Settings() const { return nlohmann::json::object(); }
 };
 
-// Parses an OpenAI chat-completions body. Text content is a string or a list of parts: {"type":"text"},
+// Parses an OpenAI chat-completions body. Text content is a string or a list of parts:
+// {"type":"text"},
 // {"type":"image_url","image_url":{"url":...}} (consecutive images form one video, in order) and
 // {"type":"video","video":[url,...],"fps":F} (one video). URLs must be data: URLs of JPEG or PNG
 // images; the server fetches nothing. Throws RequestError(400) naming the offending member.
@@ -140,8 +142,8 @@ class ChatServer {
   int64_t started_ = 0;
 };
 
-// vs-serve's main loop: binds, writes --port-file, logs the address, serves until SIGTERM or SIGINT,
-// and returns the exit code (0 after a clean stop, 1 when it cannot bind).
+// vs-serve's main loop: binds, writes --port-file, logs the address, serves until SIGTERM or
+// SIGINT, and returns the exit code (0 after a clean stop, 1 when it cannot bind).
 int RunServer(const ServeOptions& options, ChatBackend& backend);
 
 }  // namespace vstar::net

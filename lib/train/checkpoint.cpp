@@ -17,17 +17,25 @@ namespace vstar::train {
 namespace fs = std::filesystem;
 
 const std::vector<std::string>& TokenizerFiles() {
-  static const std::vector<std::string> kFiles = {
-      "tokenizer.json",          "tokenizer_config.json",   "vocab.json",
-      "merges.txt",              "special_tokens_map.json", "added_tokens.json",
-      "chat_template.json",      "chat_template.jinja",     "preprocessor_config.json",
-      "video_preprocessor_config.json", "generation_config.json"};
+  static const std::vector<std::string> kFiles = {"tokenizer.json",
+                                                  "tokenizer_config.json",
+                                                  "vocab.json",
+                                                  "merges.txt",
+                                                  "special_tokens_map.json",
+                                                  "added_tokens.json",
+                                                  "chat_template.json",
+                                                  "chat_template.jinja",
+                                                  "preprocessor_config.json",
+                                                  "video_preprocessor_config.json",
+                                                  "generation_config.json"};
   return kFiles;
 }
 
 void SyncPath(const fs::path& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw std::runtime_error("cannot open " + path.string() + " to sync it: " + std::strerror(errno));
+  if (fd < 0)
+    throw std::runtime_error("cannot open " + path.string() +
+                             " to sync it: " + std::strerror(errno));
   const int rc = ::fsync(fd);
   const int err = errno;
   ::close(fd);
@@ -58,12 +66,15 @@ void WriteCheckpointDir(const CheckpointContent& c, const fs::path& dir) {
   if (!c.weights.empty()) model::SaveCheckpoint(c.weights, tmp, so);
   if (c.config) {
     model::QwenVLConfig cfg = *c.config;
-    if (!c.weights.empty()) cfg.torch_dtype = c.weights.front().second.scalar_type() == torch::kBFloat16 ? "bfloat16" : "float32";
+    if (!c.weights.empty())
+      cfg.torch_dtype =
+          c.weights.front().second.scalar_type() == torch::kBFloat16 ? "bfloat16" : "float32";
     model::SaveConfig(cfg, tmp / "config.json");
   }
   for (const auto& name : TokenizerFiles()) {
     const fs::path src = c.tokenizer_dir / name;
-    if (!c.tokenizer_dir.empty() && fs::exists(src)) fs::copy_file(src, tmp / name, fs::copy_options::overwrite_existing);
+    if (!c.tokenizer_dir.empty() && fs::exists(src))
+      fs::copy_file(src, tmp / name, fs::copy_options::overwrite_existing);
   }
   if (!c.optimizer.empty()) model::SaveSafetensors(c.optimizer, tmp / "optimizer.safetensors");
   if (c.rng) {
@@ -72,7 +83,8 @@ void WriteCheckpointDir(const CheckpointContent& c, const fs::path& dir) {
       states.emplace_back("cuda", at::globalContext().defaultGenerator(c.rng_device).get_state());
     model::SaveSafetensors(states, tmp / "rng_state.safetensors");
   }
-  if (!c.trainer_state.is_null()) WriteText(tmp / "trainer_state.json", c.trainer_state.dump(2) + "\n");
+  if (!c.trainer_state.is_null())
+    WriteText(tmp / "trainer_state.json", c.trainer_state.dump(2) + "\n");
   for (const auto& [name, bytes] : c.extra_files) WriteText(tmp / name, bytes);
   for (const auto& [name, tensors] : c.tensor_files) model::SaveSafetensors(tensors, tmp / name);
   for (const auto& e : fs::directory_iterator(tmp)) SyncPath(e.path());
@@ -87,15 +99,17 @@ void PublishFiles(const fs::path& tmp, const fs::path& dest) {
   for (const auto& e : fs::directory_iterator(tmp))
     if (e.is_regular_file()) files.push_back(e.path());
   std::sort(files.begin(), files.end(), [](const fs::path& a, const fs::path& b) {
-    auto last = [](const fs::path& p) { return p.filename() == "config.json" || p.filename() == "adapter_config.json"; };
+    auto last = [](const fs::path& p) {
+      return p.filename() == "config.json" || p.filename() == "adapter_config.json";
+    };
     const bool ca = last(a), cb = last(b);
     return ca != cb ? cb : a < b;
   });
   // Stale shards of an earlier final model would be listed by nobody but could confuse a reader.
   for (const auto& e : fs::directory_iterator(dest)) {
     const std::string n = e.path().filename().string();
-    if (e.is_regular_file() && n.rfind("model", 0) == 0 && n.find(".safetensors") != std::string::npos &&
-        !fs::exists(tmp / n))
+    if (e.is_regular_file() && n.rfind("model", 0) == 0 &&
+        n.find(".safetensors") != std::string::npos && !fs::exists(tmp / n))
       fs::remove(e.path());
   }
   for (const auto& f : files) fs::rename(f, dest / f.filename());
@@ -131,7 +145,8 @@ void PruneCheckpoints(const fs::path& output, int64_t keep) {
 
 nlohmann::ordered_json ReadTrainerState(const fs::path& dir) {
   std::ifstream in(dir / "trainer_state.json", std::ios::binary);
-  if (!in) throw std::runtime_error(dir.string() + " has no trainer_state.json (not a vs-sft checkpoint)");
+  if (!in)
+    throw std::runtime_error(dir.string() + " has no trainer_state.json (not a vs-sft checkpoint)");
   try {
     return nlohmann::ordered_json::parse(in);
   } catch (const std::exception& e) {

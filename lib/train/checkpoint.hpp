@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
 #include <torch/torch.h>
+#include <nlohmann/json.hpp>
 
 #include "model/config.hpp"
 #include "train/optim.hpp"
@@ -24,13 +24,13 @@ const std::vector<std::string>& TokenizerFiles();
 
 struct CheckpointContent {
   const model::QwenVLConfig* config = nullptr;
-  NamedParams weights;                      // canonical names; written in the Hub layout (none: no model files)
-  std::filesystem::path tokenizer_dir;      // TokenizerFiles() copied from here
-  NamedParams optimizer;                    // AdamW::State(); empty = none (final model)
-  bool rng = true;                          // save the torch CPU generator state
+  NamedParams weights;  // canonical names; written in the Hub layout (none: no model files)
+  std::filesystem::path tokenizer_dir;  // TokenizerFiles() copied from here
+  NamedParams optimizer;                // AdamW::State(); empty = none (final model)
+  bool rng = true;                      // save the torch CPU generator state
   torch::Device rng_device =
       torch::kCPU;  // a CUDA device: its generator's state too (dropout draws there)
-  nlohmann::ordered_json trainer_state;     // null = none
+  nlohmann::ordered_json trainer_state;  // null = none
   // Extra files written verbatim (name -> bytes), e.g. adapters.
   std::vector<std::pair<std::string, std::string>> extra_files;
   // Extra safetensors files (name -> tensors, names kept), e.g. a LoRA adapter.
@@ -46,7 +46,8 @@ void WriteCheckpointDir(const CheckpointContent& content, const std::filesystem:
 void PublishFiles(const std::filesystem::path& tmp, const std::filesystem::path& dest);
 
 // checkpoint-STEP directories under `output`, ascending by step.
-std::vector<std::pair<int64_t, std::filesystem::path>> ListCheckpoints(const std::filesystem::path& output);
+std::vector<std::pair<int64_t, std::filesystem::path>> ListCheckpoints(
+    const std::filesystem::path& output);
 // The latest, or nullopt.
 std::optional<std::filesystem::path> LatestCheckpoint(const std::filesystem::path& output);
 // Removes all but the newest `keep` checkpoints (keep 0 = keep all).

@@ -34,57 +34,72 @@ void GrpoOptions::Register(CLI::App& app) {
   policy.Register(app);
   // vs-policy's single-turn template and stream batch have no meaning here; --dtype is the
   // training's (vs-sft's: fp32 master weights under bf16).
-  for (const char* flag : {"--template", "--dtype", "--batch"}) app.remove_option(app.get_option(flag));
+  for (const char* flag : {"--template", "--dtype", "--batch"})
+    app.remove_option(app.get_option(flag));
   RegisterDtype(app, dtype);
   two_turn.Register(app);
   app.remove_option(app.get_option("--keep-prompts"));
-  app.add_option("--output", output_dir, "Run directory: final model, checkpoint-STEP/, metrics plot")
+  app.add_option("--output", output_dir,
+                 "Run directory: final model, checkpoint-STEP/, metrics plot")
       ->required()
       ->type_name("DIR");
   app.add_option("-i,--input", inputs,
-                 "Prompt records (JSONL as vs-decode and the tool stages write them, with \"label\"; - = stdin); "
+                 "Prompt records (JSONL as vs-decode and the tool stages write them, with "
+                 "\"label\"; - = stdin); "
                  "repeatable")
       ->type_name("FILE");
   device.Register(app);
-  app.add_option("--num-generations,-G", num_generations, "Completions sampled per prompt (the group size)")
+  app.add_option("--num-generations,-G", num_generations,
+                 "Completions sampled per prompt (the group size)")
       ->check(CLI::Range(int64_t{2}, int64_t{4096}))
       ->capture_default_str();
   app.add_option("--batch", batch, "Prompts (groups) per step")
       ->check(CLI::Range(int64_t{1}, int64_t{4096}))
       ->capture_default_str();
-  app.add_option("--max-steps", max_steps, "Rollout steps to take (each takes --updates optimizer steps)")
+  app.add_option("--max-steps", max_steps,
+                 "Rollout steps to take (each takes --updates optimizer steps)")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 40))
       ->capture_default_str();
-  app.add_option("--updates", updates, "Optimizer steps per rollout batch, with the PPO-style clipped ratio when > 1")
+  app.add_option("--updates", updates,
+                 "Optimizer steps per rollout batch, with the PPO-style clipped ratio when > 1")
       ->check(CLI::Range(int64_t{1}, int64_t{1024}))
       ->capture_default_str();
-  app.add_option("--scale", scale, "Advantage scaling: group (divide by the group std), batch, none (Dr. GRPO)")
+  app.add_option("--scale", scale,
+                 "Advantage scaling: group (divide by the group std), batch, none (Dr. GRPO)")
       ->check(CLI::IsMember({"group", "batch", "none"}))
       ->capture_default_str();
-  app.add_option("--variant", variant, "In-process reward: paper or official (default: the profile's)")
+  app.add_option("--variant", variant,
+                 "In-process reward: paper or official (default: the profile's)")
       ->check(CLI::IsMember({"paper", "official"}));
-  app.add_option("--tool-cost", tool_cost, "paper reward: share of R_tool lost when every tool is used")
+  app.add_option("--tool-cost", tool_cost,
+                 "paper reward: share of R_tool lost when every tool is used")
       ->check(CLI::Range(0.0, 1.0))
       ->capture_default_str();
   app.add_flag("--temporal,!--no-temporal", temporal,
-               "official reward: +0.3 temporal bonus, from G extra completions on frame-shuffled video (on)");
-  app.add_flag("--len-control,!--no-len-control", len_control, "official reward: +0.2 length bonus (on)");
-  app.add_option("--resume", resume_from, "Continue from the newest checkpoint in --output, or from PATH")
+               "official reward: +0.3 temporal bonus, from G extra completions on frame-shuffled "
+               "video (on)");
+  app.add_flag("--len-control,!--no-len-control", len_control,
+               "official reward: +0.2 length bonus (on)");
+  app.add_option("--resume", resume_from,
+                 "Continue from the newest checkpoint in --output, or from PATH")
       ->expected(0, 1)
       ->type_name("PATH");
-  app.add_option("--save-steps", save_steps, "Write a checkpoint every N steps (0 = only at the end)")
+  app.add_option("--save-steps", save_steps,
+                 "Write a checkpoint every N steps (0 = only at the end)")
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 40))
       ->capture_default_str();
   app.add_option("--keep-last", keep_last, "Keep only the newest K checkpoints (0 = all)")
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 20))
       ->capture_default_str();
-  app.add_option("--metrics", metrics_file, "Append one JSON line per step to FILE instead of stderr")
+  app.add_option("--metrics", metrics_file,
+                 "Append one JSON line per step to FILE instead of stderr")
       ->type_name("FILE");
   app.add_option("--log-level", log_level, "debug, info, warn, error or quiet")
       ->check(CLI::IsMember({"debug", "info", "warn", "error", "quiet"}))
       ->capture_default_str();
   app.add_flag("--dry-run", dry_run,
-               "Print the memory plan per rank (weights, reference, gradients, optimizer state, activations) "
+               "Print the memory plan per rank (weights, reference, gradients, optimizer state, "
+               "activations) "
                "computed from --model's config.json and exit without training");
   loss.Register(app);
   optim.Register(app);
@@ -105,21 +120,23 @@ namespace {
 
 // One group: a prompt record's rollouts and what training needs of them.
 struct Group {
-  io::Json record;                   // the prompt record (tool stages may have added keys)
-  PolicyEngine::Encoded turn1;       // G rows (clean: sampled per rollout) or 1 (official: shared)
-  PolicyEngine::Encoded turn2;       // G rows
-  std::vector<Response> answers1;    // one per turn-1 row
-  std::vector<Response> answers2;    // G
-  std::vector<Response> shuffled;    // official temporal bonus: G on frame-shuffled video (not trained)
+  io::Json record;                 // the prompt record (tool stages may have added keys)
+  PolicyEngine::Encoded turn1;     // G rows (clean: sampled per rollout) or 1 (official: shared)
+  PolicyEngine::Encoded turn2;     // G rows
+  std::vector<Response> answers1;  // one per turn-1 row
+  std::vector<Response> answers2;  // G
+  std::vector<Response>
+      shuffled;  // official temporal bonus: G on frame-shuffled video (not trained)
   std::vector<recog::ToolChoice> choices;  // one per turn-1 row
-  torch::Tensor ids1, mask1, old1, ids2, mask2, old2;  // right-padded completions, rollout log-probs
-  torch::Tensor ref;                 // [G, T1 + T2] (or [G, T2]) reference log-probs when beta > 0
+  torch::Tensor ids1, mask1, old1, ids2, mask2,
+      old2;           // right-padded completions, rollout log-probs
+  torch::Tensor ref;  // [G, T1 + T2] (or [G, T2]) reference log-probs when beta > 0
   // Clean: both turns' training forward as one batch (turn-1 rows, then turn-2 rows), so what their
-  // prompts share (the video, when turn 2 shows the original frames) runs once per update; undefined
-  // when the turns sample at different temperatures.
+  // prompts share (the video, when turn 2 shows the original frames) runs once per update;
+  // undefined when the turns sample at different temperatures.
   model::ModelInputs joint;
   torch::Tensor joint_ids, joint_mask;  // [2G, max(T1, T2)]
-  Json reward;                       // the scorer's "reward" object
+  Json reward;                          // the scorer's "reward" object
 };
 
 // Completions right-padded into [B, T] with their mask and the log-probs collected while sampling.
@@ -130,7 +147,8 @@ Padded Pad(const std::vector<Response>& rs, int64_t pad_id) {
   const int64_t B = static_cast<int64_t>(rs.size());
   int64_t T = 1;
   for (const auto& r : rs) T = std::max<int64_t>(T, static_cast<int64_t>(r.tokens.size()));
-  Padded p{torch::full({B, T}, pad_id, torch::kLong), torch::zeros({B, T}, torch::kLong), torch::zeros({B, T})};
+  Padded p{torch::full({B, T}, pad_id, torch::kLong), torch::zeros({B, T}, torch::kLong),
+           torch::zeros({B, T})};
   for (int64_t b = 0; b < B; ++b) {
     const auto& r = rs[b];
     const int64_t n = static_cast<int64_t>(r.tokens.size());
@@ -142,13 +160,14 @@ Padded Pad(const std::vector<Response>& rs, int64_t pad_id) {
   return p;
 }
 
-// A sampled vision placeholder (<|vision_start|>, <|image_pad|>, <|video_pad|>, <|vision_pad|>) ends
-// the completion there: no vision features exist for it, so the training forward over prompt +
+// A sampled vision placeholder (<|vision_start|>, <|image_pad|>, <|video_pad|>, <|vision_pad|>)
+// ends the completion there: no vision features exist for it, so the training forward over prompt +
 // completion could not be run (transformers' placeholder check refuses it as ours does), and a
 // random or young policy does sample them. The text is decoded again from the kept tokens.
 void CutAtVisionTokens(std::vector<Response>& rs, const PolicyEngine& engine) {
   const model::QwenVLConfig& cfg = engine.model().config();
-  const int64_t ids[] = {cfg.vision_start_token_id, cfg.image_token_id, cfg.video_token_id, cfg.vision_token_id};
+  const int64_t ids[] = {cfg.vision_start_token_id, cfg.image_token_id, cfg.video_token_id,
+                         cfg.vision_token_id};
   for (auto& r : rs) {
     auto it = std::find_first_of(r.tokens.begin(), r.tokens.end(), std::begin(ids), std::end(ids));
     if (it == r.tokens.end()) continue;
@@ -164,7 +183,8 @@ void CutAtVisionTokens(std::vector<Response>& rs, const PolicyEngine& engine) {
 // a resumed run draws what the uninterrupted one drew, with no generator state to carry.
 uint64_t RolloutSeed(uint64_t seed, int64_t step, int64_t group, int turn) {
   uint64_t z = seed;
-  for (uint64_t v : {static_cast<uint64_t>(step), static_cast<uint64_t>(group), static_cast<uint64_t>(turn)}) {
+  for (uint64_t v :
+       {static_cast<uint64_t>(step), static_cast<uint64_t>(group), static_cast<uint64_t>(turn)}) {
     z += 0x9e3779b97f4a7c15ull + v;
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
@@ -196,8 +216,10 @@ class VideoCache {
 };
 
 // Sampling settings for a turn: the profile's, the command line's where given; a greedy profile
-// (clean evaluates greedily) samples at T = 1, TRL's default, since equal completions have no advantage.
-model::SamplingOptions RolloutSampling(const policy::EngineResponder& responder, const recog::Sampling& s) {
+// (clean evaluates greedily) samples at T = 1, TRL's default, since equal completions have no
+// advantage.
+model::SamplingOptions RolloutSampling(const policy::EngineResponder& responder,
+                                       const recog::Sampling& s) {
   model::SamplingOptions so = responder.Effective(s);
   if (!so.do_sample) {
     so.do_sample = true;
@@ -221,17 +243,28 @@ std::string Fingerprint(const std::vector<std::string>& lines) {
 // "batch" is the step's whole batch (per rank x ranks): a run may resume on another number of ranks
 // that keeps it.
 Json RunIdentity(const GrpoOptions& o, const recog::Profile& profile, const GrpoLossOptions& lo,
-                 const std::string& variant, int64_t total, const std::string& data, int64_t world_size) {
-  return Json{{"total_steps", total},        {"num_generations", o.num_generations},
-              {"batch", o.batch * world_size},            {"updates", o.updates},
-              {"seed", o.policy.seed},       {"profile", profile.name},
-              {"tools", o.two_turn.tools},   {"variant", variant},
-              {"reward_cmd", o.external.command}, {"scale", o.scale},
-              {"loss", Name(lo.loss)},       {"beta", lo.beta},
-              {"epsilon", {lo.epsilon_low, lo.epsilon_high}}, {"kl_clamp", lo.kl_clamp},
-              {"lr", o.optim.lr},            {"schedule", o.optim.schedule},
-              {"warmup", o.optim.Warmup(total * o.updates)}, {"weight_decay", o.optim.weight_decay},
-              {"max_grad_norm", o.optim.max_grad_norm}, {"data", data}};
+                 const std::string& variant, int64_t total, const std::string& data,
+                 int64_t world_size) {
+  return Json{{"total_steps", total},
+              {"num_generations", o.num_generations},
+              {"batch", o.batch * world_size},
+              {"updates", o.updates},
+              {"seed", o.policy.seed},
+              {"profile", profile.name},
+              {"tools", o.two_turn.tools},
+              {"variant", variant},
+              {"reward_cmd", o.external.command},
+              {"scale", o.scale},
+              {"loss", Name(lo.loss)},
+              {"beta", lo.beta},
+              {"epsilon", {lo.epsilon_low, lo.epsilon_high}},
+              {"kl_clamp", lo.kl_clamp},
+              {"lr", o.optim.lr},
+              {"schedule", o.optim.schedule},
+              {"warmup", o.optim.Warmup(total * o.updates)},
+              {"weight_decay", o.optim.weight_decay},
+              {"max_grad_norm", o.optim.max_grad_norm},
+              {"data", data}};
 }
 
 // Frames of `video` (vs-decode's object) in the order of a seeded shuffle: the temporal bonus's
@@ -324,7 +357,7 @@ std::vector<UpdateLog> PolicyUpdates(const std::vector<RolloutGroup>& groups,
       ratio_max = dist->Max(ratio_max);
       dist->AllReduceGradients(params);
     }
-    log.kl = kl;  // NaN when beta is 0 (GrpoStats logs no KL then)
+    log.kl = kl;                     // NaN when beta is 0 (GrpoStats logs no KL then)
     if (std::isfinite(ratio_min)) {  // else the ratio is 1 by construction (one update)
       log.ratio_min = ratio_min;
       log.ratio_max = ratio_max;
@@ -343,7 +376,8 @@ GrpoResult RunGrpo(const GrpoOptions& o) {
   const fs::path out_dir = o.output_dir;
   if (o.dry_run) {
     // From the options alone (no profile files, no candidates): one group's training forward is G
-    // rows (clean: both turns, 2G) of prompt + completion; the official profile's beta unless given.
+    // rows (clean: both turns, 2G) of prompt + completion; the official profile's beta unless
+    // given.
     const bool official = o.two_turn.profile.profile.rfind("official", 0) == 0;
     const double beta = official && !o.given_beta ? GrpoLossOptions::Official().beta : o.loss.beta;
     MemoryPlanInputs in;
@@ -405,9 +439,11 @@ GrpoResult RunGrpo(const GrpoOptions& o) {
         throw std::runtime_error(src + ":" + std::to_string(n) + ": not valid JSON: " + e.what());
       }
       if (!j.is_object() || !j.contains("frames") || !j["frames"].is_object())
-        throw std::runtime_error(src + ":" + std::to_string(n) + ": no \"frames\" (run vs-decode first)");
+        throw std::runtime_error(src + ":" + std::to_string(n) +
+                                 ": no \"frames\" (run vs-decode first)");
       if (!j.contains("label") && !j.contains("solution"))
-        throw std::runtime_error(src + ":" + std::to_string(n) + ": no \"label\" (the ground truth the reward needs)");
+        throw std::runtime_error(src + ":" + std::to_string(n) +
+                                 ": no \"label\" (the ground truth the reward needs)");
       lines.push_back(j.dump());
     }
   }
@@ -422,7 +458,8 @@ GrpoResult RunGrpo(const GrpoOptions& o) {
     identity["dtype"] = o.dtype;  // fp32 runs keep the identity they always had
 
   // 3. Where to start: the base model, or a checkpoint of this very run.
-  const ResumePoint resume = FindResumePoint(out_dir, o.policy.model_dir, o.resume, o.resume_from, identity);
+  const ResumePoint resume =
+      FindResumePoint(out_dir, o.policy.model_dir, o.resume, o.resume_from, identity);
   const fs::path weights_dir = resume.weights_dir;
   const Json state = resume.state;
   const int64_t start = resume.step();
@@ -503,11 +540,14 @@ GrpoResult RunGrpo(const GrpoOptions& o) {
     if (!metrics_file) throw std::runtime_error("cannot open --metrics " + o.metrics_file);
   }
   std::ostringstream quiet_metrics;
-  std::ostream& metrics = !dist.main() ? quiet_metrics : o.metrics_file.empty() ? std::cerr : metrics_file;
+  std::ostream& metrics = !dist.main()             ? quiet_metrics
+                          : o.metrics_file.empty() ? std::cerr
+                                                   : metrics_file;
 
   auto weights_for_save = [&]() {
     NamedParams w;
-    for (const auto& [name, t] : params) w.emplace_back(name, t.detach().to(torch::kCPU, torch::kFloat32));
+    for (const auto& [name, t] : params)
+      w.emplace_back(name, t.detach().to(torch::kCPU, torch::kFloat32));
     return w;
   };
   // Rank 0 writes; the others wait for it.
@@ -530,13 +570,17 @@ GrpoResult RunGrpo(const GrpoOptions& o) {
     dist.Barrier("checkpoint " + std::to_string(step));
   };
 
-  log::Info("GRPO on ", N, " prompts, profile ", profile.name, ", ", G, " generations, ", total, " steps of ", o.batch,
-            " prompts", W > 1 ? " on each of " + std::to_string(W) + " ranks" : "", " x ", o.updates, " updates; loss ", Name(lopt.loss), ", beta ", lopt.beta, "; reward ",
+  log::Info("GRPO on ", N, " prompts, profile ", profile.name, ", ", G, " generations, ", total,
+            " steps of ", o.batch, " prompts",
+            W > 1 ? " on each of " + std::to_string(W) + " ranks" : "", " x ", o.updates,
+            " updates; loss ", Name(lopt.loss), ", beta ", lopt.beta, "; reward ",
             external ? "from " + o.external.command : variant + " (in process)");
 
-  // 4. The loop: step s rolls out prompts [s*B, (s+1)*B) of the endless shuffled stream, B = batch x
+  // 4. The loop: step s rolls out prompts [s*B, (s+1)*B) of the endless shuffled stream, B = batch
+  // x
   //    ranks; rank r the groups [r*batch, (r+1)*batch) of them.
-  io::ProgressBar bar("vs-grpo steps", static_cast<size_t>(total - start), dist.main() && ::isatty(2) != 0);
+  io::ProgressBar bar("vs-grpo steps", static_cast<size_t>(total - start),
+                      dist.main() && ::isatty(2) != 0);
   for (int64_t step = start; step < total; ++step) {
     const auto t0 = std::chrono::steady_clock::now();
     // Where the step's time goes (--log-level debug): seconds per phase since the previous lap.
@@ -546,7 +590,8 @@ GrpoResult RunGrpo(const GrpoOptions& o) {
       const auto now = std::chrono::steady_clock::now();
       const double sec = std::chrono::duration<double>(now - last).count();
       last = now;
-      auto it = std::find_if(phases.begin(), phases.end(), [&](const auto& p) { return p.first == phase; });
+      auto it = std::find_if(phases.begin(), phases.end(),
+                             [&](const auto& p) { return p.first == phase; });
       if (it == phases.end())
         phases.emplace_back(phase, sec);
       else
@@ -562,29 +607,34 @@ GrpoResult RunGrpo(const GrpoOptions& o) {
         const auto order = EpochOrder(lines.size(), o.policy.seed, g / N);
         Group grp;
         io::Record rec(lines[order[g % N]], "vs-grpo", 0);
-        const recog::ClassList rec_candidates = policy::RecordCandidates(rec, candidates);  // its own, if any
-        // Turn 1: G samples (clean, each trained with its turn 2) or one shared, untrained (official).
+        const recog::ClassList rec_candidates =
+            policy::RecordCandidates(rec, candidates);  // its own, if any
+        // Turn 1: G samples (clean, each trained with its turn 2) or one shared, untrained
+        // (official).
         const policy::Turn turn1 = policy::BuildTurn1(profile, rec);
         const int64_t turn1_rows = shared_turn1 ? 1 : G;
-        grp.turn1 = engine->Encode(std::vector<policy::Conversation>(turn1_rows, videos.Conversation(turn1)));
+        grp.turn1 = engine->Encode(
+            std::vector<policy::Conversation>(turn1_rows, videos.Conversation(turn1)));
         lap("encode");
         model::SamplingOptions s1 = sampling1;
         s1.seed = RolloutSeed(o.policy.seed, step, k, 1);
         grp.answers1 = engine->Generate(grp.turn1, s1);
         CutAtVisionTokens(grp.answers1, *engine);
         lap("turn1");
-        // The tools each turn-1 sample chose, run once per record (their outputs are kept in it), and
-        // the turn 2 they lead to.
+        // The tools each turn-1 sample chose, run once per record (their outputs are kept in it),
+        // and the turn 2 they lead to.
         std::vector<policy::Conversation> convs2, shuffled2;
         for (int64_t i = 0; i < G; ++i) {
           const Response& a1 = grp.answers1[shared_turn1 ? 0 : i];
           if (i < turn1_rows) {
-            const policy::ToolStep ts = policy::RunTools(profile, mode, a1.text, rec, rec_candidates, runner);
+            const policy::ToolStep ts =
+                policy::RunTools(profile, mode, a1.text, rec, rec_candidates, runner);
             grp.choices.push_back(ts.choice);
             policy::Turn2 t2 = policy::BuildTurn2(profile, rec, turn1, a1.text, ts, rec_candidates);
             convs2.push_back(videos.Conversation(t2.turn));
             if (want_shuffled) {
-              t2.turn.videos.back() = Shuffled(t2.turn.videos.back(), RolloutSeed(o.policy.seed, step, k, 3));
+              t2.turn.videos.back() =
+                  Shuffled(t2.turn.videos.back(), RolloutSeed(o.policy.seed, step, k, 3));
               shuffled2.push_back(videos.Conversation(t2.turn));
             }
           } else {
@@ -619,7 +669,8 @@ GrpoResult RunGrpo(const GrpoOptions& o) {
               return torch::constant_pad_nd(t, {0, T - t.size(1)}, value);
             };
             grp.joint = model::JoinBatches(grp.turn1.inputs, grp.turn2.inputs, engine->pad_id());
-            grp.joint_ids = torch::cat({right_pad(grp.ids1, engine->pad_id()), right_pad(grp.ids2, engine->pad_id())});
+            grp.joint_ids = torch::cat(
+                {right_pad(grp.ids1, engine->pad_id()), right_pad(grp.ids2, engine->pad_id())});
             grp.joint_mask = torch::cat({right_pad(grp.mask1, 0), right_pad(grp.mask2, 0)});
           }
         }
@@ -637,7 +688,8 @@ GrpoResult RunGrpo(const GrpoOptions& o) {
         comps.push_back({{"text", grp.answers2[i].text},
                          {"tokens", grp.answers2[i].tokens.size()},
                          {"turn1", grp.answers1[shared_turn1 ? 0 : i].text}});
-      for (const auto& s : grp.shuffled) shuf.push_back({{"text", s.text}, {"tokens", s.tokens.size()}});
+      for (const auto& s : grp.shuffled)
+        shuf.push_back({{"text", s.text}, {"tokens", s.tokens.size()}});
       r["completions"] = comps;
       if (!grp.shuffled.empty()) r["shuffled_completions"] = shuf;
       inputs.push_back(std::move(r));
@@ -651,8 +703,9 @@ GrpoResult RunGrpo(const GrpoOptions& o) {
       const auto& rw = rewards[k];
       if (!rw.is_object() || !rw.contains("completions") || !rw["completions"].is_array() ||
           static_cast<int64_t>(rw["completions"].size()) != G)
-        throw std::runtime_error("reward of group " + std::to_string(rank * o.batch + static_cast<int64_t>(k)) +
-                                 " does not hold " + std::to_string(G) + " completions: " + rw.dump());
+        throw std::runtime_error(
+            "reward of group " + std::to_string(rank * o.batch + static_cast<int64_t>(k)) +
+            " does not hold " + std::to_string(G) + " completions: " + rw.dump());
       groups[k].reward = rw;
       io::Json len1 = io::Json::array(), len2 = io::Json::array(), tools = io::Json::object();
       for (const auto& a : groups[k].answers1) len1.push_back(a.tokens.size());
@@ -671,7 +724,8 @@ GrpoResult RunGrpo(const GrpoOptions& o) {
     std::map<std::string, double> component_sums;
     for (const auto& bg : batch_groups)
       for (const auto& c : bg["reward"]["completions"]) {
-        if (!c.contains("total") || !c["total"].is_number() || !std::isfinite(c["total"].get<double>()))
+        if (!c.contains("total") || !c["total"].is_number() ||
+            !std::isfinite(c["total"].get<double>()))
           throw std::runtime_error("reward without a finite \"total\": " + c.dump());
         totals.push_back(c["total"].get<float>());
         for (const auto& [name, v] : c.items())
@@ -687,13 +741,17 @@ GrpoResult RunGrpo(const GrpoOptions& o) {
     };
     auto policy_logps = [&](const model::QwenVL& m, const Group& g) {
       if (g.joint.input_ids.defined()) {
-        torch::Tensor lp = CompletionLogProbs(m, g.joint, g.joint_ids, g.joint_mask, sampling1.temperature);
-        return torch::cat({lp.narrow(0, 0, G).narrow(1, 0, g.ids1.size(1)), lp.narrow(0, G, G).narrow(1, 0, g.ids2.size(1))},
+        torch::Tensor lp =
+            CompletionLogProbs(m, g.joint, g.joint_ids, g.joint_mask, sampling1.temperature);
+        return torch::cat({lp.narrow(0, 0, G).narrow(1, 0, g.ids1.size(1)),
+                           lp.narrow(0, G, G).narrow(1, 0, g.ids2.size(1))},
                           1);
       }
-      torch::Tensor lp2 = CompletionLogProbs(m, g.turn2.inputs, g.ids2, g.mask2, sampling2.temperature);
+      torch::Tensor lp2 =
+          CompletionLogProbs(m, g.turn2.inputs, g.ids2, g.mask2, sampling2.temperature);
       if (shared_turn1) return lp2;
-      torch::Tensor lp1 = CompletionLogProbs(m, g.turn1.inputs, g.ids1, g.mask1, sampling1.temperature);
+      torch::Tensor lp1 =
+          CompletionLogProbs(m, g.turn1.inputs, g.ids1, g.mask1, sampling1.temperature);
       return torch::cat({lp1, lp2}, 1);
     };
     if (reference) {
@@ -714,7 +772,8 @@ GrpoResult RunGrpo(const GrpoOptions& o) {
     const std::vector<UpdateLog> updates = PolicyUpdates(
         batch, [&](size_t k) { return policy_logps(model, groups[k]); }, lopt, o.updates,
         [&](int64_t u) {
-          return o.optim.lr * ScheduleFactor(o.optim.schedule, step * o.updates + u, warmup, total_updates);
+          return o.optim.lr *
+                 ScheduleFactor(o.optim.schedule, step * o.updates + u, warmup, total_updates);
         },
         o.optim.max_grad_norm, params, optimizer, &dist, separate_masters ? &live : nullptr);
     lap("updates");
@@ -743,8 +802,12 @@ GrpoResult RunGrpo(const GrpoOptions& o) {
     if (updates.size() > 1) {
       Json each = Json::array();
       for (const auto& u : updates)
-        each.push_back({{"loss", u.loss}, {"clip_ratio", u.clip_ratio}, {"ratio_min", u.ratio_min},
-                        {"ratio_max", u.ratio_max}, {"grad_norm", u.grad_norm}, {"lr", u.lr}});
+        each.push_back({{"loss", u.loss},
+                        {"clip_ratio", u.clip_ratio},
+                        {"ratio_min", u.ratio_min},
+                        {"ratio_max", u.ratio_max},
+                        {"grad_norm", u.grad_norm},
+                        {"lr", u.lr}});
       m["updates"] = each;
     }
     double len2 = 0, len1 = 0, min2 = 1e18, max2 = 0, rows1 = 0;
@@ -775,13 +838,15 @@ GrpoResult RunGrpo(const GrpoOptions& o) {
     GrpoStepMetrics sm{step + 1, m};
     result.metrics.push_back(sm);
     ++result.steps_run;
-    if (o.save_steps > 0 && (step + 1) % o.save_steps == 0 && step + 1 < total) save_checkpoint(step + 1);
+    if (o.save_steps > 0 && (step + 1) % o.save_steps == 0 && step + 1 < total)
+      save_checkpoint(step + 1);
   }
   bar.Finish();
 
   // 5. The end: a last checkpoint and the final model in --output, written by rank 0 (which alone
   //    decides whether the last checkpoint is missing).
-  const bool last_missing = dist.main() && (ListCheckpoints(out_dir).empty() || ListCheckpoints(out_dir).back().first != total);
+  const bool last_missing = dist.main() && (ListCheckpoints(out_dir).empty() ||
+                                            ListCheckpoints(out_dir).back().first != total);
   if (dist.Max(last_missing ? 1.0 : 0.0) > 0) save_checkpoint(total);
   if (dist.main()) {
     PublishFinalModel(out_dir, model.config(), weights_for_save(), o.policy.model_dir);
