@@ -165,6 +165,19 @@ std::pair<Micros, Micros> WriteWindow(const fs::path& input, const fs::path& cac
   return {first, last};
 }
 
+// Waits until the cache holds at least `files` files (the writer is then part way through the
+// entry) or the writer has exited; the caller kills it next.
+void WaitForFiles(pid_t pid, const fs::path& cache, size_t files) {
+  // waitid with WNOWAIT leaves an exited writer to the caller's waitpid (waitpid(2) has no
+  // WNOWAIT).
+  const auto exited = [pid] {
+    siginfo_t info{};
+    return waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) != 0 ||
+           info.si_pid != 0;
+  };
+  while (Inspect(cache).files < files && !exited()) std::this_thread::sleep_for(Micros(100));
+}
+
 }  // namespace
 
 TEST_CASE(
@@ -185,20 +198,29 @@ TEST_CASE(
   const auto ref_hashes = FrameHashes(ref_rec);
   REQUIRE(ref_hashes.size() == 100);
 
-  // Kill times drawn over the window in which an undisturbed run writes the entry (its first frame
-  // file to its frames.json), a little wider on both sides. Fixed seed: a failure names the
-  // iteration and its kill time.
+  // Two kinds of kill point, alternating. Even iterations: a time drawn over the window in which an
+  // undisturbed run writes the entry (its first frame file to its frames.json), a little wider on
+  // both sides, so some kills land before the first file and some after the last. Odd iterations:
+  // as soon as the cache holds k files, k drawn from 1..99, which lands mid-entry however loaded
+  // the machine is (a busy CI stretches the writer's run past any calibrated time). Fixed seed: a
+  // failure names the iteration and its kill point.
   const auto [first, last] = WriteWindow(input, dir / "calibration");
   REQUIRE(first.count() >= 0);
   std::mt19937 rng(16);
   std::uniform_int_distribution<long> at_us(first.count() * 4 / 5, last.count() * 11 / 10);
+  std::uniform_int_distribution<size_t> at_files(1, 99);
   int killed_mid_entry = 0, killed = 0;
   const int kIterations = 24;
   for (int i = 0; i < kIterations; ++i) {
     const fs::path cache = dir / ("victim" + std::to_string(i));
-    const long delay = at_us(rng);
+    const bool by_files = i % 2 == 1;
+    const long delay = by_files ? 0 : at_us(rng);
+    const size_t after_files = by_files ? at_files(rng) : 0;
     const pid_t pid = StartDecode(input, cache);
-    std::this_thread::sleep_for(std::chrono::microseconds(delay));
+    if (by_files)
+      WaitForFiles(pid, cache, after_files);
+    else
+      std::this_thread::sleep_for(std::chrono::microseconds(delay));
     kill(pid, SIGKILL);
     int status = 0;
     REQUIRE(waitpid(pid, &status, 0) == pid);
@@ -208,7 +230,10 @@ TEST_CASE(
       if (left.files > 0 && !left.complete) ++killed_mid_entry;
     }
     // The rerun over what the killed writer left: the same frames, byte for byte.
-    INFO("iteration " << i << ", killed after " << delay << " us, " << left.files << " files left, "
+    INFO("iteration " << i << ", killed "
+                      << (by_files ? "at " + std::to_string(after_files) + " files"
+                                   : "after " + std::to_string(delay) + " us")
+                      << ", " << left.files << " files left, "
                       << (left.complete ? "entry complete" : "entry incomplete"));
     auto rerun =
         Run({"vs-decode", "--sample", "all"}, Records(clip, 1), {{"VSTAR_CACHE", cache.string()}});
@@ -228,8 +253,8 @@ TEST_CASE(
   }
   INFO(killed << " of " << kIterations << " runs killed, " << killed_mid_entry
               << " while the entry was half written");
-  // The kill times span the write window, so most land while the entry is half written; if none
-  // did, this test exercised nothing.
+  // Half the kills are placed inside the entry's write; if none landed there, this test exercised
+  // nothing.
   CHECK(killed_mid_entry > 0);
 }
 
