@@ -1,7 +1,8 @@
 // Records pointing vs-decode at inputs nobody vetted: a FIFO or a device (opening would block or
 // read for ever), a symbolic link (the path does not name what would be read) and images whose
 // header claims a huge frame (a decompression bomb: a few hundred bytes that decode to gigabytes)
-// are refused with an error record, promptly and before the frame is allocated.
+// are refused with an error record, promptly and before the frame is allocated. A header claiming
+// an absurd frame count is not believed: the count is the decoder's.
 #include <sys/resource.h>
 #include <sys/stat.h>
 
@@ -44,6 +45,15 @@ std::string PngClaiming(uint32_t width, uint32_t height) {
   const std::string idat("\x78\x9c\x63\x60\x60\x60\x60\x00\x00\x00\x05\x00\x01", 13);
   return std::string("\x89PNG\r\n\x1a\n", 8) + Chunk("IHDR", ihdr) + Chunk("IDAT", idat) +
          Chunk("IEND", "");
+}
+
+// Overwrites the little-endian 32-bit field `offset` bytes past the start of the first chunk named
+// `fourcc` (RIFF: fourcc, 32-bit size, data; the offset counts from the fourcc).
+void PatchRiffField(std::string& avi, const std::string& fourcc, size_t offset, uint32_t value) {
+  const size_t at = avi.find(fourcc);
+  REQUIRE(at != std::string::npos);
+  REQUIRE(at + offset + 4 <= avi.size());
+  for (int k = 0; k < 4; ++k) avi[at + offset + k] = static_cast<char>(value >> (8 * k));
 }
 
 // vs-decode over `records` under timeout(1) (status 124 if it blocked).
@@ -139,6 +149,50 @@ TEST_CASE("vs-decode: a frame size past the limit is refused before it is alloca
   }
   // ru_maxrss of the largest waited-for descendant (vs-decode under timeout): far below one
   // 16000x16000 frame (it was 820 MB before the limit); vs-decode itself needs under 100 MB here.
+  INFO("peak child RSS " << after.ru_maxrss << " KiB");
+  CHECK(after.ru_maxrss < 400 * 1024);
+}
+
+TEST_CASE("vs-decode: an AVI whose header claims 2^31 - 1 frames is decoded by its true count",
+          "[pipeline][untrusted]") {
+  VSTAR_REQUIRE_BINARY("vs-decode");
+  VSTAR_REQUIRE_PROGRAM("timeout");
+  VSTAR_REQUIRE_PROGRAM("ffmpeg");
+  const auto dir = test::TempDir("untrusted-count");
+  const fs::path clip = dir / "clip.avi", liar = dir / "liar.avi";
+  auto enc =
+      test::Run({"/usr/bin/env", "ffmpeg", "-nostdin", "-y", "-v", "error", "-f", "lavfi", "-i",
+                 "testsrc2=size=64x48:rate=10", "-t", "2", "-c:v", "mjpeg", clip.string()});
+  REQUIRE(enc.status == 0);
+  // The main header's dwTotalFrames (16 bytes into avih's data) and the video stream header's
+  // dwLength (32 bytes into strh's data), as the AVI RIFF format defines them.
+  std::string avi = test::ReadFile(clip);
+  PatchRiffField(avi, "avih", 8 + 16, 0x7FFFFFFFu);
+  PatchRiffField(avi, "strh", 8 + 32, 0x7FFFFFFFu);
+  test::WriteFile(liar, avi);
+  auto probe = test::Run({"/usr/bin/env", "ffprobe", "-v", "error", "-select_streams", "v:0",
+                          "-show_entries", "stream=nb_frames", "-of", "csv=p=0", liar.string()});
+  REQUIRE(probe.status == 0);
+  INFO("ffprobe reads nb_frames " << probe.out);
+  REQUIRE(probe.out.find("2147483647") != std::string::npos);  // the patch took
+
+  std::string in;
+  for (const fs::path& p : {clip, liar})
+    in += Json{{"id", p.filename().string()}, {"video", p.string()}}.dump() + "\n";
+  auto r = test::Run({"/usr/bin/timeout", "60", (test::BinDir() / "vs-decode").string(), "--sample",
+                      "uniform:4", "--progress", "never"},
+                     in, {{"VSTAR_CACHE", test::TempDir("untrusted-count-cache").string()}});
+  rusage after{};
+  getrusage(RUSAGE_CHILDREN, &after);
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  const auto lines = test::Lines(r.out);
+  REQUIRE(lines.size() == 2);
+  const Json honest = Json::parse(lines[0]), lying = Json::parse(lines[1]);
+  CHECK(honest["frames"]["total"] == 20);
+  CHECK(lying["frames"]["total"] == 20);
+  CHECK(lying["frames"]["indices"] == honest["frames"]["indices"]);
+  // Nothing was sized by the claimed count (2^31 timestamps alone would be 16 GiB).
   INFO("peak child RSS " << after.ru_maxrss << " KiB");
   CHECK(after.ru_maxrss < 400 * 1024);
 }
