@@ -198,7 +198,7 @@ TEST_CASE("vs-grpo: the turn-1 tool-call rate moves the way the reward pushes it
                         "-G",
                         "8",
                         "--batch",
-                        "2",
+                        "4",
                         "--seed",
                         "5",
                         "--max-steps",
