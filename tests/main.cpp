@@ -1,5 +1,5 @@
-// Catch2's runner, plus the skip protocol of support.hpp: a run in which nothing failed but some test
-// case skipped exits with kSkipExitCode, which ctest reports as skipped (SKIP_RETURN_CODE).
+// Catch2's runner, plus the skip protocol of support.hpp: a run in which nothing failed but some
+// test case skipped exits with kSkipExitCode, which ctest reports as skipped (SKIP_RETURN_CODE).
 //
 // Every test process, and every binary it runs, computes on one OpenMP thread unless
 // OMP_NUM_THREADS says otherwise: ctest -j runs as many tests as there are cores, and LibTorch's
