@@ -68,7 +68,8 @@ test::RunResult Decode(const std::string& records, const std::string& tag,
 
 }  // namespace
 
-TEST_CASE("vs-decode: FIFOs and devices are refused without opening them", "[pipeline][untrusted]") {
+TEST_CASE("vs-decode: FIFOs and devices are refused without opening them",
+          "[pipeline][untrusted]") {
   VSTAR_REQUIRE_BINARY("vs-decode");
   VSTAR_REQUIRE_PROGRAM("timeout");
   const auto dir = test::TempDir("untrusted-fifo");
@@ -84,7 +85,8 @@ TEST_CASE("vs-decode: FIFOs and devices are refused without opening them", "[pip
   for (auto& line : lines) {
     Json rec = Json::parse(line);
     INFO(line);
-    CHECK(rec["error"]["message"].get<std::string>().find("not a regular file") != std::string::npos);
+    CHECK(rec["error"]["message"].get<std::string>().find("not a regular file") !=
+          std::string::npos);
   }
 }
 

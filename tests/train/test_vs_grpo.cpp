@@ -31,11 +31,33 @@ namespace {
 
 std::vector<std::string> Args(const test::World& w, const fs::path& out,
                               std::vector<std::string> extra) {
-  std::vector<std::string> v = {"vs-grpo", "--model", test::TinyModelDir().string(), "--output", out.string(), "-i",
-                                w.prompts.string(), "--profile", "clean", "--candidates", w.candidates.string(),
-                                "--device", "cpu", "--video-max-pixels", std::to_string(test::kTinyVideoPixels),
-                                "--temporal-index-mode", "int_spg", "--max-new-tokens", "6", "-G", "4",
-                                "--batch", "2", "--seed", "3", "--log-level", "warn"};
+  std::vector<std::string> v = {"vs-grpo",
+                                "--model",
+                                test::TinyModelDir().string(),
+                                "--output",
+                                out.string(),
+                                "-i",
+                                w.prompts.string(),
+                                "--profile",
+                                "clean",
+                                "--candidates",
+                                w.candidates.string(),
+                                "--device",
+                                "cpu",
+                                "--video-max-pixels",
+                                std::to_string(test::kTinyVideoPixels),
+                                "--temporal-index-mode",
+                                "int_spg",
+                                "--max-new-tokens",
+                                "6",
+                                "-G",
+                                "4",
+                                "--batch",
+                                "2",
+                                "--seed",
+                                "3",
+                                "--log-level",
+                                "warn"};
   v.insert(v.end(), extra.begin(), extra.end());
   return v;
 }
@@ -47,7 +69,9 @@ std::vector<Json> MetricLines(const fs::path& file) {
   return out;
 }
 
-std::string Weights(const fs::path& dir) { return test::ReadFile(dir / "model.safetensors"); }
+std::string Weights(const fs::path& dir) {
+  return test::ReadFile(dir / "model.safetensors");
+}
 
 pid_t Spawn(std::vector<std::string> args) {
   args[0] = (test::BinDir() / args[0]).string();
@@ -66,13 +90,16 @@ pid_t Spawn(std::vector<std::string> args) {
 
 }  // namespace
 
-TEST_CASE("vs-grpo: a learnable reward rises within a fixed number of seeded steps", "[train][grpo]") {
+TEST_CASE("vs-grpo: a learnable reward rises within a fixed number of seeded steps",
+          "[train][grpo]") {
   VSTAR_REQUIRE_BINARY("vs-grpo");
   VSTAR_REQUIRE_PROGRAM("awk");
   const test::World w = test::MakeWorld("vs-grpo-learn");
   const fs::path out = w.dir / "run", metrics = w.dir / "metrics.jsonl";
-  auto r = test::Run(Args(w, out, {"--max-steps", "10", "--lr", "1e-2", "--schedule", "constant", "--reward-cmd",
-                                   "awk -f " + w.reward.string(), "--metrics", metrics.string()}));
+  auto r =
+      test::Run(Args(w, out,
+                     {"--max-steps", "10", "--lr", "1e-2", "--schedule", "constant", "--reward-cmd",
+                      "awk -f " + w.reward.string(), "--metrics", metrics.string()}));
   INFO(r.err);
   REQUIRE(r.status == 0);
   CHECK(r.out.empty());  // stdout carries records only
@@ -89,7 +116,8 @@ TEST_CASE("vs-grpo: a learnable reward rises within a fixed number of seeded ste
     CHECK(s["reward_std"].get<double>() >= 0);
     CHECK(s["kl"].is_null());  // --beta 0: no reference
     CHECK(s["completion_length"].get<double>() <= 6);
-    for (const char* tool : {"pose", "detect", "explain", "describe"}) CHECK(s["tool_rate"].contains(tool));
+    for (const char* tool : {"pose", "detect", "explain", "describe"})
+      CHECK(s["tool_rate"].contains(tool));
   }
   CHECK(fs::exists(out / "config.json"));
   CHECK(fs::exists(out / "training.png"));
@@ -263,15 +291,17 @@ TEST_CASE("vs-grpo: a prompt's own candidates are read and used for its turn 2",
   CHECK(bad.err.find("\"candidates\": no classes") != std::string::npos);
 }
 
-TEST_CASE("vs-grpo: vs-reward as the reward program equals the in-process reward", "[train][grpo]") {
+TEST_CASE("vs-grpo: vs-reward as the reward program equals the in-process reward",
+          "[train][grpo]") {
   VSTAR_REQUIRE_BINARY("vs-grpo");
   VSTAR_REQUIRE_BINARY("vs-reward");
   const test::World w = test::MakeWorld("vs-grpo-ext");
   const std::vector<std::string> common = {"--max-steps", "2", "--lr", "1e-3", "--beta", "0.04"};
   auto in = Args(w, w.dir / "in", common), ext = Args(w, w.dir / "ext", common);
   in.insert(in.end(), {"--metrics", (w.dir / "in.jsonl").string()});
-  ext.insert(ext.end(), {"--metrics", (w.dir / "ext.jsonl").string(), "--reward-cmd",
-                         (test::BinDir() / "vs-reward").string() + " --classes " + w.candidates.string()});
+  ext.insert(ext.end(),
+             {"--metrics", (w.dir / "ext.jsonl").string(), "--reward-cmd",
+              (test::BinDir() / "vs-reward").string() + " --classes " + w.candidates.string()});
   auto a = test::Run(in), b = test::Run(ext);
   INFO(a.err << b.err);
   REQUIRE(a.status == 0);
@@ -288,7 +318,8 @@ TEST_CASE("vs-grpo: vs-reward as the reward program equals the in-process reward
   CHECK(Weights(w.dir / "in") == Weights(w.dir / "ext"));
 }
 
-TEST_CASE("vs-grpo: a reward program that exits, hangs or prints garbage fails the run naming it", "[train][grpo]") {
+TEST_CASE("vs-grpo: a reward program that exits, hangs or prints garbage fails the run naming it",
+          "[train][grpo]") {
   VSTAR_REQUIRE_BINARY("vs-grpo");
   const test::World w = test::MakeWorld("vs-grpo-badreward");
   for (const auto& [cmd, why] : {std::pair<std::string, std::string>{"exit 3", "exit 3"},
@@ -296,7 +327,8 @@ TEST_CASE("vs-grpo: a reward program that exits, hangs or prints garbage fails t
                                  {"cat >/dev/null; echo not-json", "not-json"}}) {
     INFO(cmd);
     const fs::path out = w.dir / ("out" + std::to_string(std::hash<std::string>{}(cmd)));
-    auto r = test::Run(Args(w, out, {"--max-steps", "1", "--reward-cmd", cmd, "--reward-timeout", "2"}));
+    auto r =
+        test::Run(Args(w, out, {"--max-steps", "1", "--reward-cmd", cmd, "--reward-timeout", "2"}));
     INFO(r.err);
     CHECK(r.status == 1);
     CHECK_THAT(r.err, Catch::Contains(why));
@@ -304,12 +336,14 @@ TEST_CASE("vs-grpo: a reward program that exits, hangs or prints garbage fails t
   }
 }
 
-TEST_CASE("vs-grpo: SIGKILL mid-run and --resume end with the uninterrupted run's weights", "[train][grpo][fault]") {
+TEST_CASE("vs-grpo: SIGKILL mid-run and --resume end with the uninterrupted run's weights",
+          "[train][grpo][fault]") {
   VSTAR_REQUIRE_BINARY("vs-grpo");
   VSTAR_REQUIRE_PROGRAM("awk");
   const test::World w = test::MakeWorld("vs-grpo-fault");
-  const std::vector<std::string> common = {"--max-steps", "4", "--save-steps", "1", "--lr", "3e-3",
-                                           "--reward-cmd", "awk -f " + w.reward.string()};
+  const std::vector<std::string> common = {
+      "--max-steps", "4",    "--save-steps", "1",
+      "--lr",        "3e-3", "--reward-cmd", "awk -f " + w.reward.string()};
   const fs::path whole = w.dir / "whole", cut = w.dir / "cut";
   auto r = test::Run(Args(w, whole, common));
   INFO(r.err);
@@ -395,14 +429,16 @@ TEST_CASE(
   CHECK(refused.err.find("belongs to a different run") != std::string::npos);
 }
 
-TEST_CASE("vs-grpo: --updates 2 moves and clips the ratio on the second update and logs both", "[train][grpo]") {
+TEST_CASE("vs-grpo: --updates 2 moves and clips the ratio on the second update and logs both",
+          "[train][grpo]") {
   VSTAR_REQUIRE_BINARY("vs-grpo");
   VSTAR_REQUIRE_PROGRAM("awk");
   const test::World w = test::MakeWorld("vs-grpo-updates");
   const fs::path metrics = w.dir / "metrics.jsonl";
-  auto r = test::Run(Args(w, w.dir / "run", {"--max-steps", "1", "--updates", "2", "--epsilon", "0.001", "--lr",
-                                             "1e-2", "--schedule", "constant", "--reward-cmd",
-                                             "awk -f " + w.reward.string(), "--metrics", metrics.string()}));
+  auto r = test::Run(Args(
+      w, w.dir / "run",
+      {"--max-steps", "1", "--updates", "2", "--epsilon", "0.001", "--lr", "1e-2", "--schedule",
+       "constant", "--reward-cmd", "awk -f " + w.reward.string(), "--metrics", metrics.string()}));
   INFO(r.err);
   REQUIRE(r.status == 0);
   const auto m = MetricLines(metrics);
@@ -410,7 +446,8 @@ TEST_CASE("vs-grpo: --updates 2 moves and clips the ratio on the second update a
   INFO(m[0].dump());
   const auto& u = m[0]["updates"];
   REQUIRE(u.size() == 2);
-  // Update 1 runs at the sampling policy (ratio 1 up to the log-prob exactness), update 2 after a step.
+  // Update 1 runs at the sampling policy (ratio 1 up to the log-prob exactness), update 2 after a
+  // step.
   CHECK(std::abs(u[0]["ratio_min"].get<double>() - 1) <= 1e-4);
   CHECK(std::abs(u[0]["ratio_max"].get<double>() - 1) <= 1e-4);
   CHECK(u[0]["clip_ratio"].get<double>() == 0.0);
@@ -419,7 +456,9 @@ TEST_CASE("vs-grpo: --updates 2 moves and clips the ratio on the second update a
   CHECK(m[0]["clip_ratio"].get<double>() == Approx(u[1]["clip_ratio"].get<double>() / 2));
 }
 
-TEST_CASE("vs-grpo: the official profile shares one untrained turn 1 per group, the authors' templates", "[train][grpo]") {
+TEST_CASE(
+    "vs-grpo: the official profile shares one untrained turn 1 per group, the authors' templates",
+    "[train][grpo]") {
   VSTAR_REQUIRE_BINARY("vs-grpo");
   VSTAR_REQUIRE_PROGRAM("awk");
   VSTAR_REQUIRE_SHARED("reference/official/templates/grpo.turn1.txt");
@@ -430,7 +469,8 @@ TEST_CASE("vs-grpo: the official profile shares one untrained turn 1 per group, 
   for (const auto& line : test::Lines(test::ReadFile(w.prompts))) {
     if (line.empty()) continue;
     Json rec = Json::parse(line);
-    rec["path"] = rec["label"].get<std::string>() + "/clip_" + rec["id"].get<std::string>() + ".avi";
+    rec["path"] =
+        rec["label"].get<std::string>() + "/clip_" + rec["id"].get<std::string>() + ".avi";
     with_path += rec.dump() + "\n";
   }
   test::WriteFile(w.prompts, with_path);
@@ -441,8 +481,9 @@ TEST_CASE("vs-grpo: the official profile shares one untrained turn 1 per group, 
   auto run = [&](const std::string& profile) {
     const fs::path out = w.dir / profile, metrics = w.dir / (profile + ".jsonl");
     fs::remove(asked);
-    auto args = Args(w, out, {"--templates", templates.string(), "--max-steps", "2", "--lr", "1e-3", "--no-temporal",
-                              "--reward-cmd", reward, "--metrics", metrics.string()});
+    auto args = Args(w, out,
+                     {"--templates", templates.string(), "--max-steps", "2", "--lr", "1e-3",
+                      "--no-temporal", "--reward-cmd", reward, "--metrics", metrics.string()});
     *(std::find(args.begin(), args.end(), "--profile") + 1) = profile;
     auto r = test::Run(args);
     INFO(r.err);
@@ -459,19 +500,21 @@ TEST_CASE("vs-grpo: the official profile shares one untrained turn 1 per group, 
     for (const auto& c : g["completions"]) CHECK(c["turn1"] == g["completions"][0]["turn1"]);
   }
   for (const auto& g : clean_asked)
-    for (const auto& c : g["completions"]) clean_differs = clean_differs || c["turn1"] != g["completions"][0]["turn1"];
+    for (const auto& c : g["completions"])
+      clean_differs = clean_differs || c["turn1"] != g["completions"][0]["turn1"];
   CHECK(clean_differs);  // the clean profile samples turn 1 per rollout
   for (const auto& s : official) {
     INFO(s.dump());
-    // One turn-1 row per group (2 groups): the tool-call rate is over those rows, and the trained tokens
-    // are turn 2's only: the group's G completions times their mean length, per group.
+    // One turn-1 row per group (2 groups): the tool-call rate is over those rows, and the trained
+    // tokens are turn 2's only: the group's G completions times their mean length, per group.
     const double turn2 = s["completion_length"].get<double>() * 8;
     CHECK(s["trained_tokens"].get<double>() == Approx(turn2));
     CHECK(s["turn1_length"].get<double>() > 0);
     CHECK(s["kl"].is_number());  // the authors' beta 0.04 loads the reference
   }
   for (const auto& s : clean) {
-    const double both = (s["completion_length"].get<double>() + s["turn1_length"].get<double>()) * 8;
+    const double both =
+        (s["completion_length"].get<double>() + s["turn1_length"].get<double>()) * 8;
     CHECK(s["trained_tokens"].get<double>() == Approx(both));
   }
 }
