@@ -149,3 +149,34 @@ TEST_CASE("missing model and wrong task become error records, and the stream goe
   CHECK(ParseLine(Lines(wrong.out).at(1))["error"]["message"].get<std::string>().find("is a detect model") !=
         std::string::npos);
 }
+
+// A smoke test, not an agreement check: the tiny random export's scores are near ties (a bf16
+// rounding moves its top box by tens of pixels), so bf16-vs-fp32 agreement needs trained weights,
+// which cannot be downloaded here. bench/pose.sh measures the speed.
+TEST_CASE(
+    "yolo dtype=bf16 runs the same pre- and post-processing, and an unknown dtype is refused") {
+  VSTAR_REQUIRE_SHARED("assets/images/bus.jpg");
+  Json g = Golden("pose");
+  fs::path model = FixtureDir() / "tools" / g["model"].get<std::string>();
+  const auto& f = g["frames"][0];
+  fs::path img = SharedDir() / "assets" / f["image"].get<std::string>();
+  const double conf = f["conf"].get<double>();
+  auto r = Run({"vs-pose", "--plugin", "yolo", "--model", model.string(), "--conf",
+                std::to_string(conf), "--plugin-opt", "dtype=bf16"},
+               FramesRecord("x", {img}));
+  REQUIRE(r.status == 0);
+  Json people = ParseLine(Lines(r.out).at(0))["pose"]["frames"][0]["people"];
+  REQUIRE(!people.empty());
+  for (const auto& p : people) {
+    CHECK(p["score"].get<double>() > conf);
+    CHECK(p["score"].get<double>() <= 1.0);
+    REQUIRE(p["keypoints"].size() == 17);
+    CHECK(p["xyxy"][0].get<double>() <= p["xyxy"][2].get<double>());
+    CHECK(p["xyxy"][1].get<double>() <= p["xyxy"][3].get<double>());
+  }
+  auto bad =
+      Run({"vs-pose", "--plugin", "yolo", "--model", model.string(), "--plugin-opt", "dtype=fp16"},
+          FramesRecord("x", {img}));
+  CHECK(bad.status != 0);
+  CHECK(bad.err.find("dtype must be fp32 or bf16") != std::string::npos);
+}
