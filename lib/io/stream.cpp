@@ -4,15 +4,18 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <csignal>
 #include <chrono>
+#include <condition_variable>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <deque>
 #include <fstream>
 #include <future>
 #include <iostream>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <unordered_set>
 
@@ -282,7 +285,6 @@ int Run(Reader& reader, const StreamOptions& opt, std::string_view stage, size_t
 
   batch_size = std::max<size_t>(1, batch_size);
   const size_t threads = std::max(1, opt.threads);
-  const size_t chunk = batch_size * threads;
   // Every way out ends with Kaldi's closing line ("Done N files, E with errors"), so a log shows how
   // far a stage got and whether anything failed even when the records went to a file.
   auto finish = [&](int rc) {
@@ -299,51 +301,86 @@ int Run(Reader& reader, const StreamOptions& opt, std::string_view stage, size_t
     if (!opt.shard.Contains(ordinal++, id)) return false;
     return !done || !done->Done(id, rec.text());
   };
+  // Writes one processed record; false when --strict stops the stream.
+  auto emit = [&](Record& rec) {
+    out->Write(rec.text());
+    ++stats.records;
+    bar.Tick();
+    if (!rec.has_error()) return true;
+    ++stats.errors;
+    auto err = rec.get("error");
+    std::string msg = err.is_object() && err.contains("message") && err["message"].is_string()
+                          ? err["message"].get<std::string>()
+                          : std::string("error");
+    std::string id = rec.id();
+    if (id.empty())
+      log::Warn(msg);  // input errors already name file and line
+    else
+      log::Warn(id, ": ", msg);
+    if (!opt.strict) return true;
+    log::Error("--strict: stopping at the first failed record (", rec.where(), ")");
+    return false;
+  };
+  // Up to `threads` batches run at once and a finished batch waits only for those before it, so a
+  // slow record (a long video) holds back the output, not the other workers: a lock-step chunk of
+  // `threads` batches would leave workers idle until its slowest batch ended. The window of batches
+  // read ahead is bounded, so memory stays a few batches whatever the input's length.
+  struct Slot {
+    std::vector<Record> records;
+    std::vector<Record*> todo;
+    bool done = false;
+    std::future<void> job;  // last: destroyed first, so an early return waits for the job
+  };
+  std::mutex mutex;
+  std::condition_variable changed;
+  size_t running = 0;
+  const size_t window = threads == 1 ? 1 : 4 * threads;
+  std::deque<std::unique_ptr<Slot>> slots;
   try {
     bool more = true;
-    while (more) {
-      std::vector<Record> records;
-      records.reserve(chunk);
-      Record r;
-      while (records.size() < chunk && (more = reader.Next(r)))
-        if (selected(r)) records.push_back(std::move(r));
-      if (records.empty()) break;
-
-      std::vector<Record*> todo;
-      for (auto& rec : records)
-        if (!rec.has_error()) todo.push_back(&rec);
-      std::vector<std::span<Record*>> batches;
-      for (size_t i = 0; i < todo.size(); i += batch_size)
-        batches.emplace_back(todo.data() + i, std::min(batch_size, todo.size() - i));
-      if (threads == 1 || batches.size() <= 1) {
-        for (auto b : batches) ProcessBatch(b, stage, fn);
-      } else {
-        std::vector<std::future<void>> jobs;
-        for (auto b : batches)
-          jobs.push_back(std::async(std::launch::async, [&, b] { ProcessBatch(b, stage, fn); }));
-        for (auto& j : jobs) j.get();
-      }
-
-      for (auto& rec : records) {
-        out->Write(rec.text());
-        ++stats.records;
-        bar.Tick();
-        if (rec.has_error()) {
-          ++stats.errors;
-          auto err = rec.get("error");
-          std::string msg = err.is_object() && err.contains("message") && err["message"].is_string()
-                                ? err["message"].get<std::string>()
-                                : std::string("error");
-          std::string id = rec.id();
-          if (id.empty())
-            log::Warn(msg);  // input errors already name file and line
-          else
-            log::Warn(id, ": ", msg);
-          if (opt.strict) {
-            log::Error("--strict: stopping at the first failed record (", rec.where(), ")");
-            return finish(kExitFatal);
-          }
+    for (;;) {
+      std::unique_lock lock(mutex);
+      while (more && running < threads && slots.size() < window) {
+        lock.unlock();
+        auto slot = std::make_unique<Slot>();
+        slot->records.reserve(batch_size);
+        Record r;
+        while (slot->records.size() < batch_size && (more = reader.Next(r)))
+          if (selected(r)) slot->records.push_back(std::move(r));
+        lock.lock();
+        if (slot->records.empty()) break;
+        for (auto& rec : slot->records)
+          if (!rec.has_error()) slot->todo.push_back(&rec);
+        if (slot->todo.empty() || threads == 1) {
+          lock.unlock();
+          if (!slot->todo.empty()) ProcessBatch(slot->todo, stage, fn);
+          lock.lock();
+          slot->done = true;
+        } else {
+          ++running;
+          Slot* job = slot.get();
+          job->job = std::async(std::launch::async, [&, job] {
+            ProcessBatch(job->todo, stage, fn);
+            std::lock_guard guard(mutex);
+            job->done = true;
+            --running;
+            changed.notify_all();
+          });
         }
+        slots.push_back(std::move(slot));
+      }
+      if (slots.empty()) break;
+      changed.wait(lock, [&] {
+        return slots.front()->done || (more && running < threads && slots.size() < window);
+      });
+      while (!slots.empty() && slots.front()->done) {
+        auto slot = std::move(slots.front());
+        slots.pop_front();
+        lock.unlock();
+        if (slot->job.valid()) slot->job.get();
+        for (auto& rec : slot->records)
+          if (!emit(rec)) return finish(kExitFatal);
+        lock.lock();
       }
     }
   } catch (const std::exception& e) {

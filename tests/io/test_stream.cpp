@@ -3,8 +3,11 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <functional>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -152,6 +155,40 @@ TEST_CASE("stream: threads and batches keep input order", "[io][stream]") {
   REQUIRE(out.size() == 97);
   CHECK(max_batch == 5);
   for (int i = 0; i < 97; ++i) CHECK(io::Json::parse(out[i])["n"] == 2 * i);
+}
+
+TEST_CASE("stream: a slow record holds back the output, not the other workers", "[io][stream]") {
+  // Record 0 finishes only once records 1-4 have been processed by the other worker: with a
+  // lock-step chunk of `threads` records it would wait in vain (and say so). Never more than
+  // `threads` run at once, and the output keeps input order.
+  Fixture f;
+  std::string in;
+  for (int i = 0; i < 6; ++i) in += "{\"id\":" + std::to_string(i) + "}\n";
+  f.Input(in);
+  f.opt.threads = 2;
+  std::mutex m;
+  std::condition_variable cv;
+  int others_done = 0, running = 0, most_running = 0;
+  int rc = io::RunStream(f.opt, "vs-test", [&](io::Record& r) {
+    std::unique_lock lock(m);
+    most_running = std::max(most_running, ++running);
+    if (r.id() == "0") {
+      bool overtaken =
+          cv.wait_for(lock, std::chrono::seconds(20), [&] { return others_done >= 4; });
+      r.set("overtaken", io::Json(overtaken));
+    } else {
+      ++others_done;
+      cv.notify_all();
+    }
+    --running;
+    r.set("n", io::Json(std::stoi(r.id())));
+  });
+  CHECK(rc == io::kExitOk);
+  auto out = f.Out();
+  REQUIRE(out.size() == 6);
+  CHECK(io::Json::parse(out[0])["overtaken"] == true);
+  for (int i = 0; i < 6; ++i) CHECK(io::Json::parse(out[i])["n"] == i);
+  CHECK(most_running <= 2);
 }
 
 TEST_CASE("stream: unreadable input and output are fatal", "[io][stream]") {
