@@ -95,8 +95,8 @@ def read_bandwidth():
 # ---- vstar ------------------------------------------------------------------------------------------
 def run_vstar(dtype, batch=1, libtorch_linear=False):
     """vs-policy on `batch` copies of the prompt as one batch: (prefill s, decode tok/s, responses).
-    libtorch_linear: VSTAR_MATVEC=libtorch, LibTorch's linear (the default); otherwise VSTAR_MATVEC=kernel,
-    vstar's opt-in bf16 kernel."""
+    libtorch_linear: VSTAR_MATVEC=libtorch, LibTorch's linear; otherwise VSTAR_MATVEC=kernel, vstar's bf16
+    kernel (the default where the CPU has AVX512-BF16)."""
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), VSTAR_MATVEC="libtorch" if libtorch_linear else "kernel")
     src = work / f"in-{batch}.jsonl"
     src.write_text("".join(json.dumps(dict(record, id=f"bench-{i}")) + "\n" for i in range(batch)))

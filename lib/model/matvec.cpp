@@ -3,6 +3,12 @@
 #include <ATen/Parallel.h>
 #include <immintrin.h>
 
+// at::parallel_for is a header template that runs its body on the calling thread alone unless this
+// file is compiled with OpenMP (lib/CMakeLists.txt): the kernel then streams at one core's rate.
+#if AT_PARALLEL_OPENMP && !defined(_OPENMP)
+#error "model/matvec.cpp needs -fopenmp: without it at::parallel_for is serial"
+#endif
+
 #include <array>
 #include <cstdint>
 #include <cstdlib>
@@ -124,7 +130,7 @@ bool CpuHasBf16MatVec() {
 bool HaveBf16MatVec() {
   static const bool have = [] {
     const char* v = std::getenv("VSTAR_MATVEC");
-    return v && std::strcmp(v, "kernel") == 0 && CpuHasBf16MatVec();
+    return !(v && std::strcmp(v, "libtorch") == 0) && CpuHasBf16MatVec();
   }();
   return have;
 }

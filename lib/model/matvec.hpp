@@ -16,9 +16,9 @@ inline constexpr int64_t kMatVecMaxRows = 8;
 // True when the CPU has AVX512-BF16 (cpuid): LinearBf16 can run.
 bool CpuHasBf16MatVec();
 
-// True when LinearForward takes the kernel: the CPU has it and VSTAR_MATVEC=kernel asks for it. It
-// is opt-in because on our 2-core machine LibTorch's bf16 linear was as fast or faster at low load
-// (bench/RESULTS.md, 2026-12-01: 0.86x and 0.92x at load 2.6-3.0); the kernel only won under load.
+// True when LinearForward takes the kernel: the CPU has it and VSTAR_MATVEC=libtorch does not turn
+// it off. On our 2-core machine, idle, it decodes the bench's 0.5B-class bf16 stack at 23.2 tok/s
+// against 13.0 with LibTorch's bf16 linear (bench/RESULTS.md, 2026-12-02).
 bool HaveBf16MatVec();
 
 // torch::linear(x, w, b), through LinearBf16 when it applies: CPU, bf16 activations and weight, a

@@ -104,3 +104,19 @@ TEST_CASE("LinearForward takes the kernel for decode-sized bf16 rows and LibTorc
   y.to(torch::kFloat32).sum().backward();
   CHECK(wg.grad().defined());
 }
+
+TEST_CASE("LinearBf16 splits its rows over threads without changing a bit", "[model][kernels]") {
+  if (!CpuHasBf16MatVec()) VSTAR_SKIP("this CPU has no AVX512-BF16");
+  torch::manual_seed(4);
+  // 1003 rows: blocks of four with a ragged end, split over the threads at block boundaries.
+  auto w = torch::randn({1003, 96}).to(torch::kBFloat16);
+  auto b = torch::randn({1003}).to(torch::kBFloat16);
+  auto x = torch::randn({3, 96}).to(torch::kBFloat16);
+  const int threads = at::get_num_threads();
+  at::set_num_threads(1);
+  auto one = LinearBf16(x, w, b);
+  at::set_num_threads(3);
+  auto three = LinearBf16(x, w, b);
+  at::set_num_threads(threads);
+  CHECK(one.equal(three));
+}
