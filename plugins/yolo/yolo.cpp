@@ -127,9 +127,9 @@ class Yolo : public vp::Detector, public vp::PoseEstimator {
         throw vp::Error("yolo: cannot load TorchScript " + model_path_ + ": " + e.what_without_backtrace());
       }
       module_.eval();
-      // bf16 weights and activations, outputs back to float32 for the post-processing; boxes and
-      // keypoints agree with float32 to about a pixel (tests/tools/test_yolo.cpp). oneDNN runs bf16
-      // convolutions natively on AVX512-BF16 and AMX and emulates them, slower than fp32,
+      // bf16 weights and activations, outputs back to float32 for the post-processing. Agreement
+      // with float32 is unmeasured: it needs trained weights (bench/RESULTS.md, 2026-12-02). oneDNN
+      // runs bf16 convolutions natively on AVX512-BF16 and AMX and emulates them, slower than fp32,
       // elsewhere.
       if (dtype_ != torch::kFloat) module_.to(dtype_);
       if (device_.is_cpu()) {
