@@ -19,8 +19,8 @@
 #include <optional>
 #include <unordered_set>
 
-#include <CLI/CLI.hpp>
 #include <simdjson.h>
+#include <CLI/CLI.hpp>
 
 #include "io/log.hpp"
 #include "io/progress.hpp"
@@ -88,8 +88,9 @@ void StreamOptions::Register(CLI::App& app, bool selects_records) {
 namespace {
 
 // The reader of our output is gone (`vs-x ... | head -1`): end as cat(1) does, killed by SIGPIPE,
-// silently and without a core, whatever disposition or mask we inherited (EPIPE instead of the signal
-// means SIGPIPE was ignored or blocked). The shell reports status 141 (128 + SIGPIPE), vstar(7).
+// silently and without a core, whatever disposition or mask we inherited (EPIPE instead of the
+// signal means SIGPIPE was ignored or blocked). The shell reports status 141 (128 + SIGPIPE),
+// vstar(7).
 [[noreturn]] void DieOfBrokenPipe() {
   std::signal(SIGPIPE, SIG_DFL);
   sigset_t pipe;
@@ -194,7 +195,8 @@ class Reader {
       return;
     }
     file_ = std::make_unique<std::ifstream>(path, std::ios::binary);
-    if (!*file_) throw std::runtime_error("cannot open input " + path + ": " + std::strerror(errno));
+    if (!*file_)
+      throw std::runtime_error("cannot open input " + path + ": " + std::strerror(errno));
     source_ = path;
     stream_ = file_.get();
   }
@@ -285,13 +287,13 @@ int Run(Reader& reader, const StreamOptions& opt, std::string_view stage, size_t
 
   batch_size = std::max<size_t>(1, batch_size);
   const size_t threads = std::max(1, opt.threads);
-  // Every way out ends with Kaldi's closing line ("Done N files, E with errors"), so a log shows how
-  // far a stage got and whether anything failed even when the records went to a file.
+  // Every way out ends with Kaldi's closing line ("Done N files, E with errors"), so a log shows
+  // how far a stage got and whether anything failed even when the records went to a file.
   auto finish = [&](int rc) {
     bar.Finish();
     if (log::GetLevel() <= log::Level::kInfo)
-      std::fprintf(stderr, "%.*s: done %zu records, %zu with errors\n", static_cast<int>(stage.size()),
-                   stage.data(), stats.records, stats.errors);
+      std::fprintf(stderr, "%.*s: done %zu records, %zu with errors\n",
+                   static_cast<int>(stage.size()), stage.data(), stats.records, stats.errors);
     if (stats_out) *stats_out = stats;
     return rc;
   };
@@ -392,17 +394,20 @@ int Run(Reader& reader, const StreamOptions& opt, std::string_view stage, size_t
 
 }  // namespace
 
-int RunStream(const StreamOptions& opt, std::string_view stage, size_t batch_size, const BatchFn& fn,
-              StreamStats* stats) {
+int RunStream(const StreamOptions& opt, std::string_view stage, size_t batch_size,
+              const BatchFn& fn, StreamStats* stats) {
   Reader reader(opt.inputs, std::string(stage));
   return Run(reader, opt, stage, batch_size, fn, stats);
 }
 
 int RunStream(const StreamOptions& opt, std::string_view stage, const RecordFn& fn,
               StreamStats* stats) {
-  return RunStream(opt, stage, 1, [&](std::span<Record*> batch) {
-    for (Record* r : batch) fn(*r);
-  }, stats);
+  return RunStream(
+      opt, stage, 1,
+      [&](std::span<Record*> batch) {
+        for (Record* r : batch) fn(*r);
+      },
+      stats);
 }
 
 int RunStreamOver(std::vector<std::string> objects, const StreamOptions& opt,

@@ -1,9 +1,10 @@
 // `yolo`: ultralytics YOLO detect and pose models exported to TorchScript (`yolo export
 // format=torchscript`), run with LibTorch. Pre- and post-processing follow ultralytics `predict`
 // (8.4): LetterBox (aspect kept, INTER_LINEAR, centred 114 padding), BGR->RGB, /255; NMS over the
-// (B, 4+nc+extra, N) output with class offsets (max_wh 7680), torchvision's greedy NMS order, max_det;
-// boxes and keypoints mapped back with scale_boxes/scale_coords and clipped. The model's metadata
-// (config.txt inside the export: task, names, imgsz, kpt_shape, end2end) decides what it is.
+// (B, 4+nc+extra, N) output with class offsets (max_wh 7680), torchvision's greedy NMS order,
+// max_det; boxes and keypoints mapped back with scale_boxes/scale_coords and clipped. The model's
+// metadata (config.txt inside the export: task, names, imgsz, kpt_shape, end2end) decides what it
+// is.
 #include <malloc.h>
 
 #include <algorithm>
@@ -32,7 +33,10 @@ namespace vp = vstar::plugin;
 constexpr float kMaxWh = 7680.f;  // ultralytics class offset for per-class NMS in one call
 constexpr long kMaxNms = 30000;   // boxes entering NMS at most
 
-double PyRound(double v) { return std::nearbyint(v); }  // Python's round(): half to even
+// Python's round(): half to even.
+double PyRound(double v) {
+  return std::nearbyint(v);
+}
 
 struct Letterbox {
   int new_w, new_h, top, left;
@@ -41,14 +45,16 @@ struct Letterbox {
 // ultralytics LetterBox(new_shape=(s, s), auto=False, center=True) geometry.
 Letterbox LetterboxGeometry(int w, int h, int size) {
   double r = std::min(static_cast<double>(size) / h, static_cast<double>(size) / w);
-  int nw = std::max(static_cast<int>(PyRound(w * r)), 1), nh = std::max(static_cast<int>(PyRound(h * r)), 1);
+  int nw = std::max(static_cast<int>(PyRound(w * r)), 1),
+      nh = std::max(static_cast<int>(PyRound(h * r)), 1);
   double dw = (size - nw) / 2.0, dh = (size - nh) / 2.0;
   return {nw, nh, static_cast<int>(PyRound(dh - 0.1)), static_cast<int>(PyRound(dw - 0.1))};
 }
 
 class Yolo : public vp::Detector, public vp::PoseEstimator {
  public:
-  Yolo(const vp::Config& c, vp::Kind kind) : kind_(kind), model_path_(c.model), device_name_(c.device) {
+  Yolo(const vp::Config& c, vp::Kind kind)
+      : kind_(kind), model_path_(c.model), device_name_(c.device) {
     conf_ = vp::NumberOption(c, "yolo", "conf", 0.25, 0, 1);
     iou_ = vp::NumberOption(c, "yolo", "iou", 0.7, 0, 1);
     max_det_ = vp::IntegerOption(c, "yolo", "max_det", 300, 1);
@@ -110,7 +116,8 @@ class Yolo : public vp::Detector, public vp::PoseEstimator {
   void Load() {
     try {
       if (model_path_.empty()) throw vp::Error("yolo: no model given (--model FILE.torchscript)");
-      if (!std::filesystem::exists(model_path_)) throw vp::Error("yolo: model file not found: " + model_path_);
+      if (!std::filesystem::exists(model_path_))
+        throw vp::Error("yolo: model file not found: " + model_path_);
       std::string dev = device_name_.empty() || device_name_ == "auto"
                             ? (torch::cuda::is_available() ? "cuda" : "cpu")
                             : device_name_;
@@ -124,7 +131,8 @@ class Yolo : public vp::Detector, public vp::PoseEstimator {
       try {
         module_ = torch::jit::load(model_path_, device_, extra);
       } catch (const c10::Error& e) {
-        throw vp::Error("yolo: cannot load TorchScript " + model_path_ + ": " + e.what_without_backtrace());
+        throw vp::Error("yolo: cannot load TorchScript " + model_path_ + ": " +
+                        e.what_without_backtrace());
       }
       module_.eval();
       // bf16 weights and activations, outputs back to float32 for the post-processing. Agreement
@@ -151,24 +159,30 @@ class Yolo : public vp::Detector, public vp::PoseEstimator {
       try {
         meta = nlohmann::json::parse(extra["config.txt"]);
       } catch (const std::exception&) {
-        throw vp::Error("yolo: " + model_path_ + " has no ultralytics metadata (config.txt); export it with `yolo export format=torchscript`");
+        throw vp::Error("yolo: " + model_path_ +
+                        " has no ultralytics metadata (config.txt); export it with `yolo export "
+                        "format=torchscript`");
       }
       task_ = meta.value("task", "");
       end2end_ = meta.value("end2end", false);
       if (task_ != "detect" && task_ != "pose")
-        throw vp::Error("yolo: " + model_path_ + " is a '" + task_ + "' model; only detect and pose are supported");
+        throw vp::Error("yolo: " + model_path_ + " is a '" + task_ +
+                        "' model; only detect and pose are supported");
       if (kind_ == vp::Kind::kPose && task_ != "pose")
-        throw vp::Error("yolo: " + model_path_ + " is a detect model (task=detect); pose needs a YOLO pose model");
+        throw vp::Error("yolo: " + model_path_ +
+                        " is a detect model (task=detect); pose needs a YOLO pose model");
       if (meta.contains("names"))
         for (auto& [k, v] : meta["names"].items()) names_[std::stoi(k)] = v.get<std::string>();
       if (imgsz_ == 0) {
         auto s = meta.value("imgsz", std::vector<int>{640, 640});
-        if (s.size() != 2 || s[0] != s[1]) throw vp::Error("yolo: only square exports are supported");
+        if (s.size() != 2 || s[0] != s[1])
+          throw vp::Error("yolo: only square exports are supported");
         imgsz_ = s[0];
       }
       if (task_ == "pose") {
         auto k = meta.value("kpt_shape", std::vector<int>{17, 3});
-        if (k.size() != 2 || (k[1] != 2 && k[1] != 3)) throw vp::Error("yolo: bad kpt_shape in metadata");
+        if (k.size() != 2 || (k[1] != 2 && k[1] != 3))
+          throw vp::Error("yolo: bad kpt_shape in metadata");
         nkpt_ = k[0];
         kdim_ = k[1];
       }
@@ -212,14 +226,16 @@ class Yolo : public vp::Detector, public vp::PoseEstimator {
     EnsureLoaded();
     std::vector<std::vector<vp::Person>> out;
     for (size_t at = 0; at < frames.size();) {
-      size_t n = std::min<size_t>(frames.size() - at, static_cast<size_t>(fixed_batch_ ? 1 : batch_));
+      size_t n =
+          std::min<size_t>(frames.size() - at, static_cast<size_t>(fixed_batch_ ? 1 : batch_));
       std::vector<vp::Image> part(frames.begin() + at, frames.begin() + at + n);
       torch::Tensor pred;
       torch::Tensor input = Preprocess(part);
       try {
         pred = Forward(input);
       } catch (const c10::Error& e) {
-        if (n == 1) throw vp::Error(std::string("yolo: inference failed: ") + e.what_without_backtrace());
+        if (n == 1)
+          throw vp::Error(std::string("yolo: inference failed: ") + e.what_without_backtrace());
         fixed_batch_ = true;  // an export traced for batch 1 only: go frame by frame from now on
         continue;
       }
@@ -285,9 +301,11 @@ class Yolo : public vp::Detector, public vp::PoseEstimator {
     } else {
       pred = pred_cn.transpose(0, 1).contiguous();
       const long N = pred.size(0), C = pred.size(1);
-      const long nc = task_ == "pose" ? static_cast<long>(std::max<size_t>(names_.size(), 1)) : C - 4;
+      const long nc =
+          task_ == "pose" ? static_cast<long>(std::max<size_t>(names_.size(), 1)) : C - 4;
       if (nc <= 0 || 4 + nc + extra != C)
-        throw vp::Error("yolo: output has " + std::to_string(C) + " channels, expected 4+nc+" + std::to_string(extra));
+        throw vp::Error("yolo: output has " + std::to_string(C) + " channels, expected 4+nc+" +
+                        std::to_string(extra));
       const float* p = pred.data_ptr<float>();
       for (long i = 0; i < N; ++i) {
         const float* r = p + i * C;
@@ -308,7 +326,8 @@ class Yolo : public vp::Detector, public vp::PoseEstimator {
     // scale_boxes / scale_coords (ultralytics 8.4): per-axis gains of the rounded letterbox size.
     const double h0 = frame.height, w0 = frame.width, s = imgsz_;
     const double gain = std::min(s / h0, s / w0);
-    const double new_h = std::max(PyRound(h0 * gain), 1.0), new_w = std::max(PyRound(w0 * gain), 1.0);
+    const double new_h = std::max(PyRound(h0 * gain), 1.0),
+                 new_w = std::max(PyRound(w0 * gain), 1.0);
     const float gy = static_cast<float>(new_h / h0), gx = static_cast<float>(new_w / w0);
     const float pad_x = static_cast<float>(PyRound((s - new_w) / 2 - 0.1));
     const float pad_y = static_cast<float>(PyRound((s - new_h) / 2 - 0.1));
@@ -416,7 +435,8 @@ std::unique_ptr<vp::Tool> Create(const vp::Config& c) {
   if (c.kind != vp::Kind::kDetect && c.kind != vp::Kind::kPose)
     throw vp::Error("yolo serves detect and pose only");
   auto y = std::make_unique<Yolo>(c, c.kind);
-  if (c.kind == vp::Kind::kDetect) return std::unique_ptr<vp::Tool>(static_cast<vp::Detector*>(y.release()));
+  if (c.kind == vp::Kind::kDetect)
+    return std::unique_ptr<vp::Tool>(static_cast<vp::Detector*>(y.release()));
   return std::unique_ptr<vp::Tool>(static_cast<vp::PoseEstimator*>(y.release()));
 }
 

@@ -63,7 +63,7 @@ struct Selection : Fixture {
 
 std::string Records(const std::vector<std::string>& ids) {
   std::string s;
-  for (const auto& id : ids) s += R"({"id":")" + id + R"("})" "\n";
+  for (const auto& id : ids) s += "{\"id\":\"" + id + "\"}\n";
   return s;
 }
 
@@ -97,7 +97,8 @@ TEST_CASE("stream: malformed lines become error records naming file and line", "
   auto j1 = io::Json::parse(out[1]);
   CHECK(j1["error"]["message"].get<std::string>().find("in.jsonl:2:") != std::string::npos);
   CHECK(j1["error"]["stage"] == "vs-test");
-  CHECK(io::Json::parse(out[2])["error"]["message"].get<std::string>().find(":3:") != std::string::npos);
+  CHECK(io::Json::parse(out[2])["error"]["message"].get<std::string>().find(":3:") !=
+        std::string::npos);
   CHECK(io::Json::parse(out[3])["error"]["message"].get<std::string>().find("no \"id\"") !=
         std::string::npos);
   CHECK(io::Json::parse(out[4])["error"]["message"].get<std::string>().find("duplicate id") !=
@@ -109,8 +110,9 @@ TEST_CASE("stream: malformed lines become error records naming file and line", "
 
 TEST_CASE("stream: upstream errors pass through untouched, stage errors flow on", "[io][stream]") {
   Fixture f;
-  f.Input(R"({"id":"1","error":{"stage":"vs-decode","message":"bad"}})" "\n"
-          R"({"id":"2"})" "\n" R"({"id":"3"})" "\n");
+  f.Input(
+      "{\"id\":\"1\",\"error\":{\"stage\":\"vs-decode\",\"message\":\"bad\"}}\n"
+      "{\"id\":\"2\"}\n{\"id\":\"3\"}\n");
   int rc = io::RunStream(f.opt, "vs-test", 1, [](std::span<io::Record*> b) {
     for (auto* r : b) {
       if (r->id() == "2") throw std::runtime_error("cannot do 2");
@@ -249,24 +251,26 @@ std::string CaptureStderr(const std::function<void()>& fn) {
 }
 }  // namespace
 
-TEST_CASE("stream: a closing line counts records and errors, also when none failed", "[io][stream]") {
+TEST_CASE("stream: a closing line counts records and errors, also when none failed",
+          "[io][stream]") {
   Fixture f;
   f.Input("{\"id\":\"a\"}\n{\"id\":\"b\"}\n");
-  std::string clean = CaptureStderr([&] { CHECK(io::RunStream(f.opt, "vs-test", 1, MarkSeen) == 0); });
+  std::string clean =
+      CaptureStderr([&] { CHECK(io::RunStream(f.opt, "vs-test", 1, MarkSeen) == 0); });
   CHECK(Lines(clean).back() == "vs-test: done 2 records, 0 with errors");
   f.Input("{\"id\":\"a\"}\n{\"id\":\"b\"}\n{\"id\":\"c\"}\n");
   std::string failed = CaptureStderr([&] {
     CHECK(io::RunStream(f.opt, "vs-test", 1, [](std::span<io::Record*> b) {
-      for (auto* r : b)
-        if (r->id() == "b") r->set_error("vs-test", "no b");
-    }) == io::kExitRecordErrors);
+            for (auto* r : b)
+              if (r->id() == "b") r->set_error("vs-test", "no b");
+          }) == io::kExitRecordErrors);
   });
   CHECK(Lines(failed).back() == "vs-test: done 3 records, 1 with errors");
   f.opt.strict = true;
   std::string strict = CaptureStderr([&] {
     CHECK(io::RunStream(f.opt, "vs-test", 1, [](std::span<io::Record*> b) {
-      for (auto* r : b) r->set_error("vs-test", "all fail");
-    }) == io::kExitFatal);
+            for (auto* r : b) r->set_error("vs-test", "all fail");
+          }) == io::kExitFatal);
   });
   CHECK(Lines(strict).back() == "vs-test: done 1 records, 1 with errors");
 }
@@ -281,10 +285,13 @@ TEST_CASE("progress text shows count, rate and ETA", "[io][progress]") {
   CHECK(u.find("ETA") == std::string::npos);
 }
 
-// ---- record selection: --shard I/N (by id hash, by order), --resume ----------------------------------
+// ---- record selection: --shard I/N (by id hash, by order), --resume
+// ----------------------------------
 
-TEST_CASE("shard: FNV-1a 64 matches the published test vectors, fmix64 an independent computation", "[io][shard]") {
-  // Landon Curt Noll's FNV test suite (isthe.com/chongo/tech/comp/fnv): FNV-1a 64 of "", "a", "foobar".
+TEST_CASE("shard: FNV-1a 64 matches the published test vectors, fmix64 an independent computation",
+          "[io][shard]") {
+  // Landon Curt Noll's FNV test suite (isthe.com/chongo/tech/comp/fnv): FNV-1a 64 of "", "a",
+  // "foobar".
   CHECK(io::Fnv1a64("") == 0xcbf29ce484222325ull);
   CHECK(io::Fnv1a64("a") == 0xaf63dc4c8601ec8cull);
   CHECK(io::Fnv1a64("foobar") == 0x85944171f73967e8ull);
@@ -298,7 +305,8 @@ TEST_CASE("shard: I/N parses, bad values are refused with the reason", "[io][sha
   CHECK(s.index == 2);
   CHECK(s.count == 5);
   CHECK(io::ParseShard("0/1").Whole());
-  for (const char* bad : {"4/4", "5/4", "1/0", "-1/4", "1", "a/4", "1/b", "1/4/2", " 1/4", "1/4 ", "/4", "1/"}) {
+  for (const char* bad :
+       {"4/4", "5/4", "1/0", "-1/4", "1", "a/4", "1/b", "1/4/2", " 1/4", "1/4 ", "/4", "1/"}) {
     INFO(bad);
     CHECK_THROWS_AS(io::ParseShard(bad), std::invalid_argument);
   }
@@ -330,7 +338,8 @@ TEST_CASE("shard: by order, shard I holds the records at positions I, I+N, ... i
 TEST_CASE("shard: by id, a record's shard is the hash of its id mod N, whatever the input order",
           "[io][shard]") {
   const auto ids = Ids(12);
-  // fmix64(FNV-1a 64) of "r0".."r11" mod 4, computed independently (Python, both loops written out).
+  // fmix64(FNV-1a 64) of "r0".."r11" mod 4, computed independently (Python, both loops written
+  // out).
   const std::vector<size_t> expected = {1, 0, 1, 0, 1, 0, 1, 3, 1, 2, 3, 1};
   const std::vector<std::string> reversed(ids.rbegin(), ids.rend());
   for (const auto* order : {&ids, &reversed}) {
@@ -372,11 +381,14 @@ TEST_CASE("resume: complete records are kept, a torn last line is dropped, the r
           "[io][resume]") {
   Selection f;
   f.Input(Records({"a", "b", "c", "d"}) + "bad line\n");
-  const std::string kept = R"({"id":"a","done":"earlier"})" "\n"
-                           R"({"id":"c","error":{"stage":"vs-test","message":"failed earlier"}})" "\n";
+  const std::string kept = R"({"id":"a","done":"earlier"})"
+                           "\n"
+                           R"({"id":"c","error":{"stage":"vs-test","message":"failed earlier"}})"
+                           "\n";
   WriteFile(f.opt.output, kept + R"({"id":"b","do)");  // killed mid-write
   f.opt.resume = true;
-  REQUIRE(f.Run() == io::kExitRecordErrors);  // the bad line (the kept error record is not rewritten)
+  // The bad line fails (the kept error record is not rewritten).
+  REQUIRE(f.Run() == io::kExitRecordErrors);
   CHECK(f.seen == std::vector<std::string>{"b", "d"});
   auto text = ReadFile(f.opt.output);
   REQUIRE(text.rfind(kept, 0) == 0);  // the kept bytes stay as they were
@@ -387,7 +399,8 @@ TEST_CASE("resume: complete records are kept, a torn last line is dropped, the r
   CHECK(io::Json::parse(lines[4])["error"]["message"].get<std::string>().find("invalid JSONL") !=
         std::string::npos);
 
-  // A second resume finds everything done, the input error included: nothing runs, nothing is added.
+  // A second resume finds everything done, the input error included: nothing runs, nothing is
+  // added.
   f.seen.clear();
   CHECK(f.Run() == io::kExitOk);
   CHECK(f.seen.empty());
@@ -399,7 +412,8 @@ TEST_CASE("resume: with --shard only the shard's missing records run", "[io][res
   f.Input(Records(Ids(6)));
   f.opt.shard = io::ParseShard("1/2");
   f.opt.shard.by = io::Shard::By::kOrder;
-  WriteFile(f.opt.output, R"({"id":"r1","done":true})" "\n");
+  WriteFile(f.opt.output, R"({"id":"r1","done":true})"
+                          "\n");
   f.opt.resume = true;
   REQUIRE(f.Run() == io::kExitOk);
   CHECK(f.seen == std::vector<std::string>{"r3", "r5"});
@@ -427,7 +441,8 @@ TEST_CASE("resume: a missing output starts fresh, stdout or a file that is not J
   CHECK(f.Run() == io::kExitUsage);
 }
 
-TEST_CASE("every record stage takes --shard, --shard-by and --resume, bad I/N exits 2", "[io][shard][cli]") {
+TEST_CASE("every record stage takes --shard, --shard-by and --resume, bad I/N exits 2",
+          "[io][shard][cli]") {
   // Binaries that read whole streams (reports, audits, imports) rather than run the record loop.
   const std::set<std::string> whole = {"vs-eval", "vs-audit", "vs-import"};
   size_t stages = 0;

@@ -27,7 +27,8 @@ void CompareFrame(const Json& got, const Json& expected, bool pose, float min_sc
     CHECK(got[i]["class"] == exp[i]["class"]);
     CHECK(got[i]["score"].get<double>() == Approx(exp[i]["score"].get<double>()).margin(2e-4));
     for (int k = 0; k < 4; ++k)
-      worst = std::max(worst, std::abs(got[i]["xyxy"][k].get<double>() - exp[i]["xyxy"][k].get<double>()));
+      worst = std::max(worst,
+                       std::abs(got[i]["xyxy"][k].get<double>() - exp[i]["xyxy"][k].get<double>()));
     if (pose) {
       REQUIRE(got[i]["keypoints"].size() == 17);
       for (int k = 0; k < 17; ++k) {
@@ -50,8 +51,8 @@ TEST_CASE("yolo detect equals ultralytics predict on the real images") {
   fs::path model = FixtureDir() / "tools" / g["model"].get<std::string>();
   for (const auto& f : g["frames"]) {
     INFO(f["image"]);
-    auto r = Run({"vs-detect", "--plugin", "yolo", "--model", model.string(), "--classes", "all", "--conf",
-                  std::to_string(f["conf"].get<double>())},
+    auto r = Run({"vs-detect", "--plugin", "yolo", "--model", model.string(), "--classes", "all",
+                  "--conf", std::to_string(f["conf"].get<double>())},
                  FramesRecord("x", {SharedDir() / "assets" / f["image"].get<std::string>()}));
     REQUIRE(r.status == 0);
     Json rec = ParseLine(Lines(r.out).at(0));
@@ -83,11 +84,13 @@ TEST_CASE("yolo batches frames of different sizes without changing results") {
   // golden filtered by score.
   const double conf = 0.8;
   std::vector<fs::path> paths;
-  for (const auto& f : g["frames"]) paths.push_back(SharedDir() / "assets" / f["image"].get<std::string>());
+  for (const auto& f : g["frames"])
+    paths.push_back(SharedDir() / "assets" / f["image"].get<std::string>());
   for (std::string batch : {"0", "4"}) {
-    auto r = Run({"vs-detect", "--plugin", "yolo", "--model", model.string(), "--classes", "all", "--conf", "0.8",
-                  "--plugin-opt", "batch=" + std::string(batch == "0" ? "3" : "2"), "--batch", batch},
-                 FramesRecord("x", paths));
+    auto r = Run(
+        {"vs-detect", "--plugin", "yolo", "--model", model.string(), "--classes", "all", "--conf",
+         "0.8", "--plugin-opt", "batch=" + std::string(batch == "0" ? "3" : "2"), "--batch", batch},
+        FramesRecord("x", paths));
     REQUIRE(r.status == 0);
     Json rec = ParseLine(Lines(r.out).at(0));
     for (size_t i = 0; i < paths.size(); ++i) {
@@ -109,9 +112,10 @@ TEST_CASE("yolo filters classes by name or id before NMS, and keeps people by de
   for (const auto& b : f["boxes"]) count[b["class"].get<int>()]++;
   REQUIRE(count.size() >= 2);
   int a = count.begin()->first, b = std::next(count.begin())->first;
-  const char* coco[] = {"person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck"};
-  auto r = Run({"vs-detect", "--plugin", "yolo", "--model", model.string(), "--conf", conf, "--classes",
-                std::string(coco[a]) + "," + std::to_string(b)},
+  const char* coco[] = {"person",   "bicycle", "car",   "motorcycle",
+                        "airplane", "bus",     "train", "truck"};
+  auto r = Run({"vs-detect", "--plugin", "yolo", "--model", model.string(), "--conf", conf,
+                "--classes", std::string(coco[a]) + "," + std::to_string(b)},
                input);
   REQUIRE(r.status == 0);
   Json rec = ParseLine(Lines(r.out).at(0));
@@ -122,12 +126,14 @@ TEST_CASE("yolo filters classes by name or id before NMS, and keeps people by de
   for (const auto& x : rec["detect"]["frames"][0]["boxes"])
     CHECK(x["label"] == coco[x["class"].get<int>()]);
   // Default: people only (this random model scores no person above the golden's threshold here).
-  auto d = Run({"vs-detect", "--plugin", "yolo", "--model", model.string(), "--conf", "0.05"}, input);
+  auto d =
+      Run({"vs-detect", "--plugin", "yolo", "--model", model.string(), "--conf", "0.05"}, input);
   REQUIRE(d.status == 0);
   Json drec = ParseLine(Lines(d.out).at(0));
   CHECK(drec["detect"]["options"]["classes"] == "person");
   for (const auto& x : drec["detect"]["frames"][0]["boxes"]) CHECK(x["label"] == "person");
-  auto bad = Run({"vs-detect", "--plugin", "yolo", "--model", model.string(), "--classes", "giraffe"}, input);
+  auto bad = Run(
+      {"vs-detect", "--plugin", "yolo", "--model", model.string(), "--classes", "giraffe"}, input);
   CHECK(bad.status == 3);
   CHECK(bad.out.find("not among the model's names") != std::string::npos);
 }
@@ -136,18 +142,20 @@ TEST_CASE("missing model and wrong task become error records, and the stream goe
   VSTAR_REQUIRE_SHARED("assets/images/bus.jpg");
   fs::path img = SharedDir() / "assets" / "images" / "zidane.jpg";
   std::string two = FramesRecord("a", {img}) + FramesRecord("b", {img});
-  auto missing = Run({"vs-detect", "--plugin", "yolo", "--model", "/nonexistent/model.torchscript"}, two);
+  auto missing =
+      Run({"vs-detect", "--plugin", "yolo", "--model", "/nonexistent/model.torchscript"}, two);
   CHECK(missing.status == 3);
   auto lines = Lines(missing.out);
   REQUIRE(lines.size() == 2);
   for (const auto& l : lines)
-    CHECK(ParseLine(l)["error"]["message"].get<std::string>().find("model file not found") != std::string::npos);
+    CHECK(ParseLine(l)["error"]["message"].get<std::string>().find("model file not found") !=
+          std::string::npos);
   auto wrong = Run({"vs-pose", "--plugin", "yolo", "--model",
                     (FixtureDir() / "tools" / "vstar-tiny-yolo11.torchscript").string()},
                    two);
   CHECK(wrong.status == 3);
-  CHECK(ParseLine(Lines(wrong.out).at(1))["error"]["message"].get<std::string>().find("is a detect model") !=
-        std::string::npos);
+  CHECK(ParseLine(Lines(wrong.out).at(1))["error"]["message"].get<std::string>().find(
+            "is a detect model") != std::string::npos);
 }
 
 // A smoke test, not an agreement check: the tiny random export's scores are near ties (a bf16
