@@ -6,6 +6,7 @@
 #include "io/cli.hpp"
 #include "io/log.hpp"
 #include "io/main.hpp"
+#include "model/heap.hpp"
 #include "train/grpo.hpp"
 
 int main(int argc, char** argv) {
@@ -15,6 +16,7 @@ int main(int argc, char** argv) {
   train::GrpoOptions opt;
   opt.Register(app);
   return io::Main(app, argc, argv, [&] {
+    model::RetainFreedMemory();
     opt.Finish(app);
     log::SetLevel(log::ParseLevel(opt.log_level));
     auto r = train::RunGrpo(opt);

@@ -7,6 +7,7 @@
 #include "io/cli.hpp"
 #include "io/main.hpp"
 #include "io/stream.hpp"
+#include "model/heap.hpp"
 #include "policy/engine.hpp"
 #include "policy/two_turn.hpp"
 
@@ -23,6 +24,7 @@ int main(int argc, char** argv) {
   // --template (one turn) or the two-turn profile, never both.
   app.get_option("--template")->required(false)->excludes(app.get_option("--profile"));
   return io::Main(app, argc, argv, [&] {
+    model::RetainFreedMemory();
     std::unique_ptr<policy::PolicyEngine> engine;
     std::unique_ptr<policy::TemplatePolicy> runner;
     std::unique_ptr<policy::EngineResponder> responder;
@@ -34,18 +36,21 @@ int main(int argc, char** argv) {
       auto mode = recog::ParseToolMode(two.tools);
       engine = policy::PolicyEngine::Load(opt, policy::ResolveDevice(stream.device));
       // Sampling flags given on the command line override the profile's per-turn settings.
-      responder = std::make_unique<policy::EngineResponder>(*engine, policy::PolicyOptions::GivenSampling(app));
+      responder = std::make_unique<policy::EngineResponder>(
+          *engine, policy::PolicyOptions::GivenSampling(app));
       tools = std::make_unique<tools::ToolRunner>(two.runner, stream.device);
-      two_turn = std::make_unique<policy::TwoTurnPolicy>(*responder, std::move(profile), std::move(candidates), mode,
-                                                         *tools, two.keep_prompts);
+      two_turn = std::make_unique<policy::TwoTurnPolicy>(
+          *responder, std::move(profile), std::move(candidates), mode, *tools, two.keep_prompts);
     } else {
       auto prompt = policy::PromptTemplate::Load(opt.template_file);
       engine = policy::PolicyEngine::Load(opt, policy::ResolveDevice(stream.device));
       runner = std::make_unique<policy::TemplatePolicy>(*engine, std::move(prompt));
     }
     return io::RunStream(stream, "vs-policy", opt.batch, [&](std::span<io::Record*> batch) {
-      if (two_turn) two_turn->Run(batch);
-      else runner->Run(batch);
+      if (two_turn)
+        two_turn->Run(batch);
+      else
+        runner->Run(batch);
     });
   });
 }

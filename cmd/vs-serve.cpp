@@ -1,5 +1,5 @@
-// vs-serve: the policy engine behind an OpenAI-compatible HTTP API (man vs-serve). The server lives in
-// lib/net, the adapter from its requests to the engine in lib/policy/serve.
+// vs-serve: the policy engine behind an OpenAI-compatible HTTP API (man vs-serve). The server lives
+// in lib/net, the adapter from its requests to the engine in lib/policy/serve.
 #include <filesystem>
 
 #include <CLI/CLI.hpp>
@@ -7,6 +7,7 @@
 #include "io/cli.hpp"
 #include "io/log.hpp"
 #include "io/main.hpp"
+#include "model/heap.hpp"
 #include "net/server.hpp"
 #include "policy/engine.hpp"
 #include "policy/serve.hpp"
@@ -27,11 +28,18 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"debug", "info", "warn", "error", "quiet"}))
       ->capture_default_str();
   return io::Main(app, argc, argv, [&] {
+    model::RetainFreedMemory();
     log::SetLevel(log::ParseLevel(log_level));
     auto engine = policy::PolicyEngine::Load(policy_opt, policy::ResolveDevice(device));
     std::string id = serve_opt.model_id;
-    if (id.empty()) id = std::filesystem::path(policy_opt.model_dir).lexically_normal().filename().string();
-    if (id.empty()) id = std::filesystem::path(policy_opt.model_dir).lexically_normal().parent_path().filename().string();
+    if (id.empty())
+      id = std::filesystem::path(policy_opt.model_dir).lexically_normal().filename().string();
+    if (id.empty())
+      id = std::filesystem::path(policy_opt.model_dir)
+               .lexically_normal()
+               .parent_path()
+               .filename()
+               .string();
     policy::PolicyBackend backend(*engine, id);
     return net::RunServer(serve_opt, backend);
   });

@@ -8,6 +8,7 @@
 #include "io/cli.hpp"
 #include "io/log.hpp"
 #include "io/main.hpp"
+#include "model/heap.hpp"
 #include "train/sft.hpp"
 
 int main(int argc, char** argv) {
@@ -17,6 +18,7 @@ int main(int argc, char** argv) {
   train::SftOptions opt;
   opt.Register(app);
   return io::Main(app, argc, argv, [&] {
+    model::RetainFreedMemory();
     opt.resume = app.count("--resume") > 0;
     log::SetLevel(log::ParseLevel(opt.log_level));
     auto r = train::RunSft(opt, std::cout);
